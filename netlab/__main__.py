@@ -1,0 +1,5 @@
+import sys
+
+from netlab.cli.main import main
+
+sys.exit(main())

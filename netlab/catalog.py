@@ -1,0 +1,48 @@
+"""The lab catalog: topology files that ship with netlab, found by name.
+
+In a source checkout the catalog is the repository's ``topologies/`` folder; in an installed wheel
+the same files are packaged as ``netlab/topologies/``. ``netlab up routed`` means the catalog lab;
+anything that looks like a path (has a ``/`` or ends in ``.yml``/``.yaml``) is a file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+
+def catalog_dir() -> Path:
+    packaged = Path(__file__).parent / "topologies"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / "topologies"
+
+
+def looks_like_path(ref: str) -> bool:
+    return "/" in ref or ref.endswith((".yml", ".yaml"))
+
+
+def find(ref: str) -> Path | None:
+    """The file a lab reference names: a path, or a catalog name. None if neither exists."""
+    if looks_like_path(ref):
+        return Path(ref)
+    candidate = catalog_dir() / f"{ref}.yml"
+    if candidate.is_file():
+        return candidate
+    if Path(ref).is_file():
+        return Path(ref)
+    return None
+
+
+def names() -> list[str]:
+    return sorted(p.stem for p in catalog_dir().glob("*.yml"))
+
+
+def summary(path: Path) -> dict[str, object]:
+    """Name, one-line description and declared requirements of a catalog file, without validating it."""
+    data = yaml.safe_load(path.read_text()) or {}
+    description = str(data.get("description") or "").strip()
+    return {"name": data.get("name", path.stem), "file": str(path),
+            "summary": description.splitlines()[0] if description else "",
+            "description": description, "requires": list(data.get("requires") or [])}

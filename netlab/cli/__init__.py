@@ -1,0 +1,1 @@
+"""The ``netlab`` command line (argparse: every verb gets ``--help``; rich for human output)."""

@@ -1,0 +1,326 @@
+"""``netlab``: the command line.
+
+Conventions, for every verb: ``--help``; tables for humans on stdout, ``--json`` for machines;
+user errors are one clear message on stderr (never a traceback) and a documented exit code
+(:mod:`netlab.errors`). Heavy imports (pyroute2, scapy) happen inside the verbs that need them, so
+``netlab --help`` and ``netlab validate`` stay fast — inside the full-kernel VM every import costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from netlab.errors import InvalidInput, NetlabError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _console(stderr: bool = False) -> Any:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def _print_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+# ------------------------------------------------------------------------------------------ verbs
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from netlab import catalog
+
+    rows = [catalog.summary(catalog.catalog_dir() / f"{name}.yml") for name in catalog.names()]
+    if args.json:
+        _print_json(rows)
+        return 0
+    from rich.table import Table
+
+    table = Table(title="netlab catalog", title_justify="left")
+    table.add_column("lab", style="bold")
+    table.add_column("what it shows")
+    table.add_column("needs")
+    for row in rows:
+        needs = ", ".join(row["requires"]) or "netns, veth, bridge"  # type: ignore[arg-type]
+        table.add_row(str(row["name"]), str(row["summary"]), needs)
+    _console().print(table)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from netlab.api import Lab
+
+    results = []
+    failed = False
+    for ref in args.files:
+        try:
+            lab = Lab.load(ref)
+            results.append({"file": ref, "valid": True, "lab": lab.name, "errors": []})
+        except InvalidInput as exc:
+            failed = True
+            results.append({"file": ref, "valid": False, "errors": [
+                {"file": d.file, "line": d.line, "path": d.path, "message": d.message, "hint": d.hint}
+                for d in exc.diagnostics] or [{"message": str(exc)}]})
+            if not args.json:
+                n = len(exc.diagnostics)
+                sys.stderr.write(f"{exc}\n{ref}: {n} problem{'s' if n != 1 else ''}\n" if n else f"{exc}\n")
+    if args.json:
+        _print_json(results)
+    elif not failed:
+        for r in results:
+            print(f"{r['file']}: valid (lab {r['lab']})")
+    return 2 if failed else 0
+
+
+def _progress_printer(enabled: bool) -> Callable[[str, int, int], None] | None:
+    if not enabled:
+        return None
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if done == 0:
+            sys.stderr.write(f"  {phase:<10} {total:>6} actions ...")
+            sys.stderr.flush()
+        else:
+            sys.stderr.write(" done\n")
+
+    return progress
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from netlab.api import Lab
+
+    lab = Lab.load(args.lab)
+    if args.dry_run:
+        plan = lab.plan()
+        if args.json:
+            _print_json(plan.to_dict())
+            return 0
+        console = _console()
+        console.print(f"[bold]plan for lab {plan.lab}[/] ({len(plan.namespaces)} namespaces, "
+                      f"{len(plan.actions)} actions; nothing applied)")
+        for phase, actions in plan.by_phase():
+            console.print(f"[bold]{phase}[/] ({len(actions)})")
+            for action in actions:
+                console.print(f"  {action.describe()}", markup=False)
+        return 0
+    show_progress = not args.json and sys.stderr.isatty()
+    result = lab.up(progress=_progress_printer(show_progress), recreate=args.recreate)
+    if args.json:
+        _print_json({"lab": result.lab, "created": result.created, "namespaces": result.namespaces,
+                     "actions": result.actions, "seconds": round(result.seconds, 4)})
+    else:
+        extra = f" in {result.seconds:.2f} s" if result.created else ""
+        print(result.message + extra)
+        if result.created:
+            print(f"  next: netlab status {result.lab}  |  netlab shell {result.lab} <node>  |  "
+                  f"netlab down {result.lab}")
+    return 0
+
+
+def _lab_name(ref: str) -> str:
+    """``down``/``status`` take a lab name; a path to its file works too (its ``name:`` is read)."""
+    from netlab import catalog
+
+    if catalog.looks_like_path(ref):
+        path = catalog.find(ref)
+        if path is not None and path.is_file():
+            summary = catalog.summary(path)
+            return str(summary["name"])
+    return ref
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from netlab.api import down
+
+    out = []
+    for ref in args.labs:
+        name = _lab_name(ref)
+        removed = down(name)
+        out.append({"lab": name, "removed": removed})
+        if not args.json:
+            print(f"lab {name}: removed {len(removed)} namespaces" if removed else f"lab {name} was not up")
+    if args.json:
+        _print_json(out)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from netlab.api import live_labs, state_of
+    from netlab.inspect import lab_status
+
+    states = [state_of(_lab_name(args.lab))] if args.lab else live_labs()
+    data = [lab_status(s) for s in states]
+    if args.json:
+        _print_json(data if not args.lab else data[0])
+        return 0
+    console = _console()
+    if not data:
+        console.print("no labs are up  (netlab list shows the catalog; netlab up LAB brings one up)")
+        return 0
+    from rich.table import Table
+
+    for lab in data:
+        console.print(f"[bold]lab {lab['lab']}[/]  ({lab['status']}, from {lab['source']})")
+        if args.lab and lab["description"]:
+            console.print(str(lab["description"]), markup=False)
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for col in ("node", "namespace", "interface", "state", "mac", "addresses"):
+            table.add_column(col)
+        for node in lab["nodes"]:  # type: ignore[attr-defined]
+            label = node["name"] if node["kind"] == "node" else f"{node['name']} (LAN)"
+            if not node["present"]:
+                table.add_row(label, node["netns"], "-", "MISSING", "", "")
+                continue
+            first = True
+            for iface in node["interfaces"]:
+                if iface["name"] == "lo" and not [a for a in iface["addresses"] if not a.startswith(("127.", "::1"))]:
+                    continue
+                table.add_row(label if first else "", node["netns"] if first else "", iface["name"],
+                              iface["state"], iface["mac"], ", ".join(iface["addresses"]))
+                first = False
+            if first:
+                table.add_row(label, node["netns"], "", "", "", "")
+        console.print(table)
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from netlab.api import exec_in
+
+    argv = list(args.argv)
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    if not argv:
+        raise InvalidInput(message="nothing to run\n    hint: netlab exec LAB NODE -- COMMAND [ARGS...]")
+    return exec_in(_lab_name(args.lab), args.node, argv, capture=False).returncode
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from netlab.api import exec_in
+
+    lab = _lab_name(args.lab)
+    prompt = f"[{lab}:{args.node}] \\w \\$ "
+    with tempfile.NamedTemporaryFile("w", prefix="netlab-rc-", suffix=".sh", delete=False) as rc:
+        rc.write("[ -f ~/.bashrc ] && . ~/.bashrc\n"
+                 f"PS1='{prompt}'\nexport NETLAB_LAB={lab} NETLAB_NODE={args.node}\n")
+    try:
+        os.environ["PS1"] = prompt
+        shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
+        argv = [shell, "--rcfile", rc.name, "-i"] if shell.endswith("bash") else [shell, "-i"]
+        print(f"entering node {args.node} of lab {lab}; exit the shell to leave")
+        return exec_in(lab, args.node, argv, capture=False).returncode
+    finally:
+        os.unlink(rc.name)
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    from netlab.api import clean
+
+    report = clean(all_labs=args.all)
+    if args.json:
+        _print_json({"labs": list(report.labs), "removed": list(report.namespaces)})
+    elif report.namespaces or report.labs:
+        print(f"removed {len(report.namespaces)} namespaces of {', '.join(report.labs) or 'no lab'}")
+    else:
+        print("nothing to clean")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from netlab.model.topology import Topology
+
+    schema = Topology.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "netlab topology"
+    _print_json(schema)
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netlab",
+        description="Linux networking labs from YAML: namespaces, veth, bridges, routes and sysctls, "
+                    "built in the kernel and removed without a trace.",
+        epilog="exit codes: 0 ok, 1 failed, 2 invalid input, 3 lab not up, 4 missing kernel feature, "
+               "5 needs root")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(name: str, handler: Handler, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=description or help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = verb("list", cmd_list, "the lab catalog: name, what it shows, what it needs")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("validate", cmd_validate, "check topology files; report every problem at once (exit 2 if any)",
+             "Check topology files without touching the kernel. Every problem is reported with file:line, "
+             "the data path and a hint.")
+    p.add_argument("files", nargs="+", metavar="LAB", help="topology file or catalog name")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("up", cmd_up, "bring a lab up (catalog name or path)",
+             "Bring a lab up. If it is already up from the same file content this is a no-op that says so; "
+             "if the file changed, `--recreate` tears the old one down first.")
+    p.add_argument("lab", metavar="LAB", help="catalog name (see `netlab list`) or path to a topology file")
+    p.add_argument("--dry-run", action="store_true", help="print the plan; apply nothing")
+    p.add_argument("--recreate", action="store_true", help="if the lab is up, take it down and bring it up again")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("down", cmd_down, "remove everything a lab made (idempotent)",
+             "Remove exactly what `up` made, from the recorded state alone (the topology file may have "
+             "changed or gone). A lab that is not up is not an error.")
+    p.add_argument("labs", nargs="+", metavar="LAB", help="lab name (or its topology file)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("status", cmd_status, "labs that are up: nodes, interfaces, addresses (read from the kernel)")
+    p.add_argument("lab", nargs="?", metavar="LAB", help="only this lab")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("exec", cmd_exec, "run a command inside a node",
+             "Run a command inside a node (its network namespace, with /sys showing the node's interfaces). "
+             "Exits with the command's exit code.")
+    p.add_argument("lab", metavar="LAB")
+    p.add_argument("node", metavar="NODE")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
+
+    p = verb("shell", cmd_shell, "an interactive shell inside a node; the prompt names lab and node")
+    p.add_argument("lab", metavar="LAB")
+    p.add_argument("node", metavar="NODE")
+
+    p = verb("clean", cmd_clean, "after a crash: remove what netlab tagged that no live lab owns",
+             "Remove namespaces netlab made that no live lab owns: those of an `up` that was killed, and "
+             "tagged namespaces whose state is gone. Nothing is removed by name pattern: only objects "
+             "carrying netlab's tag or listed in its journal. --all also takes down live labs.")
+    p.add_argument("--all", action="store_true", help="also take down every live lab")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    verb("schema", cmd_schema, "print the topology JSON Schema (for editors)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+        return code
+    except NetlabError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

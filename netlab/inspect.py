@@ -1,0 +1,89 @@
+"""Read a lab's live state back from the kernel, for ``netlab status``.
+
+What status shows is what the kernel says now (interfaces, their state, MACs, addresses), not what
+the topology asked for: a learner who changes things by hand sees the change.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import asdict, dataclass
+
+from netlab.kernel.netlink import RtnlSocket
+from netlab.kernel.netns import is_mounted_netns, netns_path, setns
+from netlab.stages.record import LabState
+
+
+@dataclass(frozen=True)
+class InterfaceStatus:
+    name: str
+    index: int
+    state: str
+    mac: str
+    mtu: int
+    addresses: tuple[str, ...]
+    kind: str
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    name: str
+    kind: str
+    netns: str
+    present: bool
+    description: str
+    interfaces: tuple[InterfaceStatus, ...]
+
+
+def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
+    """Interfaces of a namespace with addresses, or None if it is gone."""
+    path = netns_path(netns)
+    if not is_mounted_netns(path):
+        return None
+    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(fd)
+        try:
+            sock = RtnlSocket()
+        finally:
+            setns(home)
+    finally:
+        os.close(fd)
+        os.close(home)
+    try:
+        addrs: dict[int, list[str]] = {}
+        for a in sock.addresses():
+            if a["family"] == socket.AF_INET6 and str(a.get_attr("IFA_ADDRESS", "")).startswith("fe80"):
+                continue
+            addr = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
+            addrs.setdefault(a["index"], []).append(f"{addr}/{a['prefixlen']}")
+        out = []
+        for link in sock.links():
+            linkinfo = link.get_attr("IFLA_LINKINFO")
+            kind = linkinfo.get_attr("IFLA_INFO_KIND") if linkinfo is not None else None
+            out.append(InterfaceStatus(
+                name=str(link.get_attr("IFLA_IFNAME")), index=int(link["index"]),
+                state=str(link.get_attr("IFLA_OPERSTATE") or "UNKNOWN"),
+                mac=str(link.get_attr("IFLA_ADDRESS") or ""), mtu=int(link.get_attr("IFLA_MTU") or 0),
+                addresses=tuple(addrs.get(link["index"], [])), kind=str(kind or ("loopback" if link["index"] == 1
+                                                                                   else "?"))))
+        return tuple(out)
+    finally:
+        sock.close()
+
+
+def lab_status(state: LabState) -> dict[str, object]:
+    resolved = state.resolved
+    descriptions: dict[str, str] = {}
+    for node in resolved.get("nodes", []):  # type: ignore[union-attr]
+        descriptions[node["name"]] = node.get("description", "")
+    nodes = []
+    for ns in state.namespaces:
+        ifaces = read_interfaces(ns.name)
+        nodes.append(NodeStatus(ns.owner, ns.kind, ns.name, ifaces is not None, descriptions.get(ns.owner, ""),
+                                ifaces or ()))
+    return {"lab": state.lab, "status": state.status, "run": state.run, "source": state.source,
+            "description": resolved.get("description", ""), "created": state.created,
+            "nodes": [asdict(n) for n in nodes]}

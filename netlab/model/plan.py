@@ -1,0 +1,173 @@
+"""The plan: an ordered list of plain-data kernel actions.
+
+The plan is the contract between "what the lab says" and "what the kernel gets". It is plain data on
+purpose: ``netlab up --dry-run`` prints it, golden tests compare it as JSON, and apply is a loop over
+it. Each action knows how to describe itself to a human; none knows how to execute itself (that is
+:mod:`netlab.stages.apply`'s job, so the plan stays testable without root).
+
+Actions come in phases (namespaces, links, sysctls, up, addresses, routes, commands). Apply sends a
+whole phase before the next one starts, which is what lets it batch hundreds of netlink messages per
+namespace into one system call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "commands"]
+PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "commands")
+
+
+@dataclass(frozen=True)
+class CreateNetns:
+    """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 on or off."""
+
+    phase: ClassVar[Phase] = "netns"
+    netns: str
+    owner: str
+    """The node or LAN this namespace is."""
+    ipv6: bool
+
+    def describe(self) -> str:
+        v6 = "" if self.ipv6 else ", IPv6 off"
+        return f"namespace {self.netns} for {self.owner} (lo up{v6})"
+
+
+@dataclass(frozen=True)
+class CreateBridge:
+    phase: ClassVar[Phase] = "links"
+    netns: str
+    name: str
+    index: int
+    mtu: int | None
+
+    def describe(self) -> str:
+        return f"bridge {self.name} (index {self.index}) in {self.netns}" + (f", mtu {self.mtu}" if self.mtu else "")
+
+
+@dataclass(frozen=True)
+class CreateVeth:
+    """Both ends are created directly in their own namespaces, with their final names and indexes."""
+
+    phase: ClassVar[Phase] = "links"
+    netns: str
+    name: str
+    index: int
+    mtu: int | None
+    mac: str | None
+    peer_netns: str
+    peer_name: str
+    peer_index: int
+    peer_mtu: int | None
+    peer_mac: str | None
+
+    def describe(self) -> str:
+        return f"veth {self.netns}:{self.name} <-> {self.peer_netns}:{self.peer_name}" + (
+            f", mtu {self.mtu}" if self.mtu else "")
+
+
+@dataclass(frozen=True)
+class SetSysctl:
+    phase: ClassVar[Phase] = "sysctls"
+    netns: str
+    key: str
+    value: str
+
+    def describe(self) -> str:
+        return f"sysctl {self.key}={self.value} in {self.netns}"
+
+
+@dataclass(frozen=True)
+class LinkUp:
+    """Bring an interface up, tag it with the lab (ifalias), and attach it to a bridge if it is a port."""
+
+    phase: ClassVar[Phase] = "up"
+    netns: str
+    name: str
+    index: int
+    alias: str
+    master_index: int | None = None
+
+    def describe(self) -> str:
+        master = f", port of bridge index {self.master_index}" if self.master_index else ""
+        return f"up {self.netns}:{self.name}{master}"
+
+
+@dataclass(frozen=True)
+class AddAddress:
+    phase: ClassVar[Phase] = "addresses"
+    netns: str
+    name: str
+    index: int
+    address: str
+
+    def describe(self) -> str:
+        return f"address {self.address} on {self.netns}:{self.name}"
+
+
+@dataclass(frozen=True)
+class AddRoute:
+    phase: ClassVar[Phase] = "routes"
+    netns: str
+    to: str
+    via: str | None
+    dev: str | None
+    dev_index: int | None
+    metric: int | None
+    src: str | None
+    family: int
+
+    def describe(self) -> str:
+        parts = [f"route {self.to}"]
+        if self.via:
+            parts.append(f"via {self.via}")
+        if self.dev:
+            parts.append(f"dev {self.dev}")
+        if self.metric is not None:
+            parts.append(f"metric {self.metric}")
+        return " ".join(parts) + f" in {self.netns}"
+
+
+@dataclass(frozen=True)
+class RunCommand:
+    phase: ClassVar[Phase] = "commands"
+    netns: str
+    node: str
+    command: str
+
+    def describe(self) -> str:
+        return f"run in {self.node}: {self.command}"
+
+
+Action = CreateNetns | CreateBridge | CreateVeth | SetSysctl | LinkUp | AddAddress | AddRoute | RunCommand
+
+
+def action_to_dict(action: Action) -> dict[str, object]:
+    """``{"action": "create_veth", ...fields}``: the JSON form used by --dry-run --json and goldens."""
+    name = "".join("_" + c.lower() if c.isupper() else c for c in type(action).__name__).lstrip("_")
+    return {"action": name, "phase": action.phase, **dataclasses.asdict(action)}
+
+
+@dataclass(frozen=True)
+class Plan:
+    lab: str
+    namespaces: tuple[str, ...]
+    actions: tuple[Action, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"lab": self.lab, "namespaces": list(self.namespaces),
+                "actions": [action_to_dict(a) for a in self.actions]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    def by_phase(self) -> list[tuple[Phase, list[Action]]]:
+        out: list[tuple[Phase, list[Action]]] = []
+        for action in self.actions:
+            if not out or out[-1][0] != action.phase:
+                out.append((action.phase, []))
+            out[-1][1].append(action)
+        return out

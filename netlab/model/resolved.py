@@ -1,0 +1,99 @@
+"""The lab after resolve: every default filled in, every kernel name and index chosen.
+
+These are what plan and status work from. Nothing here is optional any more: an interface knows its
+namespace, its index, its peer and its addresses, so the plan can be written without looking
+anything up in the kernel (which is also what makes ``--dry-run`` exact).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Peer:
+    """The other end of a veth pair."""
+
+    netns: str
+    ifname: str
+    index: int
+    mac: str | None
+    mtu: int | None
+
+
+@dataclass(frozen=True)
+class ResolvedInterface:
+    """A veth end inside a node."""
+
+    name: str
+    index: int
+    addresses: tuple[str, ...]
+    mtu: int | None
+    mac: str | None
+    sysctls: tuple[tuple[str, str], ...]
+    """Full sysctl keys (``net.ipv4.conf.eth0.rp_filter``) with their values, in file order."""
+    peer: Peer
+    segment: str
+    """``links[0]`` or ``lans.lan1``: where the other end is."""
+
+
+@dataclass(frozen=True)
+class ResolvedRoute:
+    to: str
+    via: str | None
+    dev: str | None
+    dev_index: int | None
+    metric: int | None
+    src: str | None
+    family: int
+    """4 or 6."""
+
+
+@dataclass(frozen=True)
+class ResolvedNode:
+    name: str
+    netns: str
+    description: str
+    interfaces: tuple[ResolvedInterface, ...]
+    loopback: tuple[str, ...]
+    sysctls: tuple[tuple[str, str], ...]
+    routes: tuple[ResolvedRoute, ...]
+    commands: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BridgePort:
+    name: str
+    index: int
+    node: str
+
+
+@dataclass(frozen=True)
+class ResolvedLan:
+    name: str
+    netns: str
+    bridge: str
+    bridge_index: int
+    mtu: int | None
+    ports: tuple[BridgePort, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedLab:
+    name: str
+    description: str
+    source: str
+    ipv6: bool
+    requires: tuple[str, ...]
+    nodes: tuple[ResolvedNode, ...]
+    lans: tuple[ResolvedLan, ...]
+
+    @property
+    def namespaces(self) -> tuple[str, ...]:
+        return tuple(n.netns for n in self.nodes) + tuple(lan.netns for lan in self.lans)
+
+    def node(self, name: str) -> ResolvedNode:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(name)

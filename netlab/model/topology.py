@@ -1,0 +1,132 @@
+"""The topology file as typed, frozen models: what the user wrote, checked for shape only.
+
+Why pydantic: one declaration gives us type checking of the YAML, *every* structural error at once
+with its data path (``links[2].a.address``), and the JSON Schema that ``netlab schema`` exports for
+editors. Cross-references (does node ``rs1`` exist? are both ends of a link in one subnet?) are not
+shape and live in :mod:`netlab.stages.validate`.
+
+Every model forbids unknown keys: a typo such as ``adress`` must be an error with a hint, not a
+silently ignored line. Later features (tunnels, iptables, IPVS, services, probes) add fields here.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+SysctlValue = int | str
+
+
+def _one_or_many(value: object) -> object:
+    """Accept ``address: 10.0.0.1/24`` as well as ``address: [10.0.0.1/24, fd00::1/64]``."""
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+AddressList = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+
+
+def _empty_is_default(value: object) -> object:
+    """``client:`` with nothing under it is a node with every default, not an error."""
+    return {} if value is None else value
+
+
+class Model(BaseModel):
+    """Base: frozen, no unknown keys, field docs become the JSON Schema's descriptions."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Route(Model):
+    """A static route in a node's main table."""
+
+    to: str
+    """Destination prefix (``10.0.2.0/24``, ``2001:db8::/64``) or ``default``."""
+    via: str | None = None
+    """Next-hop address; it must be in a subnet of one of the node's interfaces."""
+    dev: str | None = None
+    """Output interface (a name of this node's); needed when ``via`` is absent."""
+    metric: int | None = Field(default=None, ge=0)
+    """Route priority; lower wins."""
+    src: str | None = None
+    """Preferred source address for traffic using this route."""
+
+
+class Endpoint(Model):
+    """One end of a point-to-point link, or one member of a LAN: a node's interface."""
+
+    node: str
+    """Name of the node this interface belongs to."""
+    interface: str | None = None
+    """Interface name inside the node (≤ 15 bytes). Default: ``eth0``, ``eth1``, … in the order the
+    node appears in links and LANs."""
+    address: AddressList = ()
+    """Address(es) with prefix length: ``10.0.1.1/24`` or a list of them."""
+    mac: str | None = None
+    """Fixed MAC address (``02:00:00:00:00:01``); default: random, assigned by the kernel."""
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+    """Interface MTU; default: the link's or LAN's MTU, else the kernel's (1500)."""
+    sysctls: dict[str, SysctlValue] = {}
+    """Per-interface sysctls, keys relative to ``net.ipv4.conf.<ifname>.`` (``rp_filter: 0``,
+    ``arp_ignore: 1``) or prefixed ``ipv6.`` for ``net.ipv6.conf.<ifname>.``."""
+
+
+class Link(Model):
+    """A point-to-point veth pair between two nodes."""
+
+    a: Endpoint
+    """First end."""
+    b: Endpoint
+    """Second end."""
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+    """MTU of both ends unless an end sets its own."""
+
+
+class Lan(Model):
+    """A LAN: a Linux bridge in a namespace of its own, each member attached by a veth pair."""
+
+    members: tuple[Endpoint, ...]
+    """Node interfaces on this LAN."""
+    mtu: int | None = Field(default=None, ge=68, le=65535)
+    """MTU of the bridge and every member unless a member sets its own."""
+    description: str | None = None
+    """What this segment is for."""
+
+
+class Node(Model):
+    """A node: one network namespace with its own interfaces, addresses, routes and sysctls."""
+
+    description: str | None = None
+    """What this node plays in the lab (shown by ``netlab status``)."""
+    loopback: AddressList = ()
+    """Extra addresses on ``lo`` (a router ID, an IPVS VIP as /32)."""
+    sysctls: dict[str, SysctlValue] = {}
+    """Namespace sysctls by full dotted name, e.g. ``net.ipv4.ip_forward: 1``. Only ``net.*`` keys:
+    anything else is global to the machine, and a lab must not change the host."""
+    routes: tuple[Route, ...] = ()
+    """Static routes, applied after every address is in place."""
+    commands: tuple[str, ...] = ()
+    """Shell commands run inside the node (``/bin/sh -c``) after the whole lab is built, in order. A
+    command that exits non-zero fails ``up``."""
+
+
+class Topology(Model):
+    """A netlab lab."""
+
+    name: str
+    """Lab name: prefix of every kernel name the lab creates (namespaces ``nl-<name>-<node>``)."""
+    description: str = ""
+    """What the lab shows and what to observe; the first line is the catalog's one-liner."""
+    requires: tuple[str, ...] = ()
+    """Kernel features the lab needs beyond what netlab derives from it (``ip_vs``, ``ip_gre``, …)."""
+    ipv6: bool | None = None
+    """IPv6 in the lab's namespaces. Default: on only if an address in the lab is IPv6 (when off, no
+    DAD/MLD/router-solicitation traffic is generated, which dominates the build of large LANs)."""
+    nodes: dict[str, Annotated[Node, BeforeValidator(_empty_is_default)]]
+    """Nodes by name (≤ 15 bytes, letters, digits, ``-``, ``_``)."""
+    links: tuple[Link, ...] = ()
+    """Point-to-point links."""
+    lans: dict[str, Lan] = {}
+    """LANs (bridges) by name."""

@@ -1,0 +1,429 @@
+"""Stage 5, apply: execute a plan against the kernel, and undo it.
+
+How it stays fast (shared/NOTES.md §4): namespaces are made in-process (:mod:`netlab.kernel.netns`),
+each gets one raw rtnetlink socket opened inside it, both ends of a veth are created directly in
+their namespaces with the indexes the plan chose, and each phase of the plan is sent as one batch
+per namespace. Sysctls are written through /proc from inside the namespace.
+
+How it stays safe: before the first namespace is made, apply checks that none of the plan's names
+exist (netlab never adopts what it did not make). Every namespace is tagged on ``lo`` before it gets
+its name. If any step fails, everything this run made is removed and the error names the step and
+the kernel's own message.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, nlmsg
+from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
+from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg
+from pyroute2.netlink.rtnl.rtmsg import rtmsg
+
+from netlab.errors import ApplyError
+from netlab.kernel.netlink import RtnlSocket
+from netlab.kernel.netns import NetnsDirectory, netns_path, remove_netns
+from netlab.model.plan import (
+    Action,
+    AddAddress,
+    AddRoute,
+    CreateBridge,
+    CreateNetns,
+    CreateVeth,
+    LinkUp,
+    Plan,
+    RunCommand,
+    SetSysctl,
+)
+from netlab.stages.plan import ALIAS_PREFIX
+
+RTM_NEWLINK = 16
+RTM_NEWADDR = 20
+RTM_NEWROUTE = 24
+RT_TABLE_MAIN = 254
+RTPROT_STATIC = 4
+RT_SCOPE_UNIVERSE = 0
+RT_SCOPE_LINK = 253
+RT_SCOPE_HOST = 254
+RTN_UNICAST = 1
+
+Progress = Callable[[str, int, int], None]
+"""progress(phase, done, total): called as apply moves through the plan."""
+
+
+def namespace_tag(lab: str, run: str, owner: str) -> str:
+    """The ifalias of ``lo`` in every namespace netlab makes: the namespace's ownership tag."""
+    return f"{ALIAS_PREFIX}{lab} run={run} owner={owner}"
+
+
+@dataclass(frozen=True)
+class NamespaceTag:
+    lab: str
+    run: str
+    owner: str
+
+    @staticmethod
+    def parse(alias: str | None) -> NamespaceTag | None:
+        if not alias or not alias.startswith(ALIAS_PREFIX):
+            return None
+        lab, _, rest = alias[len(ALIAS_PREFIX):].partition(" ")
+        fields = dict(part.partition("=")[::2] for part in rest.split())
+        if "run" not in fields:
+            return None
+        return NamespaceTag(lab, fields["run"], fields.get("owner", ""))
+
+
+class _Handle:
+    """An open namespace: its fd and its netlink socket."""
+
+    def __init__(self, fd: int, sock: RtnlSocket) -> None:
+        self.fd = fd
+        self.sock = sock
+
+    def close(self) -> None:
+        self.sock.close()
+        os.close(self.fd)
+
+
+def _write_sysctl(key: str, value: str) -> None:
+    path = "/proc/sys/" + key.replace(".", "/")
+    with open(path, "w") as f:
+        f.write(value)
+
+
+def _sysctl_key_to_path(key: str) -> str:
+    """``net.ipv4.conf.eth0.rp_filter`` → path; interface names may contain dots, so only split the
+    fixed prefix (``net.ipv4.conf.<ifname>.<leaf>``)."""
+    parts = key.split(".")
+    if len(parts) > 5 and parts[0] == "net" and parts[2] in ("conf", "neigh"):
+        ifname = ".".join(parts[3:-1])
+        return "/proc/sys/" + "/".join([*parts[:3], ifname, parts[-1]])
+    return "/proc/sys/" + key.replace(".", "/")
+
+
+class Applier:
+    """Executes one plan. Not reusable: one instance per ``up``."""
+
+    def __init__(self, plan: Plan, run: str, progress: Progress | None = None) -> None:
+        self.plan = plan
+        self.run = run
+        self.progress = progress or (lambda phase, done, total: None)
+        self.dirs = NetnsDirectory()
+        self.handles: dict[str, _Handle] = {}
+        self.created: list[str] = []
+
+    # ------------------------------------------------------------------ main loop
+    def apply(self) -> None:
+        try:
+            self._preflight()
+            for phase, actions in self.plan.by_phase():
+                self.progress(phase, 0, len(actions))
+                if phase == "netns":
+                    self._netns([a for a in actions if isinstance(a, CreateNetns)])
+                elif phase == "sysctls":
+                    self._sysctls([a for a in actions if isinstance(a, SetSysctl)])
+                elif phase == "commands":
+                    self._commands([a for a in actions if isinstance(a, RunCommand)])
+                else:
+                    self._netlink(actions)
+                self.progress(phase, len(actions), len(actions))
+        except BaseException:
+            self.close()
+            remove_namespaces(self.created)
+            raise
+        self.close()
+
+    def close(self) -> None:
+        for handle in self.handles.values():
+            handle.close()
+        self.handles.clear()
+        self.dirs.close()
+
+    def _preflight(self) -> None:
+        taken = [ns for ns in self.plan.namespaces if os.path.lexists(netns_path(ns))]
+        if taken:
+            raise ApplyError(
+                f"namespace{'s' if len(taken) > 1 else ''} {', '.join(taken)} already exist{'' if len(taken) > 1 else 's'}"
+                " and netlab does not adopt what it did not make in this run.\n"
+                "    hint: if a crashed netlab left them, `netlab clean` removes them; otherwise "
+                "remove them with `ip netns del` or rename the lab")
+
+    # ------------------------------------------------------------------ phases
+    def _netns(self, actions: list[CreateNetns]) -> None:
+        for action in actions:
+            def inside(action: CreateNetns = action) -> RtnlSocket:
+                if not action.ipv6:
+                    for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
+                        try:
+                            _write_sysctl(key, "1")
+                        except FileNotFoundError:
+                            pass  # kernel without IPv6: nothing to turn off
+                sock = RtnlSocket()
+                msg = ifinfmsg()
+                msg["index"] = 1
+                msg["flags"] = IFF_UP
+                msg["change"] = IFF_UP
+                msg["attrs"] = [("IFLA_IFALIAS", namespace_tag(self.plan.lab, self.run, action.owner))]
+                (result,) = sock.request_many([(msg, RTM_NEWLINK, 0)])
+                if not result.ok:
+                    sock.close()
+                    raise ApplyError(f"tagging lo in {action.netns}: {result.describe()}")
+                return sock
+
+            try:
+                fd, sock = self.dirs.create(action.netns, inside)
+            except FileExistsError:
+                raise ApplyError(f"step `{action.describe()}` failed: /run/netns/{action.netns} exists") from None
+            except OSError as exc:
+                raise ApplyError(f"step `{action.describe()}` failed: {exc.strerror or exc}") from None
+            self.created.append(action.netns)
+            self.handles[action.netns] = _Handle(fd, sock)
+
+    def _sysctls(self, actions: list[SetSysctl]) -> None:
+        by_ns: dict[str, list[SetSysctl]] = defaultdict(list)
+        for action in actions:
+            by_ns[action.netns].append(action)
+        failures: list[str] = []
+        for netns, items in by_ns.items():
+            with self.dirs.entered(self.handles[netns].fd):
+                for action in items:
+                    try:
+                        with open(_sysctl_key_to_path(action.key), "w") as f:
+                            f.write(action.value)
+                    except FileNotFoundError:
+                        failures.append(f"`{action.describe()}`: no such sysctl in this kernel")
+                    except OSError as exc:
+                        failures.append(f"`{action.describe()}`: {exc.strerror}")
+        if failures:
+            raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures))
+
+    def _netlink(self, actions: list[Action]) -> None:
+        by_ns: dict[str, list[tuple[Action, nlmsg, int, int]]] = defaultdict(list)
+        for action in actions:
+            msg, msg_type, flags = self._encode(action)
+            by_ns[action.netns].append((action, msg, msg_type, flags))
+        failures: list[str] = []
+        for netns, items in by_ns.items():
+            results = self.handles[netns].sock.request_many([(m, t, f) for _, m, t, f in items])
+            for (action, *_), result in zip(items, results, strict=True):
+                if not result.ok:
+                    failures.append(f"`{action.describe()}`: {result.describe()}")
+        if failures:
+            more = f"\n  (and {len(failures) - 10} more)" if len(failures) > 10 else ""
+            raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures[:10]) + more)
+
+    def _encode(self, action: Action) -> tuple[nlmsg, int, int]:
+        if isinstance(action, CreateBridge):
+            link = ifinfmsg()
+            link["index"] = action.index
+            attrs: list[tuple[str, object]] = [("IFLA_IFNAME", action.name)]
+            if action.mtu:
+                attrs.append(("IFLA_MTU", action.mtu))
+            attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge")]}))
+            link["attrs"] = attrs
+            return link, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+        if isinstance(action, CreateVeth):
+            peer_attrs: list[tuple[str, object]] = [("IFLA_IFNAME", action.peer_name),
+                                                    ("IFLA_NET_NS_FD", self.handles[action.peer_netns].fd)]
+            if action.peer_mtu:
+                peer_attrs.append(("IFLA_MTU", action.peer_mtu))
+            if action.peer_mac:
+                peer_attrs.append(("IFLA_ADDRESS", action.peer_mac))
+            attrs = [("IFLA_IFNAME", action.name)]
+            if action.mtu:
+                attrs.append(("IFLA_MTU", action.mtu))
+            if action.mac:
+                attrs.append(("IFLA_ADDRESS", action.mac))
+            attrs.append(("IFLA_LINKINFO", {"attrs": [
+                ("IFLA_INFO_KIND", "veth"),
+                ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"index": action.peer_index,
+                                                                   "attrs": peer_attrs})]})]}))
+            link = ifinfmsg()
+            link["index"] = action.index
+            link["attrs"] = attrs
+            return link, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+        if isinstance(action, LinkUp):
+            link = ifinfmsg()
+            link["index"] = action.index
+            link["flags"] = IFF_UP
+            link["change"] = IFF_UP
+            attrs = [("IFLA_IFALIAS", action.alias)]
+            if action.master_index:
+                attrs.append(("IFLA_MASTER", action.master_index))
+            link["attrs"] = attrs
+            return link, RTM_NEWLINK, 0
+        if isinstance(action, AddAddress):
+            iface = ipaddress.ip_interface(action.address)
+            addr = ifaddrmsg()
+            addr["family"] = socket.AF_INET if iface.version == 4 else socket.AF_INET6
+            addr["prefixlen"] = iface.network.prefixlen
+            addr["index"] = action.index
+            addr["scope"] = RT_SCOPE_HOST if iface.ip.is_loopback else RT_SCOPE_UNIVERSE
+            a_attrs: list[tuple[str, object]] = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
+            if iface.version == 4 and iface.network.prefixlen < 31:
+                a_attrs.append(("IFA_BROADCAST", str(iface.network.broadcast_address)))
+            if iface.version == 6:
+                a_attrs = [("IFA_ADDRESS", str(iface.ip))]
+                addr["flags"] = 0x80  # IFA_F_PERMANENT; DAD is moot with IPv6 on only by choice
+            addr["attrs"] = a_attrs
+            return addr, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL
+        if isinstance(action, AddRoute):
+            route = rtmsg()
+            route["family"] = socket.AF_INET if action.family == 4 else socket.AF_INET6
+            route["table"] = RT_TABLE_MAIN
+            route["proto"] = RTPROT_STATIC
+            route["type"] = RTN_UNICAST
+            route["scope"] = RT_SCOPE_UNIVERSE if action.via else RT_SCOPE_LINK
+            r_attrs: list[tuple[str, object]] = [("RTA_TABLE", RT_TABLE_MAIN)]
+            if action.to != "default":
+                net = ipaddress.ip_network(action.to, strict=False)
+                route["dst_len"] = net.prefixlen
+                r_attrs.append(("RTA_DST", str(net.network_address)))
+            if action.via:
+                r_attrs.append(("RTA_GATEWAY", action.via))
+            if action.dev_index:
+                r_attrs.append(("RTA_OIF", action.dev_index))
+            if action.metric is not None:
+                r_attrs.append(("RTA_PRIORITY", action.metric))
+            if action.src:
+                r_attrs.append(("RTA_PREFSRC", action.src))
+            route["attrs"] = r_attrs
+            return route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL
+        raise TypeError(f"not a netlink action: {action!r}")
+
+    def _commands(self, actions: list[RunCommand]) -> None:
+        for action in actions:
+            result = run_in_netns(self.handles[action.netns].fd, ["/bin/sh", "-c", action.command],
+                                  capture=True)
+            if result.returncode != 0:
+                output = (result.stdout or "").strip()
+                tail = "\n    ".join(output.splitlines()[-10:])
+                raise ApplyError(f"step `{action.describe()}` exited with {result.returncode}"
+                                 + (f":\n    {tail}" if tail else ""))
+
+
+def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False,
+                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` inside a namespace (as ``ip netns exec`` would, /sys included); wait for it."""
+    from netlab.kernel.netns import enter_for_exec
+
+    return subprocess.run(argv, preexec_fn=lambda: enter_for_exec(ns_fd), text=True, env=env,
+                          stdout=subprocess.PIPE if capture else None,
+                          stderr=subprocess.STDOUT if capture else None, check=False)
+
+
+# ---------------------------------------------------------------------- teardown
+
+def read_namespace_tag(name: str, home_fd: int | None = None) -> NamespaceTag | None:
+    """The netlab tag on ``lo`` of namespace ``name``, or None (not ours, not a namespace, gone)."""
+    from netlab.kernel.netns import is_mounted_netns, setns
+
+    path = netns_path(name)
+    if not is_mounted_netns(path):
+        return None
+    own_home = home_fd is None
+    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if home_fd is None else home_fd
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(fd)
+        try:
+            sock = RtnlSocket()
+        finally:
+            setns(home)
+        try:
+            return NamespaceTag.parse(sock.link_alias(1))
+        finally:
+            sock.close()
+    finally:
+        os.close(fd)
+        if own_home:
+            os.close(home)
+
+
+def pids_in_namespaces(names: Iterable[str]) -> dict[str, list[int]]:
+    """Processes whose network namespace is one of ``names`` (one pass over /proc)."""
+    inodes: dict[int, str] = {}
+    for name in names:
+        try:
+            inodes[os.stat(netns_path(name)).st_ino] = name
+        except FileNotFoundError:
+            continue
+    found: dict[str, list[int]] = defaultdict(list)
+    if not inodes:
+        return found
+    me = os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            ino = os.stat(f"/proc/{entry.name}/ns/net").st_ino
+        except (FileNotFoundError, PermissionError, ProcessLookupError):
+            continue
+        if ino in inodes:
+            found[inodes[ino]].append(int(entry.name))
+    return found
+
+
+def kill_processes(pids: list[int], grace: float = 1.0) -> None:
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL what is left."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + grace
+    alive = list(pids)
+    while alive and time.monotonic() < deadline:
+        alive = [p for p in alive if _alive(p)]
+        if alive:
+            time.sleep(0.02)
+    for pid in alive:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+        if state == b"Z":
+            try:
+                os.waitpid(pid, os.WNOHANG)  # our own child: reap it
+            except ChildProcessError:
+                pass
+            return False
+        return True
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def remove_namespaces(names: Iterable[str]) -> list[str]:
+    """Kill what runs in the namespaces, then unmount and unlink them. Returns those removed.
+
+    Callers pass only namespaces they have established are netlab's (by the state journal and the
+    tag); this function does not look at names.
+    """
+    names = list(names)
+    pids = [p for group in pids_in_namespaces(names).values() for p in group]
+    if pids:
+        kill_processes(pids)
+    removed = []
+    for name in names:
+        try:
+            if remove_netns(name):
+                removed.append(name)
+        except OSError as exc:
+            if exc.errno != errno.ENOENT:
+                raise
+    return removed

@@ -1,0 +1,412 @@
+"""Stage 2, validate: every problem in a topology at once, each with file:line, data path and hint.
+
+Two passes. The *shape* pass is pydantic (unknown keys, wrong types), whose errors we translate into
+words a learner understands. The *meaning* pass checks what a schema cannot: references to nodes
+that do not exist, names the kernel would refuse, addresses that collide or whose ends are not in
+one subnet, routes whose gateway no interface can reach. The meaning pass runs on every item that
+has the right shape, so one typo does not hide the other problems of the file.
+
+Nothing here touches the kernel.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ValidationError
+
+from netlab.errors import Diagnostic, InvalidInput
+from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
+from netlab.stages.load import LoadedFile, PathKey, format_path
+
+#: Lab names prefix namespace names; keep them short and shell-friendly.
+LAB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
+#: Node and LAN names become bridge-port names, so they obey interface-name rules and stay simple.
+NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,14}$")
+IFNAME_MAX = 15  # IFNAMSIZ - 1
+SYSCTL_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+
+
+@dataclass
+class Collector:
+    """Gathers diagnostics with their lines, in file order at the end."""
+
+    loaded: LoadedFile
+    items: list[Diagnostic]
+
+    def add(self, path: PathKey, message: str, hint: str | None = None) -> None:
+        self.items.append(Diagnostic(self.loaded.source, self.loaded.line_of(path), format_path(path),
+                                     message, hint))
+
+
+def interface_name_problem(name: str) -> str | None:
+    """Why the kernel would refuse ``name`` as an interface name (``dev_valid_name``), or None."""
+    if not name:
+        return "is empty"
+    if len(name.encode()) > IFNAME_MAX:
+        return f"is {len(name.encode())} bytes; Linux interface names are at most {IFNAME_MAX}"
+    if name in (".", ".."):
+        return "is not a valid interface name"
+    if any(c == "/" or c == ":" or c.isspace() for c in name):
+        return "contains '/', ':' or white space, which interface names cannot"
+    return None
+
+
+# ---------------------------------------------------------------- shape (pydantic) errors
+
+def _field_names(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _model_at(path: PathKey) -> type[BaseModel] | None:
+    """The model class that the mapping at ``path`` should match (for "did you mean" hints)."""
+    model: type[BaseModel] = Topology
+    i = 0
+    while i < len(path):
+        part = path[i]
+        if model is Topology and part == "nodes":
+            model, i = Node, i + 2
+        elif model is Topology and part == "links":
+            model, i = Link, i + 2
+        elif model is Topology and part == "lans":
+            model, i = Lan, i + 2
+        elif model is Link and part in ("a", "b"):
+            model, i = Endpoint, i + 1
+        elif model is Lan and part == "members":
+            model, i = Endpoint, i + 2
+        elif model is Node and part == "routes":
+            from netlab.model.topology import Route
+            model, i = Route, i + 2
+        else:
+            return None
+    return model if i == len(path) else None
+
+
+def _shape_diagnostics(exc: ValidationError, col: Collector) -> None:
+    for err in exc.errors():
+        loc: PathKey = tuple(p for p in err["loc"] if isinstance(p, str | int))
+        # pydantic adds the union member tag or the dict-key marker to locations; drop them.
+        loc = tuple(p for p in loc if p not in ("[key]",) and not str(p).startswith("function-"))
+        kind = err["type"]
+        if kind == "extra_forbidden":
+            key = str(loc[-1])
+            model = _model_at(loc[:-1])
+            hint = None
+            if model is not None:
+                close = difflib.get_close_matches(key, _field_names(model), n=1)
+                allowed = ", ".join(_field_names(model))
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed keys here: {allowed}"
+            col.add(loc, f"unknown key {key!r}", hint)
+        elif kind == "missing":
+            col.add(loc, f"required key {str(loc[-1])!r} is missing")
+        elif kind in ("string_type", "int_type", "int_parsing", "bool_type", "bool_parsing", "dict_type",
+                      "tuple_type", "list_type", "model_type"):
+            wanted = {"string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
+                      "bool_type": "true or false", "bool_parsing": "true or false",
+                      "dict_type": "a mapping", "tuple_type": "a list", "list_type": "a list",
+                      "model_type": "a mapping"}[kind]
+            col.add(loc, f"must be {wanted}, not {_describe(err.get('input'))}")
+        elif kind in ("greater_than_equal", "less_than_equal"):
+            col.add(loc, f"{err.get('input')!r} is out of range: {err['msg'].lower()}")
+        else:
+            col.add(loc, err["msg"])
+
+
+def _describe(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"
+
+
+def _parse_each(loaded: LoadedFile, col: Collector) -> Topology | None:
+    """Parse the whole file; on shape errors, report them and parse what can be parsed."""
+    try:
+        return Topology.model_validate(loaded.data)
+    except ValidationError as exc:
+        _shape_diagnostics(exc, col)
+    return None
+
+
+def _endpoint_or_none(raw: object, key: str) -> Endpoint | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        return Endpoint.model_validate(raw.get(key))
+    except ValidationError:
+        return None
+
+
+def _partial(loaded: LoadedFile) -> tuple[dict[str, Node], list[tuple[int, Link]], dict[str, Lan], str | None]:
+    """The items of a file that failed the shape pass which are themselves well-formed."""
+    data = loaded.data if isinstance(loaded.data, dict) else {}
+    nodes: dict[str, Node] = {}
+    raw_nodes = data.get("nodes")
+    if isinstance(raw_nodes, dict):
+        for name, raw in raw_nodes.items():
+            try:
+                nodes[str(name)] = Node.model_validate({} if raw is None else raw)
+            except ValidationError:
+                nodes[str(name)] = Node()  # it exists, even if its body is wrong
+    links: list[tuple[int, Link]] = []
+    raw_links = data.get("links")
+    if isinstance(raw_links, list):
+        for i, raw in enumerate(raw_links):
+            try:
+                links.append((i, Link.model_validate(raw)))
+            except ValidationError:
+                a, b = (_endpoint_or_none(raw, end) for end in ("a", "b"))
+                if a is not None and b is not None:  # a bad `mtu` must not hide the ends' problems
+                    links.append((i, Link.model_construct(a=a, b=b, mtu=None)))
+    lans: dict[str, Lan] = {}
+    raw_lans = data.get("lans")
+    if isinstance(raw_lans, dict):
+        for name, raw in raw_lans.items():
+            try:
+                lans[str(name)] = Lan.model_validate(raw)
+            except ValidationError:
+                members = raw.get("members") if isinstance(raw, dict) else None
+                if isinstance(members, list):
+                    good = [m for m in (_endpoint_or_none({"m": x}, "m") for x in members) if m is not None]
+                    if len(good) == len(members):
+                        lans[str(name)] = Lan.model_construct(members=tuple(good), mtu=None, description=None)
+    name = data.get("name")
+    return nodes, links, lans, name if isinstance(name, str) else None
+
+
+# ---------------------------------------------------------------- meaning
+
+@dataclass(frozen=True)
+class _Iface:
+    node: str
+    name: str
+    path: PathKey
+    addresses: tuple[tuple[str, PathKey], ...]
+
+
+def _endpoints(links: list[tuple[int, Link]], lans: dict[str, Lan]) -> Iterator[tuple[Endpoint, PathKey, str]]:
+    """Every endpoint with its data path and the segment it is on (for subnet checks)."""
+    for i, link in links:
+        yield link.a, ("links", i, "a"), f"links[{i}]"
+        yield link.b, ("links", i, "b"), f"links[{i}]"
+    for lan_name, lan in lans.items():
+        for j, member in enumerate(lan.members):
+            yield member, ("lans", lan_name, "members", j), f"lans.{lan_name}"
+
+
+def default_interface_names(links: list[tuple[int, Link]], lans: dict[str, Lan]) -> dict[PathKey, str]:
+    """``eth0``, ``eth1``, … per node, in the order its unnamed ends appear (links, then LANs).
+
+    Lives here because validation must check the same names that resolve will create.
+    """
+    taken: dict[str, set[str]] = {}
+    for ep, _path, _seg in _endpoints(links, lans):
+        if ep.interface:
+            taken.setdefault(ep.node, set()).add(ep.interface)
+    names: dict[PathKey, str] = {}
+    counters: dict[str, int] = {}
+    for ep, path, _seg in _endpoints(links, lans):
+        if ep.interface:
+            names[path] = ep.interface
+            continue
+        n = counters.get(ep.node, 0)
+        while f"eth{n}" in taken.get(ep.node, set()):
+            n += 1
+        names[path] = f"eth{n}"
+        taken.setdefault(ep.node, set()).add(f"eth{n}")
+        counters[ep.node] = n + 1
+    return names
+
+
+def _check_names(lab_name: str | None, nodes: dict[str, Node], lans: dict[str, Lan], col: Collector) -> None:
+    if lab_name is not None and not LAB_NAME.match(lab_name):
+        col.add(("name",), f"lab name {lab_name!r} cannot be used",
+                "1-24 characters: lower-case letters, digits and '-', starting with a letter or digit "
+                "(it prefixes namespace names)")
+    for name in nodes:
+        if not NODE_NAME.match(name):
+            col.add(("nodes", name), f"node name {name!r} cannot be used",
+                    "1-15 characters: letters, digits, '-' and '_', starting with a letter or digit "
+                    "(node names become namespace and bridge-port names)")
+    for name in lans:
+        if not NODE_NAME.match(name):
+            col.add(("lans", name), f"LAN name {name!r} cannot be used",
+                    "1-15 characters: letters, digits, '-' and '_', starting with a letter or digit")
+        if name in nodes:
+            col.add(("lans", name), f"LAN {name!r} has the name of a node",
+                    "a LAN gets a namespace of its own, so LAN and node names must differ")
+
+
+def _parse_address(text: str, path: PathKey, col: Collector,
+                   need_prefix: bool = True) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface | None:
+    if need_prefix and "/" not in text:
+        col.add(path, f"address {text!r} has no prefix length", f"write it as {text}/24 (or the right length)")
+        return None
+    try:
+        return ipaddress.ip_interface(text)
+    except ValueError:
+        col.add(path, f"{text!r} is not an IP address with prefix", "example: 10.0.1.1/24 or 2001:db8::1/64")
+        return None
+
+
+def _check_addresses(nodes: dict[str, Node], links: list[tuple[int, Link]], lans: dict[str, Lan],
+                     col: Collector) -> dict[str, list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]]:
+    """Addresses: parse, host part, duplicates per segment and lab-wide, both ends in one subnet."""
+    connected: dict[str, list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]] = {}
+    seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, PathKey] = {}
+    segments: dict[str, list[tuple[ipaddress.IPv4Interface | ipaddress.IPv6Interface, PathKey]]] = {}
+    for ep, path, segment in _endpoints(links, lans):
+        for k, text in enumerate(ep.address):
+            apath = (*path, "address", k) if len(ep.address) > 1 else (*path, "address")
+            iface = _parse_address(text, apath, col)
+            if iface is None:
+                continue
+            net = iface.network
+            if net.prefixlen < net.max_prefixlen - 1 and iface.ip in (net.network_address,
+                                                                       net.broadcast_address):
+                which = "network" if iface.ip == net.network_address else "broadcast"
+                col.add(apath, f"{text} is the {which} address of {net}", "pick a host address inside it")
+            if iface.ip in seen:
+                col.add(apath, f"address {iface.ip} is used twice",
+                        f"also at {format_path(seen[iface.ip])} (line {col.loaded.line_of(seen[iface.ip])})")
+            else:
+                seen[iface.ip] = apath
+            connected.setdefault(ep.node, []).append(iface)
+            segments.setdefault(segment, []).append((iface, apath))
+    for segment, addrs in segments.items():
+        for version in (4, 6):
+            family = [(a, p) for a, p in addrs if a.version == version]
+            if len(family) < 2:
+                continue
+            first, first_path = family[0]
+            for other, other_path in family[1:]:
+                if other.network != first.network:
+                    col.add(other_path, f"{other} is not in the subnet {first.network} of "
+                            f"{format_path(first_path)}",
+                            f"all ends on {segment} must share a subnet (same prefix length too)")
+    for name, node in nodes.items():
+        for k, text in enumerate(node.loopback):
+            path = ("nodes", name, "loopback", k) if len(node.loopback) > 1 else ("nodes", name, "loopback")
+            iface = _parse_address(text, path, col, need_prefix=False)
+            if iface is not None:
+                connected.setdefault(name, []).append(iface)
+    return connected
+
+
+def _check_endpoints(nodes: dict[str, Node], links: list[tuple[int, Link]], lans: dict[str, Lan],
+                     col: Collector) -> dict[str, set[str]]:
+    names = default_interface_names(links, lans)
+    per_node: dict[str, dict[str, PathKey]] = {}
+    for ep, path, _segment in _endpoints(links, lans):
+        if ep.node not in nodes:
+            close = difflib.get_close_matches(ep.node, list(nodes), n=1)
+            col.add((*path, "node"), f"unknown node {ep.node!r}",
+                    f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(nodes) or 'none'}")
+            continue
+        ifname = names[path]
+        if ep.interface is not None:
+            problem = interface_name_problem(ep.interface)
+            if problem:
+                col.add((*path, "interface"), f"interface name {ep.interface!r} {problem}")
+                continue
+            if ep.interface == "lo":
+                col.add((*path, "interface"), "'lo' is the loopback interface",
+                        "use the node's `loopback:` key for addresses on lo")
+                continue
+        other = per_node.setdefault(ep.node, {}).get(ifname)
+        if other is not None:
+            col.add((*path, "interface"), f"node {ep.node!r} already has an interface {ifname!r}",
+                    f"also at {format_path(other)}")
+        else:
+            per_node[ep.node][ifname] = path
+        if ep.mac is not None:
+            if not MAC.match(ep.mac):
+                col.add((*path, "mac"), f"{ep.mac!r} is not a MAC address", "example: 02:00:00:00:00:01")
+            elif int(ep.mac[:2], 16) & 1:
+                col.add((*path, "mac"), f"{ep.mac} is a multicast MAC address",
+                        "the first byte must be even (02:... is a safe locally administered choice)")
+        for key in ep.sysctls:
+            if not SYSCTL_KEY.match(key) or key.startswith("net."):
+                col.add((*path, "sysctls", key), f"per-interface sysctl {key!r} is not a conf key",
+                        "write keys relative to net.ipv4.conf.<ifname>. (e.g. rp_filter), or ipv6.<key>")
+    for i, link in links:
+        if link.a.node == link.b.node:
+            col.add(("links", i), f"both ends are on node {link.a.node!r}", "a link joins two different nodes")
+    return {node: set(ifs) for node, ifs in per_node.items()}
+
+
+def _check_node(name: str, node: Node, interfaces: set[str],
+                connected: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface], col: Collector) -> None:
+    for key in node.sysctls:
+        if not key.startswith("net.") or not SYSCTL_KEY.match(key):
+            col.add(("nodes", name, "sysctls", key), f"sysctl {key!r} is not a network-namespace sysctl",
+                    "only net.* keys are per namespace; anything else would change the whole machine")
+    for k, route in enumerate(node.routes):
+        path: PathKey = ("nodes", name, "routes", k)
+        to = route.to
+        if to != "default":
+            try:
+                ipaddress.ip_network(to, strict=True)
+            except ValueError:
+                try:
+                    ipaddress.ip_network(to, strict=False)
+                    col.add((*path, "to"), f"{to!r} has host bits set",
+                            f"did you mean {ipaddress.ip_network(to, strict=False)}?")
+                except ValueError:
+                    col.add((*path, "to"), f"{to!r} is not a prefix", "example: 10.0.2.0/24 or default")
+        if route.dev is not None and route.dev not in interfaces and route.dev != "lo":
+            col.add((*path, "dev"), f"node {name!r} has no interface {route.dev!r}",
+                    f"its interfaces: {', '.join(sorted(interfaces)) or 'none'}")
+        if route.via is None and route.dev is None:
+            col.add(path, "a route needs `via` (a gateway) or `dev` (an interface)")
+        if route.via is not None:
+            try:
+                gw = ipaddress.ip_address(route.via)
+            except ValueError:
+                col.add((*path, "via"), f"{route.via!r} is not an IP address")
+                continue
+            if not any(gw in c.network and c.network.prefixlen < c.network.max_prefixlen for c in connected):
+                col.add((*path, "via"), f"gateway {gw} is not in any subnet of node {name!r}",
+                        "the gateway must be reachable on one of the node's links or LANs")
+            if to != "default":
+                try:
+                    if ipaddress.ip_network(to, strict=False).version != gw.version:
+                        col.add((*path, "via"), f"gateway {gw} and destination {to} are different IP versions")
+                except ValueError:
+                    pass
+
+
+def validate(loaded: LoadedFile) -> Topology:
+    """Return the typed topology, or raise :class:`InvalidInput` with every problem found."""
+    col = Collector(loaded, list(loaded.duplicate_keys))
+    if not isinstance(loaded.data, dict):
+        col.add((), "a topology file is a mapping with at least `name:` and `nodes:`")
+        raise InvalidInput(col.items)
+    topo = _parse_each(loaded, col)
+    if topo is not None:
+        nodes, links, lans, lab_name = dict(topo.nodes), list(enumerate(topo.links)), dict(topo.lans), topo.name
+    else:
+        nodes, links, lans, lab_name = _partial(loaded)
+    _check_names(lab_name, nodes, lans, col)
+    interfaces = _check_endpoints(nodes, links, lans, col)
+    connected = _check_addresses(nodes, links, lans, col)
+    for name, node in nodes.items():
+        _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
+    if topo is not None and topo.ipv6 is False:
+        for ep, path, _seg in _endpoints(links, lans):
+            if any(":" in a for a in ep.address):
+                col.add((*path, "address"), "IPv6 address in a lab with `ipv6: false`",
+                        "remove `ipv6: false` (IPv6 is turned on automatically when used)")
+    if col.items:
+        col.items.sort(key=lambda d: (d.line or 0, d.path))
+        raise InvalidInput(col.items)
+    assert topo is not None
+    return topo
