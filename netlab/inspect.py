@@ -77,8 +77,9 @@ def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
 def lab_status(state: LabState) -> dict[str, object]:
     resolved = state.resolved
     descriptions: dict[str, str] = {}
-    for node in resolved.get("nodes", []):  # type: ignore[union-attr]
-        descriptions[node["name"]] = node.get("description", "")
+    raw_nodes = resolved.get("nodes", [])
+    for node in raw_nodes if isinstance(raw_nodes, list) else []:
+        descriptions[str(node["name"])] = str(node.get("description", ""))
     nodes = []
     for ns in state.namespaces:
         ifaces = read_interfaces(ns.name)

@@ -392,7 +392,8 @@ def validate(loaded: LoadedFile) -> Topology:
         raise InvalidInput(col.items)
     topo = _parse_each(loaded, col)
     if topo is not None:
-        nodes, links, lans, lab_name = dict(topo.nodes), list(enumerate(topo.links)), dict(topo.lans), topo.name
+        nodes, links, lans = dict(topo.nodes), list(enumerate(topo.links)), dict(topo.lans)
+        lab_name: str | None = topo.name
     else:
         nodes, links, lans, lab_name = _partial(loaded)
     _check_names(lab_name, nodes, lans, col)
