@@ -11,7 +11,7 @@ silently ignored line. Later features (tunnels, iptables, IPVS, services, probes
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
