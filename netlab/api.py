@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netlab import catalog
-from netlab.errors import ApplyError, InvalidInput, LabNotUp, NotPermitted
+from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingFeatures, NotPermitted
 from netlab.model.plan import Plan
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
@@ -90,14 +90,24 @@ class Lab:
     def plan(self) -> Plan:
         return plan_stage.plan(self.resolved)
 
+    def check_requirements(self) -> None:
+        """Raise :class:`MissingFeatures` (exit 4) if this kernel lacks something the lab needs."""
+        from netlab import requirements
+
+        gaps = requirements.missing(self.topology)
+        if gaps:
+            raise MissingFeatures(requirements.describe_missing(self.name, gaps))
+
     def up(self, progress: Progress | None = None, recreate: bool = False) -> UpResult:
         """Bring the lab up. If it is already up from the same file content, do nothing and say so.
 
-        If it is up from a different content, raise unless ``recreate`` (then down, then up).
+        If it is up from a different content, raise unless ``recreate`` (then down, then up). Before
+        anything is created, every kernel feature the lab needs is checked for real.
         """
         import time
 
         require_root()
+        self.check_requirements()
         start = time.monotonic()
         with self.store.locked():
             current = self.store.read(self.name)

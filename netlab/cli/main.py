@@ -233,6 +233,42 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from netlab import catalog, requirements
+    from netlab.api import Lab
+    from netlab.kernel.features import KNOWN_FEATURES, canonical_name, detect_all
+
+    needed_by: dict[str, list[str]] = {}
+    for name in catalog.names():
+        try:
+            lab = Lab.load(name)
+        except InvalidInput:
+            continue
+        for req in requirements.derive(lab.topology):
+            needed_by.setdefault(canonical_name(req.feature), []).append(name)
+    statuses = detect_all()
+    rows = [{"feature": st.name, "available": st.available, "how": st.how, "detail": st.detail,
+             "description": KNOWN_FEATURES.get(st.name, ""), "needed_by": needed_by.get(st.name, [])}
+            for st in statuses]
+    if args.json:
+        _print_json({"kernel": os.uname().release, "root": os.geteuid() == 0, "features": rows})
+        return 0
+    from rich.table import Table
+
+    table = Table(title=f"netlab doctor — kernel {os.uname().release}", title_justify="left")
+    for col in ("feature", "ok", "how it was checked", "needed by"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        ok = "[green]yes[/]" if row["available"] else "[red]no[/]"
+        how = str(row["how"]) if row["available"] else f"{row['how']}\n→ {row['detail']}"
+        table.add_row(str(row["feature"]), ok, how, ", ".join(row["needed_by"]) or "")  # type: ignore[arg-type]
+    _console().print(table)
+    blocked = sorted({lab for row in rows if not row["available"] for lab in row["needed_by"]})  # type: ignore[attr-defined]
+    if blocked:
+        print(f"catalog labs that need the full-kernel VM here: {', '.join(blocked)}  (netlab vm run LAB)")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from netlab.model.topology import Topology
 
@@ -302,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
              "tagged namespaces whose state is gone. Nothing is removed by name pattern: only objects "
              "carrying netlab's tag or listed in its journal. --all also takes down live labs.")
     p.add_argument("--all", action="store_true", help="also take down every live lab")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+    p = verb("doctor", cmd_doctor, "what this machine's kernel and tools can do, and which labs need what",
+             "Check every feature netlab can use by really trying it in a throwaway namespace (never in the "
+             "root namespace): table of feature, available, how it was checked, which catalog labs need it.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     verb("schema", cmd_schema, "print the topology JSON Schema (for editors)")

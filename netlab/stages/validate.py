@@ -384,6 +384,16 @@ def _check_node(name: str, node: Node, interfaces: set[str],
                     pass
 
 
+def _check_requires(topo: Topology, col: Collector) -> None:
+    from netlab.kernel.features import KNOWN_FEATURES, canonical_name
+
+    for k, name in enumerate(topo.requires):
+        if canonical_name(name) not in KNOWN_FEATURES:
+            close = difflib.get_close_matches(name, list(KNOWN_FEATURES), n=1)
+            col.add(("requires", k), f"unknown feature {name!r}",
+                    f"did you mean {close[0]!r}?" if close else "`netlab doctor` lists the features netlab knows")
+
+
 def validate(loaded: LoadedFile) -> Topology:
     """Return the typed topology, or raise :class:`InvalidInput` with every problem found."""
     col = Collector(loaded, list(loaded.duplicate_keys))
@@ -401,6 +411,8 @@ def validate(loaded: LoadedFile) -> Topology:
     connected = _check_addresses(nodes, links, lans, col)
     for name, node in nodes.items():
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
+    if topo is not None:
+        _check_requires(topo, col)
     if topo is not None and topo.ipv6 is False:
         for ep, path, _seg in _endpoints(links, lans):
             if any(":" in a for a in ep.address):

@@ -242,3 +242,25 @@ def test_python_api(tmp_path: Path) -> None:
     finally:
         lab.down()
     assert_nothing_left("api")
+
+
+def test_missing_kernel_feature_stops_before_anything(tmp_path: Path) -> None:
+    """A lab needing GRE: on a kernel without it, exit 4 naming it and the VM command; nothing created.
+    On a kernel with it (the CI's VM), the same lab comes up."""
+    from netlab.kernel.features import detect
+
+    path = write_lab(tmp_path, "needsgre", "requires: [ip_gre]\nnodes:\n  a: {}\n  b: {}\n"
+                                          "links:\n  - a: {node: a, address: 10.6.0.1/24}\n"
+                                          "    b: {node: b, address: 10.6.0.2/24}\n")
+    before = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+    r = netlab("up", str(path))
+    if not detect("gre").available:
+        assert r.returncode == 4, r.stderr
+        assert "gre" in r.stderr and "nothing was created" in r.stderr and "netlab vm run needsgre" in r.stderr
+        after = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
+        assert before == after
+        assert not state_file("needsgre").exists()
+    else:
+        assert r.returncode == 0, r.stderr
+        assert netlab("down", "needsgre").returncode == 0
+    assert_nothing_left("needsgre")

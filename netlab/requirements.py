@@ -1,0 +1,79 @@
+"""Which kernel features and tools a lab needs, derived from its topology.
+
+A lab must say what it needs *before* it touches anything: ``up`` on a kernel without IPVS has to
+stop with "ip_vs is missing; run it in the VM with ...", not fail halfway with EOPNOTSUPP and a
+rollback. The user never lists the obvious (a LAN needs ``bridge``); a topology's ``requires:``
+adds what netlab cannot see (a feature used only by a node's ``commands``).
+
+Each part of the topology contributes through one small function below; later features (tunnels,
+iptables, IPVS) add theirs next to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netlab.model.topology import Topology
+
+
+@dataclass(frozen=True)
+class Requirement:
+    feature: str
+    """A key of :data:`netlab.kernel.features.KNOWN_FEATURES` (``tool:NAME`` for a program)."""
+    reason: str
+    """Why this lab needs it, in words: ``LAN lan1 is a Linux bridge``."""
+
+
+def _base(topo: Topology) -> list[Requirement]:
+    reqs = [Requirement("netns", "every node is a network namespace")]
+    if topo.links or topo.lans:
+        reqs.append(Requirement("veth", "links and LAN ports are veth pairs"))
+    return reqs
+
+
+def _lans(topo: Topology) -> list[Requirement]:
+    return [Requirement("bridge", f"LAN {name} is a Linux bridge") for name in topo.lans]
+
+
+def _declared(topo: Topology) -> list[Requirement]:
+    return [Requirement(name, "listed under `requires:` in the topology") for name in topo.requires]
+
+
+DERIVERS = (_base, _lans, _declared)
+
+
+def derive(topo: Topology) -> list[Requirement]:
+    """Every requirement of ``topo``, one per feature (the first reason found wins), in a stable order."""
+    out: dict[str, Requirement] = {}
+    for derive_part in DERIVERS:
+        for req in derive_part(topo):
+            out.setdefault(req.feature, req)
+    return list(out.values())
+
+
+@dataclass(frozen=True)
+class Missing:
+    requirement: Requirement
+    how: str
+    """What was tried and what the kernel answered."""
+    detail: str
+
+
+def missing(topo: Topology) -> list[Missing]:
+    """Requirements this machine does not meet, found by really trying each (see netlab.kernel.features)."""
+    from netlab.kernel.features import canonical_name, detect_many
+
+    reqs = derive(topo)
+    statuses = detect_many([canonical_name(r.feature) for r in reqs])
+    return [Missing(req, st.how, st.detail) for req, st in zip(reqs, statuses, strict=True) if not st.available]
+
+
+def describe_missing(lab: str, items: list[Missing]) -> str:
+    lines = [f"lab {lab} needs what this kernel does not have; nothing was created:"]
+    for item in items:
+        lines.append(f"  - {item.requirement.feature}: {item.requirement.reason}")
+        lines.append(f"      checked: {item.how}")
+    lines.append("    hint: run it in a full kernel VM: `netlab vm run " + lab + "` "
+                 "(or `netlab vm shell`, then `netlab up " + lab + "` inside); `netlab doctor` lists what "
+                 "this machine has")
+    return "\n".join(lines)
