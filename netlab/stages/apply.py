@@ -24,13 +24,40 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL, nlmsg
-from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-from pyroute2.netlink.rtnl.ifinfmsg import IFF_UP, ifinfmsg
-from pyroute2.netlink.rtnl.rtmsg import rtmsg
-
 from netlab.errors import ApplyError
-from netlab.kernel.netlink import RtnlSocket
+from netlab.kernel.netlink import (
+    IFA_ADDRESS,
+    IFA_BROADCAST,
+    IFA_LOCAL,
+    IFLA_ADDRESS,
+    IFLA_IFALIAS,
+    IFLA_IFNAME,
+    IFLA_INFO_DATA,
+    IFLA_INFO_KIND,
+    IFLA_LINKINFO,
+    IFLA_MASTER,
+    IFLA_MTU,
+    IFLA_NET_NS_FD,
+    NLM_F_CREATE,
+    NLM_F_EXCL,
+    RTA_DST,
+    RTA_GATEWAY,
+    RTA_OIF,
+    RTA_PREFSRC,
+    RTA_PRIORITY,
+    RTA_TABLE,
+    VETH_INFO_PEER,
+    RtnlSocket,
+    ifaddr,
+    ifinfo,
+    nla,
+    nla_ip,
+    nla_mac,
+    nla_nested,
+    nla_str,
+    nla_u32,
+    route,
+)
 from netlab.kernel.netns import NetnsDirectory, netns_path, remove_netns
 from netlab.model.plan import (
     Action,
@@ -55,6 +82,8 @@ RT_SCOPE_UNIVERSE = 0
 RT_SCOPE_LINK = 253
 RT_SCOPE_HOST = 254
 RTN_UNICAST = 1
+IFF_UP = 1
+IFA_F_PERMANENT = 0x80
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): called as apply moves through the plan."""
@@ -151,8 +180,9 @@ class Applier:
     def _preflight(self) -> None:
         taken = [ns for ns in self.plan.namespaces if os.path.lexists(netns_path(ns))]
         if taken:
+            many = len(taken) > 1
             raise ApplyError(
-                f"namespace{'s' if len(taken) > 1 else ''} {', '.join(taken)} already exist{'' if len(taken) > 1 else 's'}"
+                f"namespace{'s' if many else ''} {', '.join(taken)} already exist{'' if many else 's'}"
                 " and netlab does not adopt what it did not make in this run.\n"
                 "    hint: if a crashed netlab left them, `netlab clean` removes them; otherwise "
                 "remove them with `ip netns del` or rename the lab")
@@ -168,11 +198,8 @@ class Applier:
                         except FileNotFoundError:
                             pass  # kernel without IPv6: nothing to turn off
                 sock = RtnlSocket()
-                msg = ifinfmsg()
-                msg["index"] = 1
-                msg["flags"] = IFF_UP
-                msg["change"] = IFF_UP
-                msg["attrs"] = [("IFLA_IFALIAS", namespace_tag(self.plan.lab, self.run, action.owner))]
+                tag = namespace_tag(self.plan.lab, self.run, action.owner)
+                msg = ifinfo(1, IFF_UP, IFF_UP, nla_str(IFLA_IFALIAS, tag))
                 (result,) = sock.request_many([(msg, RTM_NEWLINK, 0)])
                 if not result.ok:
                     sock.close()
@@ -207,7 +234,7 @@ class Applier:
             raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures))
 
     def _netlink(self, actions: list[Action]) -> None:
-        by_ns: dict[str, list[tuple[Action, nlmsg, int, int]]] = defaultdict(list)
+        by_ns: dict[str, list[tuple[Action, bytes, int, int]]] = defaultdict(list)
         for action in actions:
             msg, msg_type, flags = self._encode(action)
             by_ns[action.netns].append((action, msg, msg_type, flags))
@@ -221,83 +248,71 @@ class Applier:
             more = f"\n  (and {len(failures) - 10} more)" if len(failures) > 10 else ""
             raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures[:10]) + more)
 
-    def _encode(self, action: Action) -> tuple[nlmsg, int, int]:
+    def _encode(self, action: Action) -> tuple[bytes, int, int]:
+        """The rtnetlink message (body, type, flags) for one action, packed by :mod:`netlab.kernel.netlink`.
+
+        Attributes go in the order ``ip`` sends them; every create is NLM_F_EXCL, so an object that
+        already exists is an error, never silently reused.
+        """
         if isinstance(action, CreateBridge):
-            link = ifinfmsg()
-            link["index"] = action.index
-            attrs: list[tuple[str, object]] = [("IFLA_IFNAME", action.name)]
+            attrs = nla_str(IFLA_IFNAME, action.name)
             if action.mtu:
-                attrs.append(("IFLA_MTU", action.mtu))
-            attrs.append(("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", "bridge")]}))
-            link["attrs"] = attrs
-            return link, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+                attrs += nla_u32(IFLA_MTU, action.mtu)
+            attrs += nla_nested(IFLA_LINKINFO, nla_str(IFLA_INFO_KIND, "bridge"))
+            return ifinfo(action.index, attrs=attrs), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
         if isinstance(action, CreateVeth):
-            peer_attrs: list[tuple[str, object]] = [("IFLA_IFNAME", action.peer_name),
-                                                    ("IFLA_NET_NS_FD", self.handles[action.peer_netns].fd)]
+            # the peer is created directly in its namespace (by fd) with the index the plan chose
+            peer = nla_str(IFLA_IFNAME, action.peer_name) + nla_u32(IFLA_NET_NS_FD,
+                                                                    self.handles[action.peer_netns].fd)
             if action.peer_mtu:
-                peer_attrs.append(("IFLA_MTU", action.peer_mtu))
+                peer += nla_u32(IFLA_MTU, action.peer_mtu)
             if action.peer_mac:
-                peer_attrs.append(("IFLA_ADDRESS", action.peer_mac))
-            attrs = [("IFLA_IFNAME", action.name)]
+                peer += nla_mac(IFLA_ADDRESS, action.peer_mac)
+            attrs = nla_str(IFLA_IFNAME, action.name)
             if action.mtu:
-                attrs.append(("IFLA_MTU", action.mtu))
+                attrs += nla_u32(IFLA_MTU, action.mtu)
             if action.mac:
-                attrs.append(("IFLA_ADDRESS", action.mac))
-            attrs.append(("IFLA_LINKINFO", {"attrs": [
-                ("IFLA_INFO_KIND", "veth"),
-                ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {"index": action.peer_index,
-                                                                   "attrs": peer_attrs})]})]}))
-            link = ifinfmsg()
-            link["index"] = action.index
-            link["attrs"] = attrs
-            return link, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+                attrs += nla_mac(IFLA_ADDRESS, action.mac)
+            attrs += nla_nested(IFLA_LINKINFO, nla_str(IFLA_INFO_KIND, "veth"), nla_nested(
+                IFLA_INFO_DATA, nla(VETH_INFO_PEER, ifinfo(action.peer_index, attrs=peer))))
+            return ifinfo(action.index, attrs=attrs), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
         if isinstance(action, LinkUp):
-            link = ifinfmsg()
-            link["index"] = action.index
-            link["flags"] = IFF_UP
-            link["change"] = IFF_UP
-            attrs = [("IFLA_IFALIAS", action.alias)]
+            attrs = nla_str(IFLA_IFALIAS, action.alias)
             if action.master_index:
-                attrs.append(("IFLA_MASTER", action.master_index))
-            link["attrs"] = attrs
-            return link, RTM_NEWLINK, 0
+                attrs += nla_u32(IFLA_MASTER, action.master_index)
+            return ifinfo(action.index, IFF_UP, IFF_UP, attrs), RTM_NEWLINK, 0
         if isinstance(action, AddAddress):
             iface = ipaddress.ip_interface(action.address)
-            addr = ifaddrmsg()
-            addr["family"] = socket.AF_INET if iface.version == 4 else socket.AF_INET6
-            addr["prefixlen"] = iface.network.prefixlen
-            addr["index"] = action.index
-            addr["scope"] = RT_SCOPE_HOST if iface.ip.is_loopback else RT_SCOPE_UNIVERSE
-            a_attrs: list[tuple[str, object]] = [("IFA_LOCAL", str(iface.ip)), ("IFA_ADDRESS", str(iface.ip))]
-            if iface.version == 4 and iface.network.prefixlen < 31:
-                a_attrs.append(("IFA_BROADCAST", str(iface.network.broadcast_address)))
-            if iface.version == 6:
-                a_attrs = [("IFA_ADDRESS", str(iface.ip))]
-                addr["flags"] = 0x80  # IFA_F_PERMANENT; DAD is moot with IPv6 on only by choice
-            addr["attrs"] = a_attrs
-            return addr, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL
+            ip = str(iface.ip)
+            if iface.version == 4:
+                family, flags = socket.AF_INET, 0
+                a_attrs = nla_ip(IFA_LOCAL, ip) + nla_ip(IFA_ADDRESS, ip)
+                if iface.network.prefixlen < 31:
+                    a_attrs += nla_ip(IFA_BROADCAST, str(iface.network.broadcast_address))
+            else:
+                family, flags = socket.AF_INET6, IFA_F_PERMANENT  # DAD is moot with IPv6 on only by choice
+                a_attrs = nla_ip(IFA_ADDRESS, ip)
+            scope = RT_SCOPE_HOST if iface.ip.is_loopback else RT_SCOPE_UNIVERSE
+            body = ifaddr(family, iface.network.prefixlen, action.index, scope, flags, a_attrs)
+            return body, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL
         if isinstance(action, AddRoute):
-            route = rtmsg()
-            route["family"] = socket.AF_INET if action.family == 4 else socket.AF_INET6
-            route["table"] = RT_TABLE_MAIN
-            route["proto"] = RTPROT_STATIC
-            route["type"] = RTN_UNICAST
-            route["scope"] = RT_SCOPE_UNIVERSE if action.via else RT_SCOPE_LINK
-            r_attrs: list[tuple[str, object]] = [("RTA_TABLE", RT_TABLE_MAIN)]
+            r_attrs = nla_u32(RTA_TABLE, RT_TABLE_MAIN)
+            dst_len = 0
             if action.to != "default":
                 net = ipaddress.ip_network(action.to, strict=False)
-                route["dst_len"] = net.prefixlen
-                r_attrs.append(("RTA_DST", str(net.network_address)))
+                dst_len = net.prefixlen
+                r_attrs += nla_ip(RTA_DST, str(net.network_address))
             if action.via:
-                r_attrs.append(("RTA_GATEWAY", action.via))
+                r_attrs += nla_ip(RTA_GATEWAY, action.via)
             if action.dev_index:
-                r_attrs.append(("RTA_OIF", action.dev_index))
+                r_attrs += nla_u32(RTA_OIF, action.dev_index)
             if action.metric is not None:
-                r_attrs.append(("RTA_PRIORITY", action.metric))
+                r_attrs += nla_u32(RTA_PRIORITY, action.metric)
             if action.src:
-                r_attrs.append(("RTA_PREFSRC", action.src))
-            route["attrs"] = r_attrs
-            return route, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL
+                r_attrs += nla_ip(RTA_PREFSRC, action.src)
+            body = route(socket.AF_INET if action.family == 4 else socket.AF_INET6, RT_TABLE_MAIN, RTPROT_STATIC,
+                         RT_SCOPE_UNIVERSE if action.via else RT_SCOPE_LINK, RTN_UNICAST, dst_len, r_attrs)
+            return body, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL
         raise TypeError(f"not a netlink action: {action!r}")
 
     def _commands(self, actions: list[RunCommand]) -> None:
