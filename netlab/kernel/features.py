@@ -337,7 +337,7 @@ class _Prober:
 
         self.mode = mode
         self.ipr = IPRoute()
-        self.veth_index: int | None = None
+        self.veth_ends: dict[str, int] = {}
         self.ipvs_socket: Any = None
         self.done: dict[str, _Result] = {}
         self.probes: dict[str, Callable[[], _Result]] = {
@@ -348,9 +348,9 @@ class _Prober:
             "geneve": lambda: self.probe_link(
                 "geneve", "geneve", {"geneve_id": 42, "geneve_remote": _REMOTE4}
             ),
-            "macvlan": lambda: self.probe_lower("macvlan", "macvlan", {"macvlan_mode": "bridge"}),
-            "ipvlan": lambda: self.probe_lower("ipvlan", "ipvlan", {"ipvlan_mode": 0}),
-            "vlan": lambda: self.probe_lower("vlan", "vlan", {"vlan_id": 10}),
+            "macvlan": lambda: self.probe_lower("macvlan", "macvlan", "nlp-v0", {"macvlan_mode": "bridge"}),
+            "ipvlan": lambda: self.probe_lower("ipvlan", "ipvlan", "nlp-v1", {"ipvlan_mode": 0}),
+            "vlan": lambda: self.probe_lower("vlan", "vlan", "nlp-v0", {"vlan_id": 10}),
             "gre": lambda: self.probe_link("gre", "gre", {"gre_local": _LOCAL4, "gre_remote": _REMOTE4}),
             "gretap": lambda: self.probe_link(
                 "gretap", "gretap", {"gre_local": _LOCAL4, "gre_remote": _REMOTE4}
@@ -410,16 +410,20 @@ class _Prober:
     def probe_veth(self) -> _Result:
         code = self._add_link("nlp-v0", "veth", {"peer": "nlp-v1"})
         if code == 0:
-            self.veth_index = int(self.ipr.link_lookup(ifname="nlp-v0")[0])
+            for end in ("nlp-v0", "nlp-v1"):
+                self.veth_ends[end] = int(self.ipr.link_lookup(ifname=end)[0])
         return self._link_result("veth", "veth", code, "ip link add type veth")
 
-    def probe_lower(self, feature: str, kind: str, attrs: dict[str, Any]) -> _Result:
-        """macvlan, ipvlan and vlan need a parent link: the probe's veth end."""
+    def probe_lower(self, feature: str, kind: str, parent: str, attrs: dict[str, Any]) -> _Result:
+        """macvlan, ipvlan and vlan need a parent link: one of the probe's veth ends.
+
+        ipvlan gets the other end than macvlan: one device cannot carry both (the kernel answers EBUSY).
+        """
         ok, how, _ = self.get("veth")
-        if not ok or self.veth_index is None:
+        if not ok or parent not in self.veth_ends:
             return False, f"not tested: {kind} needs a parent link, and {how}", ""
-        code = self._add_link(f"nlp-{kind}", kind, {"link": self.veth_index, **attrs})
-        return self._link_result(feature, kind, code, f"ip link add link nlp-v0 type {kind}")
+        code = self._add_link(f"nlp-{kind}", kind, {"link": self.veth_ends[parent], **attrs})
+        return self._link_result(feature, kind, code, f"ip link add link {parent} type {kind}")
 
     def probe_tunl0(self) -> _Result:
         """tunl0 appears in each namespace once ipip is loaded (unless fb_tunnels_only_for_init_net=1)."""
@@ -438,10 +442,10 @@ class _Prober:
         from pyroute2.netlink.exceptions import NetlinkError
 
         ok, how, _ = self.get("veth")
-        if not ok or self.veth_index is None:
+        if not ok or "nlp-v0" not in self.veth_ends:
             return False, f"not tested: netem needs a link, and {how}", ""
         try:
-            self.ipr.tc("add", "netem", self.veth_index, delay=1000)
+            self.ipr.tc("add", "netem", self.veth_ends["nlp-v0"], delay=1000)
         except NetlinkError as exc:
             code = int(exc.code)
             return (
