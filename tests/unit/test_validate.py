@@ -576,3 +576,16 @@ def test_a_shape_error_in_one_end_does_not_hide_the_other_end() -> None:
 def test_a_typo_in_one_route_does_not_hide_the_other_routes_problems() -> None:
     text = route_lab("{to: default, via: 10.0.0.2, metirc: 5}", "{to: 10.9.0.1/16, via: 10.0.0.2}")
     assert [d.path for d in problems(text)] == ["nodes.a.routes[0].metirc", "nodes.a.routes[1].to"]
+
+
+# ------------------------------------------------------------------------------ requires
+
+def test_known_features_and_their_aliases_are_accepted() -> None:
+    assert valid("name: t\nrequires: [bridge, ip_gre, ipvs, 8021q, tool:tcpdump]\nnodes: {a: {}}\n").requires == (
+        "bridge", "ip_gre", "ipvs", "8021q", "tool:tcpdump")
+
+
+def test_unknown_required_feature_with_did_you_mean() -> None:
+    diag = one_problem("name: t\nrequires: [bridge, gree]\nnodes: {a: {}}\n")
+    assert where(diag) == (2, "requires[1]")
+    assert (diag.message, diag.hint) == ("unknown feature 'gree'", "did you mean 'gre'?")
