@@ -25,7 +25,7 @@ def _one_or_many(value: object) -> object:
     return value
 
 
-AddressList = Annotated[tuple[str, ...], BeforeValidator(_one_or_many)]
+AddressList = Annotated[tuple[str, ...], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
 
 
 def _empty_is_default(value: object) -> object:
@@ -124,7 +124,7 @@ class Topology(Model):
     ipv6: bool | None = None
     """IPv6 in the lab's namespaces. Default: on only if an address in the lab is IPv6 (when off, no
     DAD/MLD/router-solicitation traffic is generated, which dominates the build of large LANs)."""
-    nodes: dict[str, Annotated[Node, BeforeValidator(_empty_is_default)]]
+    nodes: dict[str, Annotated[Node, BeforeValidator(_empty_is_default, json_schema_input_type=Node | None)]]
     """Nodes by name (≤ 15 bytes, letters, digits, ``-``, ``_``)."""
     links: tuple[Link, ...] = ()
     """Point-to-point links."""

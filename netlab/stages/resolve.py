@@ -91,11 +91,11 @@ def resolve(topo: Topology, source: str) -> ResolvedLab:
         lan_ns = netns_name(topo.name, lan_name)
         bridge_index = take(lan_ns)
         ports: list[BridgePort] = []
-        used: set[str] = set()
+        used: set[str] = {"lo", "br0"}  # names the LAN namespace already has
         for j, member in enumerate(lan.members):
             port = member.node
             n = 1
-            while port in used:  # the same node on a LAN twice: node, node-1, node-2 …
+            while port in used:  # a node on a LAN twice, or named like lo/br0: node-1, node-2 …
                 port = f"{member.node[:12]}-{n}"
                 n += 1
             used.add(port)

@@ -11,13 +11,15 @@ Nothing here touches the kernel.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlab.errors import Diagnostic, InvalidInput
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
@@ -38,6 +40,8 @@ class Collector:
 
     loaded: LoadedFile
     items: list[Diagnostic]
+    incomplete: set[int] = dataclasses.field(default_factory=set)
+    """ids of models salvaged from a shape error: checks of what they lack would only echo it."""
 
     def add(self, path: PathKey, message: str, hint: str | None = None) -> None:
         self.items.append(Diagnostic(self.loaded.source, self.loaded.line_of(path), format_path(path),
@@ -136,50 +140,87 @@ def _parse_each(loaded: LoadedFile, col: Collector) -> Topology | None:
     return None
 
 
-def _endpoint_or_none(raw: object, key: str) -> Endpoint | None:
+M = TypeVar("M", bound=BaseModel)
+_MISSING = object()
+
+
+def _salvage_value(annotation: Any, value: object, col: Collector) -> object:
+    """``value`` checked against ``annotation``; for containers of models, what of it is well-formed.
+
+    Models in a list that cannot be salvaged become ``None`` (so the data paths of the others keep
+    their indexes); the meaning pass skips them. Bad scalars in a list are dropped. Returns ``_MISSING``
+    if nothing can be kept.
+    """
+    try:
+        return TypeAdapter(annotation).validate_python(value)
+    except ValidationError:
+        pass
+    base = annotation
+    if get_origin(base) is Annotated:
+        base = get_args(base)[0]
+    origin, args = get_origin(base), get_args(base)
+    if origin is tuple and args and isinstance(value, list):
+        item = args[0]
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return tuple(salvage(item, x, col) for x in value)
+        scalars = [_salvage_value(item, x, col) for x in value]
+        return tuple(x for x in scalars if x is not _MISSING)  # scalars: drop the bad ones
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            kept = _salvage_value(args[1], item, col)
+            if kept is not _MISSING:
+                out[str(key)] = kept
+        return out
+    if isinstance(base, type) and issubclass(base, BaseModel):
+        kept_model = salvage(base, value, col)
+        return _MISSING if kept_model is None else kept_model
+    return _MISSING
+
+
+def salvage(model: type[M], raw: object, col: Collector) -> M | None:
+    """As much of ``model`` as ``raw`` holds well-formed, so one typo does not hide other problems.
+
+    Fields with shape errors fall back to their defaults; a model missing a required field that
+    cannot be salvaged is ``None``. The result is built without validation (``model_construct``)
+    and is only ever used by the meaning pass of a file that already failed.
+    """
+    if raw is None:
+        raw = {}
     if not isinstance(raw, dict):
         return None
     try:
-        return Endpoint.model_validate(raw.get(key))
+        return model.model_validate(raw)
     except ValidationError:
-        return None
+        pass
+    values: dict[str, object] = {}
+    for name, field in model.model_fields.items():
+        annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
+        kept = _salvage_value(annotation, raw[name], col) if name in raw else _MISSING
+        if kept is _MISSING:
+            if field.is_required():
+                return None
+            values[name] = field.get_default(call_default_factory=True)
+        else:
+            values[name] = kept
+    built = model.model_construct(None, **values)
+    col.incomplete.add(id(built))
+    return built
 
 
-def _partial(loaded: LoadedFile) -> tuple[dict[str, Node], list[tuple[int, Link]], dict[str, Lan], str | None]:
-    """The items of a file that failed the shape pass which are themselves well-formed."""
+def _partial(loaded: LoadedFile, col: Collector) -> Topology:
+    """The topology of a file that failed the shape pass, with every well-formed part kept."""
     data = loaded.data if isinstance(loaded.data, dict) else {}
-    nodes: dict[str, Node] = {}
     raw_nodes = data.get("nodes")
+    nodes = {}
     if isinstance(raw_nodes, dict):
-        for name, raw in raw_nodes.items():
-            try:
-                nodes[str(name)] = Node.model_validate({} if raw is None else raw)
-            except ValidationError:
-                nodes[str(name)] = Node()  # it exists, even if its body is wrong
-    links: list[tuple[int, Link]] = []
-    raw_links = data.get("links")
-    if isinstance(raw_links, list):
-        for i, raw in enumerate(raw_links):
-            try:
-                links.append((i, Link.model_validate(raw)))
-            except ValidationError:
-                a, b = (_endpoint_or_none(raw, end) for end in ("a", "b"))
-                if a is not None and b is not None:  # a bad `mtu` must not hide the ends' problems
-                    links.append((i, Link.model_construct(a=a, b=b, mtu=None)))
-    lans: dict[str, Lan] = {}
-    raw_lans = data.get("lans")
-    if isinstance(raw_lans, dict):
-        for name, raw in raw_lans.items():
-            try:
-                lans[str(name)] = Lan.model_validate(raw)
-            except ValidationError:
-                members = raw.get("members") if isinstance(raw, dict) else None
-                if isinstance(members, list):
-                    good = [m for m in (_endpoint_or_none({"m": x}, "m") for x in members) if m is not None]
-                    if len(good) == len(members):
-                        lans[str(name)] = Lan.model_construct(members=tuple(good), mtu=None, description=None)
-    name = data.get("name")
-    return nodes, links, lans, name if isinstance(name, str) else None
+        # a node exists even if its body is wrong: references to it are not "unknown node"
+        nodes = {str(k): salvage(Node, v, col) or Node() for k, v in raw_nodes.items()}
+    fixed = {**data, "nodes": {}, "name": data.get("name") if isinstance(data.get("name"), str) else "?"}
+    topo = salvage(Topology, fixed, col)
+    if topo is None:
+        topo = Topology.model_construct(name="?", nodes={})
+    return topo.model_copy(update={"nodes": nodes})
 
 
 # ---------------------------------------------------------------- meaning
@@ -195,11 +236,14 @@ class _Iface:
 def _endpoints(links: list[tuple[int, Link]], lans: dict[str, Lan]) -> Iterator[tuple[Endpoint, PathKey, str]]:
     """Every endpoint with its data path and the segment it is on (for subnet checks)."""
     for i, link in links:
-        yield link.a, ("links", i, "a"), f"links[{i}]"
-        yield link.b, ("links", i, "b"), f"links[{i}]"
+        for end in ("a", "b"):
+            ep = getattr(link, end, None)
+            if ep is not None:
+                yield ep, ("links", i, end), f"links[{i}]"
     for lan_name, lan in lans.items():
         for j, member in enumerate(lan.members):
-            yield member, ("lans", lan_name, "members", j), f"lans.{lan_name}"
+            if member is not None:
+                yield member, ("lans", lan_name, "members", j), f"lans.{lan_name}"
 
 
 def default_interface_names(links: list[tuple[int, Link]], lans: dict[str, Lan]) -> dict[PathKey, str]:
@@ -338,7 +382,7 @@ def _check_endpoints(nodes: dict[str, Node], links: list[tuple[int, Link]], lans
                 col.add((*path, "sysctls", key), f"per-interface sysctl {key!r} is not a conf key",
                         "write keys relative to net.ipv4.conf.<ifname>. (e.g. rp_filter), or ipv6.<key>")
     for i, link in links:
-        if link.a.node == link.b.node:
+        if link.a is not None and link.b is not None and link.a.node == link.b.node:
             col.add(("links", i), f"both ends are on node {link.a.node!r}", "a link joins two different nodes")
     return {node: set(ifs) for node, ifs in per_node.items()}
 
@@ -350,6 +394,8 @@ def _check_node(name: str, node: Node, interfaces: set[str],
             col.add(("nodes", name, "sysctls", key), f"sysctl {key!r} is not a network-namespace sysctl",
                     "only net.* keys are per namespace; anything else would change the whole machine")
     for k, route in enumerate(node.routes):
+        if route is None:  # shape error, already reported
+            continue
         path: PathKey = ("nodes", name, "routes", k)
         to = route.to
         if to != "default":
@@ -365,7 +411,7 @@ def _check_node(name: str, node: Node, interfaces: set[str],
         if route.dev is not None and route.dev not in interfaces and route.dev != "lo":
             col.add((*path, "dev"), f"node {name!r} has no interface {route.dev!r}",
                     f"its interfaces: {', '.join(sorted(interfaces)) or 'none'}")
-        if route.via is None and route.dev is None:
+        if route.via is None and route.dev is None and id(route) not in col.incomplete:
             col.add(path, "a route needs `via` (a gateway) or `dev` (an interface)")
         if route.via is not None:
             try:
@@ -394,32 +440,42 @@ def _check_requires(topo: Topology, col: Collector) -> None:
                     f"did you mean {close[0]!r}?" if close else "`netlab doctor` lists the features netlab knows")
 
 
+def _check_ipv6_off(topo: Topology, links: list[tuple[int, Link]], lans: dict[str, Lan], col: Collector) -> None:
+    """``ipv6: false`` turns IPv6 off in every namespace, so any IPv6 address or route would fail in the kernel."""
+    hint = "remove `ipv6: false` (IPv6 is turned on automatically when used)"
+    for ep, path, _seg in _endpoints(links, lans):
+        if any(":" in a for a in ep.address):
+            col.add((*path, "address"), "IPv6 address in a lab with `ipv6: false`", hint)
+    for name, node in topo.nodes.items():
+        if any(":" in a for a in node.loopback):
+            col.add(("nodes", name, "loopback"), "IPv6 address in a lab with `ipv6: false`", hint)
+        for k, route in enumerate(node.routes):
+            if route is not None and (":" in route.to or ":" in (route.via or "")):
+                col.add(("nodes", name, "routes", k), "IPv6 route in a lab with `ipv6: false`", hint)
+
+
 def validate(loaded: LoadedFile) -> Topology:
     """Return the typed topology, or raise :class:`InvalidInput` with every problem found."""
     col = Collector(loaded, list(loaded.duplicate_keys))
     if not isinstance(loaded.data, dict):
         col.add((), "a topology file is a mapping with at least `name:` and `nodes:`")
         raise InvalidInput(col.items)
-    topo = _parse_each(loaded, col)
-    if topo is not None:
-        nodes, links, lans = dict(topo.nodes), list(enumerate(topo.links)), dict(topo.lans)
-        lab_name: str | None = topo.name
-    else:
-        nodes, links, lans, lab_name = _partial(loaded)
+    parsed = _parse_each(loaded, col)
+    topo = parsed if parsed is not None else _partial(loaded, col)
+    nodes, links, lans = dict(topo.nodes), list(enumerate(topo.links)), dict(topo.lans)
+    links = [(i, link) for i, link in links if link is not None]
+    lans = {k: v for k, v in lans.items() if v is not None}
+    lab_name = loaded.data.get("name") if isinstance(loaded.data.get("name"), str) else None
     _check_names(lab_name, nodes, lans, col)
     interfaces = _check_endpoints(nodes, links, lans, col)
     connected = _check_addresses(nodes, links, lans, col)
     for name, node in nodes.items():
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
-    if topo is not None:
-        _check_requires(topo, col)
-    if topo is not None and topo.ipv6 is False:
-        for ep, path, _seg in _endpoints(links, lans):
-            if any(":" in a for a in ep.address):
-                col.add((*path, "address"), "IPv6 address in a lab with `ipv6: false`",
-                        "remove `ipv6: false` (IPv6 is turned on automatically when used)")
+    _check_requires(topo, col)
+    if topo.ipv6 is False:
+        _check_ipv6_off(topo, links, lans, col)
     if col.items:
         col.items.sort(key=lambda d: (d.line or 0, d.path))
         raise InvalidInput(col.items)
-    assert topo is not None
-    return topo
+    assert parsed is not None
+    return parsed

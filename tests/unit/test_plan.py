@@ -193,8 +193,6 @@ def test_catalog_plans_create_each_kernel_name_once(name: str) -> None:
     assert [end for end, n in ends.items() if n > 1] == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a node named br0 or lo on a LAN gets a bridge port with the name of "
-                                       "the bridge (br0) or of the LAN namespace's loopback (lo)")
 @pytest.mark.parametrize("node", ["br0", "lo"])
 def test_node_names_that_clash_with_names_in_the_lan_namespace(node: str) -> None:
     text = f"name: t\nnodes: {{{node}: {{}}, h: {{}}}}\nlans:\n  seg:\n    members: [{{node: {node}}}, {{node: h}}]\n"

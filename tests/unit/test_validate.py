@@ -548,31 +548,26 @@ def test_the_invalid_input_message_renders_every_diagnostic() -> None:
 
 # ------------------------------------------------------------------------------ known bugs
 
-@pytest.mark.xfail(strict=True, reason="bug: ipv6: false is not checked against loopback addresses")
 def test_ipv6_loopback_address_in_a_lab_with_ipv6_false() -> None:
     diag = one_problem("name: t\nipv6: false\nnodes:\n  a: {loopback: 'fd00::1'}\n")
     assert diag.path == "nodes.a.loopback"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: ipv6: false is not checked against IPv6 routes")
 def test_ipv6_route_in_a_lab_with_ipv6_false() -> None:
     text = route_lab("{to: 'fd00:9::/64', dev: eth0}").replace("name: t\n", "name: t\nipv6: false\n")
     assert problems(text)[0].path.startswith("nodes.a.routes[0]")
 
 
-@pytest.mark.xfail(strict=True, reason="bug: the ipv6: false check is skipped when the file has a shape error")
 def test_ipv6_false_is_checked_even_when_another_key_is_wrong() -> None:
     text = link_lab("{node: a, address: 'fd00::1/64'}", "{node: b}", extra="ipv6: false\ncolour: red\n")
     assert [d.path for d in problems(text)] == ["colour", "links[0].a.address"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: one end with a shape error hides the other end's problems")
 def test_a_shape_error_in_one_end_does_not_hide_the_other_end() -> None:
     text = link_lab("{node: a, mtu: 1}", "{node: routr}").replace("  a: {}\n", "  a: {}\n  router: {}\n")
     assert [d.path for d in problems(text)] == ["links[0].a.mtu", "links[0].b.node"]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: a shape error in one route hides every other check of that node")
 def test_a_typo_in_one_route_does_not_hide_the_other_routes_problems() -> None:
     text = route_lab("{to: default, via: 10.0.0.2, metirc: 5}", "{to: 10.9.0.1/16, via: 10.0.0.2}")
     assert [d.path for d in problems(text)] == ["nodes.a.routes[0].metirc", "nodes.a.routes[1].to"]
