@@ -35,11 +35,24 @@ def _lans(topo: Topology) -> list[Requirement]:
     return [Requirement("bridge", f"LAN {name} is a Linux bridge") for name in topo.lans]
 
 
+def _ipvs(topo: Topology) -> list[Requirement]:
+    reqs = []
+    for svc in topo.ipvs:
+        name = svc.name or (f"{svc.vip}:{svc.port}" if svc.vip else f"fwmark {svc.fwmark}")
+        reqs.append(Requirement("ip_vs", f"virtual service {name} is IPVS"))
+        sched = f"ip_vs_{svc.scheduler}"
+        if sched in ("ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh"):
+            reqs.append(Requirement(sched, f"virtual service {name} uses the {svc.scheduler} scheduler"))
+        if any((rs.mode or svc.mode) == "tun" for rs in svc.real_servers):
+            reqs.append(Requirement("tunl0", f"virtual service {name} forwards in tunnel mode (IPIP to tunl0)"))
+    return reqs
+
+
 def _declared(topo: Topology) -> list[Requirement]:
     return [Requirement(name, "listed under `requires:` in the topology") for name in topo.requires]
 
 
-DERIVERS = (_base, _lans, _declared)
+DERIVERS = (_base, _lans, _ipvs, _declared)
 
 
 def derive(topo: Topology) -> list[Requirement]:

@@ -17,8 +17,8 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "commands"]
-PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "commands")
+Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands"]
+PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands")
 
 
 @dataclass(frozen=True)
@@ -75,9 +75,11 @@ class SetSysctl:
     netns: str
     key: str
     value: str
+    reason: str = ""
+    """Why netlab sets it when the topology did not ask (a derived setting), else empty."""
 
     def describe(self) -> str:
-        return f"sysctl {self.key}={self.value} in {self.netns}"
+        return f"sysctl {self.key}={self.value} in {self.netns}" + (f"  ({self.reason})" if self.reason else "")
 
 
 @dataclass(frozen=True)
@@ -90,10 +92,13 @@ class LinkUp:
     index: int
     alias: str
     master_index: int | None = None
+    reason: str = ""
+    """Set for an interface netlab did not create (``tunl0``): it is then found by name (index 0)."""
 
     def describe(self) -> str:
         master = f", port of bridge index {self.master_index}" if self.master_index else ""
-        return f"up {self.netns}:{self.name}{master}"
+        why = f"  ({self.reason})" if self.reason else ""
+        return f"up {self.netns}:{self.name}{master}{why}"
 
 
 @dataclass(frozen=True)
@@ -103,9 +108,10 @@ class AddAddress:
     name: str
     index: int
     address: str
+    reason: str = ""
 
     def describe(self) -> str:
-        return f"address {self.address} on {self.netns}:{self.name}"
+        return f"address {self.address} on {self.netns}:{self.name}" + (f"  ({self.reason})" if self.reason else "")
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ class AddRoute:
     metric: int | None
     src: str | None
     family: int
+    reason: str = ""
 
     def describe(self) -> str:
         parts = [f"route {self.to}"]
@@ -128,7 +135,41 @@ class AddRoute:
             parts.append(f"dev {self.dev}")
         if self.metric is not None:
             parts.append(f"metric {self.metric}")
-        return " ".join(parts) + f" in {self.netns}"
+        return " ".join(parts) + f" in {self.netns}" + (f"  ({self.reason})" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class IpvsDest:
+    node: str
+    address: str
+    port: int
+    weight: int
+    mode: str
+    """nat, dr or tun."""
+
+
+@dataclass(frozen=True)
+class AddIpvsService:
+    """One IPVS virtual service and its real servers, in the director's namespace."""
+
+    phase: ClassVar[Phase] = "ipvs"
+    netns: str
+    name: str
+    family: int
+    protocol: str
+    vip: str | None
+    port: int
+    fwmark: int | None
+    scheduler: str
+    persistence: int | None
+    flags: tuple[str, ...]
+    dests: tuple[IpvsDest, ...]
+
+    def describe(self) -> str:
+        what = f"fwmark {self.fwmark}" if self.fwmark is not None else f"{self.protocol} {self.vip}:{self.port}"
+        servers = ", ".join(f"{d.node} {d.address}:{d.port} {d.mode} w{d.weight}" for d in self.dests)
+        persist = f" persistence {self.persistence}s" if self.persistence else ""
+        return f"ipvs service {what} scheduler {self.scheduler}{persist} -> {servers} in {self.netns}"
 
 
 @dataclass(frozen=True)
@@ -142,13 +183,17 @@ class RunCommand:
         return f"run in {self.node}: {self.command}"
 
 
-Action = CreateNetns | CreateBridge | CreateVeth | SetSysctl | LinkUp | AddAddress | AddRoute | RunCommand
+Action = (CreateNetns | CreateBridge | CreateVeth | SetSysctl | LinkUp | AddAddress | AddRoute | AddIpvsService
+          | RunCommand)
 
 
 def action_to_dict(action: Action) -> dict[str, object]:
     """``{"action": "create_veth", ...fields}``: the JSON form used by --dry-run --json and goldens."""
     name = "".join("_" + c.lower() if c.isupper() else c for c in type(action).__name__).lstrip("_")
-    return {"action": name, "phase": action.phase, **dataclasses.asdict(action)}
+    fields = dataclasses.asdict(action)
+    if fields.get("reason") == "":
+        del fields["reason"]  # most actions are what the topology says; only derived ones carry a reason
+    return {"action": name, "phase": action.phase, **fields}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netlab.ipvs.derive import DerivedSetting, ResolvedService
+
 
 @dataclass(frozen=True)
 class Peer:
@@ -59,6 +61,8 @@ class ResolvedNode:
     sysctls: tuple[tuple[str, str], ...]
     routes: tuple[ResolvedRoute, ...]
     commands: tuple[str, ...]
+    derived: tuple[DerivedSetting, ...] = ()
+    """Settings this node needs for its role (IPVS director or real server), each with its reason."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ class ResolvedLab:
     requires: tuple[str, ...]
     nodes: tuple[ResolvedNode, ...]
     lans: tuple[ResolvedLan, ...]
+    ipvs: tuple[ResolvedService, ...] = ()
 
     @property
     def namespaces(self) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from netlab.ipvs.model import VirtualService
+
 SysctlValue = int | str
 
 
@@ -130,3 +132,6 @@ class Topology(Model):
     """Point-to-point links."""
     lans: dict[str, Lan] = {}
     """LANs (bridges) by name."""
+    ipvs: tuple[VirtualService, ...] = ()
+    """IPVS virtual services: a VIP on a director node and the real servers behind it. netlab derives
+    what each node needs for the forwarding mode (VIP placement, ARP sysctls, routes) and says why."""

@@ -12,10 +12,12 @@ from netlab.model.plan import (
     PHASES,
     Action,
     AddAddress,
+    AddIpvsService,
     AddRoute,
     CreateBridge,
     CreateNetns,
     CreateVeth,
+    IpvsDest,
     LinkUp,
     Plan,
     RunCommand,
@@ -55,6 +57,9 @@ def plan(lab: ResolvedLab) -> Plan:
     for node in lab.nodes:
         for key, value in node.sysctls:
             actions.append(SetSysctl(node.netns, key, value))
+        for d in node.derived:
+            if d.kind == "sysctl" and not d.overridden:
+                actions.append(SetSysctl(node.netns, d.target, d.value, d.reason))
         for iface in node.interfaces:
             for key, value in iface.sysctls:
                 actions.append(SetSysctl(node.netns, key, value))
@@ -65,16 +70,36 @@ def plan(lab: ResolvedLab) -> Plan:
     for node in lab.nodes:
         for iface in node.interfaces:
             actions.append(LinkUp(node.netns, iface.name, iface.index, tag))
+        for d in node.derived:
+            if d.kind == "link-up" and not d.overridden:
+                # a device the kernel made (tunl0): found by name, and not tagged (netlab did not create it)
+                actions.append(LinkUp(node.netns, d.target, 0, "", None, d.reason))
     for node in lab.nodes:
         for address in node.loopback:
             actions.append(AddAddress(node.netns, "lo", 1, address))
         for iface in node.interfaces:
             for address in iface.addresses:
                 actions.append(AddAddress(node.netns, iface.name, iface.index, address))
+        # after the node's own addresses: the first address of a subnet on an interface is its primary,
+        # the one the node's own traffic leaves with, and that must not be a VIP
+        by_name = {i.name: i.index for i in node.interfaces} | {"lo": 1}
+        for d in node.derived:
+            if d.kind == "address" and not d.overridden:
+                actions.append(AddAddress(node.netns, d.value, by_name[d.value], d.target, d.reason))
     for node in lab.nodes:
         for route in node.routes:
             actions.append(AddRoute(node.netns, route.to, route.via, route.dev, route.dev_index,
                                     route.metric, route.src, route.family))
+        for d in node.derived:
+            if d.kind == "route" and not d.overridden:
+                family = 6 if ":" in d.value else 4
+                actions.append(AddRoute(node.netns, d.target, d.value, None, None, None, None, family, d.reason))
+    netns_of = {node.name: node.netns for node in lab.nodes}
+    for svc in lab.ipvs:
+        actions.append(AddIpvsService(
+            netns_of[svc.director], svc.name, svc.family, svc.protocol, svc.vip, svc.port, svc.fwmark,
+            svc.scheduler, svc.persistence, svc.flags,
+            tuple(IpvsDest(d.node, d.address, d.port, d.weight, d.mode) for d in svc.dests)))
     for node in lab.nodes:
         for command in node.commands:
             actions.append(RunCommand(node.netns, node.name, command))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 
+from netlab.ipvs.derive import derive_settings, resolve_services
 from netlab.model.resolved import (
     BridgePort,
     Peer,
@@ -111,6 +112,8 @@ def resolve(topo: Topology, source: str) -> ResolvedLab:
                 segment=f"lans.{lan_name}"))
         lans.append(ResolvedLan(lan_name, lan_ns, "br0", bridge_index, lan.mtu, tuple(ports)))
 
+    iface_map = {n: [(i.name, i.addresses) for i in node_ifaces[n]] for n in topo.nodes}
+    derived = derive_settings(topo, iface_map)
     nodes: list[ResolvedNode] = []
     for name, node in topo.nodes.items():
         ifaces = tuple(node_ifaces[name])
@@ -130,8 +133,10 @@ def resolve(topo: Topology, source: str) -> ResolvedLab:
             interfaces=ifaces,
             loopback=tuple(a if "/" in a else (f"{a}/128" if ":" in a else f"{a}/32") for a in node.loopback),
             sysctls=tuple((k, _sysctl_value(v)) for k, v in node.sysctls.items()),
-            routes=tuple(routes), commands=node.commands))
+            routes=tuple(routes), commands=node.commands,
+            derived=tuple(d for d in derived if d.node == name)))
 
     ipv6 = topo.ipv6 if topo.ipv6 is not None else _uses_ipv6(topo)
     return ResolvedLab(name=topo.name, description=topo.description.strip(), source=source, ipv6=ipv6,
-                       requires=topo.requires, nodes=tuple(nodes), lans=tuple(lans))
+                       requires=topo.requires, nodes=tuple(nodes), lans=tuple(lans),
+                       ipvs=resolve_services(topo, iface_map))

@@ -440,6 +440,75 @@ def _check_requires(topo: Topology, col: Collector) -> None:
                     f"did you mean {close[0]!r}?" if close else "`netlab doctor` lists the features netlab knows")
 
 
+def _check_ipvs(topo: Topology, interfaces: dict[str, set[str]],
+                connected: dict[str, list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]], col: Collector) -> None:
+    """Virtual services: nodes exist, VIP xor fwmark, ports, and the L2/L3 facts each mode depends on."""
+    seen: dict[tuple[object, ...], int] = {}
+    for k, svc in enumerate(topo.ipvs):
+        if svc is None:
+            continue
+        path: PathKey = ("ipvs", k)
+        if svc.director not in topo.nodes:
+            col.add((*path, "director"), f"unknown node {svc.director!r}",
+                    f"nodes are: {', '.join(topo.nodes) or 'none'}")
+        if (svc.vip is None) == (svc.fwmark is None):
+            col.add(path, "a virtual service needs exactly one of `vip` (with `port`) or `fwmark`")
+        vip = None
+        if svc.vip is not None:
+            try:
+                vip = ipaddress.ip_address(svc.vip)
+            except ValueError:
+                col.add((*path, "vip"), f"{svc.vip!r} is not an IP address", "the VIP is a single address, no prefix")
+            if svc.port is None:
+                col.add(path, "a VIP service needs `port`", "e.g. port: 80 (0 only with persistence: every port)")
+            elif svc.port == 0 and not svc.persistence:
+                col.add((*path, "port"), "port 0 (every port) needs `persistence`", "as `ipvsadm -p` requires")
+        key = (svc.vip, svc.port, svc.protocol, svc.fwmark)
+        if key in seen:
+            col.add(path, "the same virtual service is defined twice", f"also at ipvs[{seen[key]}]")
+        seen.setdefault(key, k)
+        if any(f.startswith("sh-") for f in svc.flags) and svc.scheduler != "sh":
+            col.add((*path, "flags"), "sh-fallback and sh-port are flags of the sh scheduler",
+                    "set `scheduler: sh`, or remove the flags")
+        if svc.vip_interface is not None and svc.director in topo.nodes and svc.vip_interface != "lo" \
+                and svc.vip_interface not in interfaces.get(svc.director, set()):
+            col.add((*path, "vip_interface"), f"node {svc.director!r} has no interface {svc.vip_interface!r}")
+        if not svc.real_servers:
+            col.add((*path, "real_servers"), "a virtual service needs at least one real server")
+        director_nets = [c.network for c in connected.get(svc.director, []) if c.network.prefixlen < c.max_prefixlen]
+        for j, rs in enumerate(svc.real_servers):
+            if rs is None:
+                continue
+            rpath: PathKey = (*path, "real_servers", j)
+            mode = rs.mode or svc.mode
+            if rs.node not in topo.nodes:
+                close = difflib.get_close_matches(rs.node, list(topo.nodes), n=1)
+                col.add((*rpath, "node"), f"unknown node {rs.node!r}",
+                        f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(topo.nodes)}")
+                continue
+            if rs.node == svc.director:
+                col.add((*rpath, "node"), "the director cannot be its own real server in this model",
+                        "use a separate node")
+            if rs.port is not None and svc.port and rs.port != svc.port and mode != "nat":
+                col.add((*rpath, "port"), f"{mode.upper()} cannot change the port ({svc.port} → {rs.port})",
+                        "DR and TUN deliver the packet unchanged; only NAT rewrites the port")
+            rs_nets = [c.network for c in connected.get(rs.node, []) if c.network.prefixlen < c.max_prefixlen]
+            shared = set(director_nets) & set(rs_nets)
+            if mode in ("dr", "nat") and not shared and svc.director in topo.nodes:
+                why = ("DR rewrites only the destination MAC, so the real server must be on the director's own "
+                       "segment") if mode == "dr" else ("NAT real servers route their replies back through the "
+                                                        "director, so they need a subnet in common")
+                col.add((*rpath, "node"), f"{rs.node} shares no subnet with director {svc.director} ({mode})", why)
+            if rs.address is not None:
+                try:
+                    ipaddress.ip_address(rs.address)
+                except ValueError:
+                    col.add((*rpath, "address"), f"{rs.address!r} is not an IP address")
+            if vip is not None and rs.address is None and not rs_nets:
+                col.add(rpath, f"real server {rs.node} has no address the director could use",
+                        "give it an interface address, or set `address:`")
+
+
 def _check_ipv6_off(topo: Topology, links: list[tuple[int, Link]], lans: dict[str, Lan], col: Collector) -> None:
     """``ipv6: false`` turns IPv6 off in every namespace, so any IPv6 address or route would fail in the kernel."""
     hint = "remove `ipv6: false` (IPv6 is turned on automatically when used)"
@@ -472,6 +541,7 @@ def validate(loaded: LoadedFile) -> Topology:
     for name, node in nodes.items():
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
     _check_requires(topo, col)
+    _check_ipvs(topo, interfaces, connected, col)
     if topo.ipv6 is False:
         _check_ipv6_off(topo, links, lans, col)
     if col.items:

@@ -76,7 +76,8 @@ def created_interfaces(p: Plan) -> list[tuple[str, str]]:
 def test_phases_come_in_order() -> None:
     phases = [a.phase for a in planned(FULL).actions]
     assert phases == sorted(phases, key=PHASES.index)
-    assert list(dict.fromkeys(phases)) == list(PHASES)
+    base = ["netns", "links", "sysctls", "up", "addresses", "routes", "commands"]
+    assert list(dict.fromkeys(phases)) == base == [p for p in PHASES if p in base]
 
 
 def test_namespaces_first_nodes_then_lans() -> None:
@@ -175,7 +176,7 @@ def test_plan_json_is_plain_data_with_action_names() -> None:
 
 def test_by_phase_groups_consecutive_actions() -> None:
     groups = planned(FULL).by_phase()
-    assert [phase for phase, _ in groups] == list(PHASES)
+    assert [phase for phase, _ in groups] == [p for p in PHASES if p in {a.phase for a in planned(FULL).actions}]
     assert sum(len(actions) for _, actions in groups) == len(planned(FULL).actions)
 
 
