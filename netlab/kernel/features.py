@@ -47,6 +47,7 @@ __all__ = [
     "KNOWN_FEATURES",
     "TOOL_PACKAGES",
     "FeatureStatus",
+    "canonical_name",
     "detect",
     "detect_all",
     "detect_many",

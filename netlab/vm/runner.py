@@ -438,7 +438,11 @@ def build_plan(
         cmd += ["--cpus", str(cpus), "--memory", memory, "--cwd", str(cwd)]
         for d in [*shared, exchange]:
             cmd.append(f"--rwdir={d}")
-        cmd += ["--exec", f"bash {shlex.quote(str(script_path))}"]
+        if interactive:
+            # --exec gives the command pipes, not a terminal; the "shell" of an interactive vng gets the tty.
+            cmd += ["--shell", str(script_path)]
+        else:
+            cmd += ["--exec", f"bash {shlex.quote(str(script_path))}"]
         # vng runs its helpers (virtme-run) from PATH: put its own bin/ first.
         run_env["PATH"] = os.pathsep.join([str(vng.parent), host_env.get("PATH", os.defpath)])
     return VmPlan(
