@@ -327,17 +327,28 @@ def guest_script(
         f"cd {shlex.quote(str(cwd))} || exit 126",
     ]
     command = shlex.join(argv)
-    if interactive:
-        target = "/dev/console" if backend is VmBackend.UML else "/dev/stdin"
-        if backend is VmBackend.UML:
-            # A controlling terminal, so that ^C and job control reach the command.
-            lines.append(f"setsid -c {command} <{target} >{target} 2>&1")
-        else:
-            lines.append(command)
-    else:
-        lines.append(f"{command} </dev/null")
     rc_file = shlex.quote(str(exchange / _EXCHANGE_RC))
-    lines += [f"echo $? > {rc_file}", "sync"]
+    if interactive and backend is VmBackend.UML:
+        # A controlling terminal, so that ^C and job control reach the command.
+        lines += [f"setsid -c {command} </dev/console >/dev/console 2>&1", "netlab_rc=$?"]
+    elif interactive:
+        lines += [command, "netlab_rc=$?"]
+    elif backend is VmBackend.UML:
+        # The consoles are terminals: handed to the command directly, it would believe it writes to a tty
+        # (colours, progress bars, line buffering). Give it pipes and copy them to the consoles instead.
+        lines += [
+            "mkfifo /run/netlab-stdout /run/netlab-stderr",
+            "cat /run/netlab-stdout & netlab_out=$!",
+            "cat /run/netlab-stderr >&2 & netlab_err=$!",
+            f"{command} </dev/null >/run/netlab-stdout 2>/run/netlab-stderr",
+            "netlab_rc=$?",
+            # Daemons the command left running may hold the pipes open: 2 s to drain, then stop copying.
+            "(sleep 2; kill $netlab_out $netlab_err) 2>/dev/null &",
+            "wait $netlab_out $netlab_err 2>/dev/null",
+        ]
+    else:
+        lines += [f"{command} </dev/null", "netlab_rc=$?"]
+    lines += [f"echo $netlab_rc > {rc_file}", "sync"]
     if backend is VmBackend.UML:
         # poweroff -f (systemctl) may be absent in a minimal root; sysrq 'o' always powers UML off.
         lines.append("poweroff -f >/dev/null 2>&1 || echo o > /proc/sysrq-trigger")

@@ -76,9 +76,9 @@ def test_uml_guest_script(tmp_path: Path) -> None:
     assert "export HOME=/root" in lines
     assert not any("SECRET_TOKEN" in line for line in lines), "only known variables are carried"
     assert f"cd {tmp_path / 'proj'} || exit 126" in lines
-    assert "pytest -k 'it'\"'\"'s a test' </dev/null" in lines
+    assert "pytest -k 'it'\"'\"'s a test' </dev/null >/run/netlab-stdout 2>/run/netlab-stderr" in lines
     assert f"mount -t hostfs -o {tmp_path / 'proj'} none {tmp_path / 'proj'}" in lines
-    assert f"echo $? > {tmp_path / 'xchg' / 'rc'}" in lines
+    assert f"echo $netlab_rc > {tmp_path / 'xchg' / 'rc'}" in lines
     assert "exec 1>/dev/console 2>/dev/tty1" in lines
     assert lines.index("exec 1>/dev/console 2>/dev/tty1") < lines.index("mount -t proc proc /proc")
     assert lines[-1].startswith("poweroff -f")
