@@ -11,7 +11,8 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from netlab.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS, ResolvedService
+from netlab.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS
+from netlab.model.plan import AddIpvsService
 
 IP_VS_SVC_F_PERSISTENT = 0x0001
 IP_VS_SVC_F_ONEPACKET = 0x0004
@@ -22,7 +23,7 @@ METHOD_NAMES = {0: "masq", 1: "local", 2: "tunnel", 3: "route", 4: "bypass"}
 PROTOCOL_NAMES = {v: k for k, v in IP_VS_PROTOCOLS.items()}
 
 
-def _service_fields(svc: ResolvedService) -> dict[str, object]:
+def _service_fields(svc: AddIpvsService) -> dict[str, object]:
     fields: dict[str, object] = {}
     if svc.fwmark is not None:
         fields.update(fwmark=svc.fwmark, af=socket.AF_INET if svc.family == 4 else socket.AF_INET6)
@@ -31,7 +32,7 @@ def _service_fields(svc: ResolvedService) -> dict[str, object]:
     return fields
 
 
-def configure(services: list[ResolvedService]) -> None:
+def configure(services: list[AddIpvsService]) -> None:
     """Create every service and its real servers. Call with this thread inside the director's namespace."""
     from pyroute2 import IPVS, IPVSDest, IPVSService
 

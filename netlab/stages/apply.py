@@ -69,6 +69,7 @@ from netlab.kernel.netns import NetnsDirectory, netns_path, remove_netns
 from netlab.model.plan import (
     Action,
     AddAddress,
+    AddIpvsService,
     AddRoute,
     CreateBridge,
     CreateNetns,
@@ -212,6 +213,8 @@ class Applier:
                     self._commands([a for a in actions if isinstance(a, RunCommand)])
                 elif phase == "services":
                     self._services([a for a in actions if isinstance(a, StartService)])
+                elif phase == "ipvs":
+                    self._ipvs([a for a in actions if isinstance(a, AddIpvsService)])
                 else:
                     self._netlink(actions)
                 self.progress(phase, len(actions), len(actions))
@@ -221,6 +224,23 @@ class Applier:
                 remove_namespaces(self.created)
             raise
         self.close()
+
+    def _ipvs(self, actions: list[AddIpvsService]) -> None:
+        """Virtual services through pyroute2's IPVS API, from inside each director's namespace."""
+        from netlab.ipvs.kernel import configure
+
+        by_ns: dict[str, list[AddIpvsService]] = defaultdict(list)
+        for action in actions:
+            by_ns[action.netns].append(action)
+        for netns, items in by_ns.items():
+            for action in items:
+                try:
+                    with self.dirs.entered(self.handles[netns].fd):
+                        configure([action])
+                except Exception as exc:  # pyroute2 raises NetlinkError (an OSError) or its own types
+                    code = getattr(exc, "code", None)
+                    detail = f"{os.strerror(code)} (errno {code})" if isinstance(code, int) else str(exc)
+                    raise ApplyError(f"step `{action.describe()}` failed: {detail}") from None
 
     def _services(self, actions: list[StartService]) -> None:
         """Start each service in its node (fork + setns) and wait until it listens; see netlab.services."""
@@ -391,7 +411,10 @@ class Applier:
                 IFLA_INFO_DATA, nla(VETH_INFO_PEER, ifinfo(action.peer_index, attrs=peer))))
             return ifinfo(action.index, attrs=attrs), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
         if isinstance(action, LinkUp):
-            attrs = nla_str(IFLA_IFALIAS, action.alias)
+            # index 0: a device the kernel made (tunl0), found by name; it is not ours, so not tagged
+            attrs = nla_str(IFLA_IFALIAS, action.alias) if action.alias else b""
+            if not action.index:
+                attrs += nla_str(IFLA_IFNAME, action.name)
             if action.master_index:
                 attrs += nla_u32(IFLA_MASTER, action.master_index)
             return ifinfo(action.index, IFF_UP, IFF_UP, attrs), RTM_NEWLINK, 0
