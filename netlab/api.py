@@ -18,8 +18,10 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netlab import catalog
 from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingFeatures, NotPermitted
@@ -31,14 +33,19 @@ from netlab.stages.apply import (
     Applier,
     NamespaceTag,
     Progress,
+    kill_processes,
     read_namespace_tag,
     remove_namespaces,
     run_in_netns,
 )
 from netlab.stages.load import load_file
-from netlab.stages.record import LabState, StateStore, new_run_id, new_state
+from netlab.stages.record import LabState, StateStore, new_run_id, new_state, process_start_time
 from netlab.stages.resolve import resolve
 from netlab.stages.validate import validate
+
+if TYPE_CHECKING:
+    from netlab.probes.result import ProbeResult, SuiteResult
+    from netlab.probes.runner import Progress as ProbeProgress
 
 
 def require_root() -> None:
@@ -70,6 +77,8 @@ class Lab:
         self.path = path
         self.sha256 = hashlib.sha256(text.encode()).hexdigest()
         self.store = store or StateStore()
+        self.pcap_dir: Path | None = None
+        """Default directory for every probe's captures (failed probes' captures are always kept)."""
 
     @property
     def name(self) -> str:
@@ -125,13 +134,13 @@ class Lab:
             plan = self.plan()
             state = new_state(self.resolved, self.sha256, new_run_id())
             self.store.write(state)  # the journal: written before anything exists
-            applier = Applier(plan, state.run, progress)
+            applier = Applier(plan, state.run, progress, log_dir=self.store.logs_dir / self.name)
             try:
                 applier.apply()
             except BaseException:
                 self.store.remove(self.name)  # apply removed what it made
                 raise
-            self.store.write(_with_status(state, "up"))
+            self.store.write(replace(_with_status(state, "up"), processes=tuple(applier.processes)))
         return UpResult(self.name, True, len(plan.namespaces), len(plan.actions), time.monotonic() - start,
                         f"lab {self.name} is up: {len(plan.namespaces)} namespaces, {len(plan.actions)} actions")
 
@@ -141,10 +150,17 @@ class Lab:
     def exec(self, node: str, argv: list[str], capture: bool = True) -> subprocess.CompletedProcess[str]:
         return exec_in(self.name, node, argv, capture=capture, store=self.store)
 
+    def probes(self, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
+               progress: ProbeProgress | None = None) -> SuiteResult:
+        """Run the lab's probes (all, or ``only`` these names) against the lab as it was brought up."""
+        return run_probes(self.name, only, pcap_dir or self.pcap_dir, self.store, progress)
+
+    def probe(self, name: str, pcap_dir: Path | None = None) -> ProbeResult:
+        """Run one probe: ``assert lab.probe("client-ping").passed`` (its ``verdict`` says why not)."""
+        return self.probes([name], pcap_dir).results[0]
+
 
 def _with_status(state: LabState, status: str) -> LabState:
-    from dataclasses import replace
-
     return replace(state, status=status)  # type: ignore[arg-type]
 
 
@@ -166,6 +182,9 @@ def _is_ns(path: Path) -> bool:
 
 def _teardown(store: StateStore, state: LabState) -> list[str]:
     """Remove what ``state`` records (and only what still carries its tag), then the state file."""
+    # services (recorded with their start time, so a recycled pid is never hit); removing the namespaces
+    # below also kills every process still inside them
+    kill_processes([p.pid for p in state.processes if process_start_time(p.pid) == p.start_time])
     ours = [ns.name for ns in state.namespaces if _owned(state, ns.name)]
     removed = remove_namespaces(ours)
     store.remove(state.lab)
@@ -182,6 +201,24 @@ def down(lab: str, store: StateStore | None = None) -> list[str]:
         if state is None:
             return []
         return _teardown(store, state)
+
+
+def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
+               store: StateStore | None = None, progress: ProbeProgress | None = None) -> SuiteResult:
+    """Run the probes of lab ``lab`` (which must be up) from its recorded state.
+
+    ``pcap_dir``: write every probe's captures there; failed probes' captures are always written, to
+    ``/run/netlab/logs/<lab>/pcap`` when no directory is given. Raises LabNotUp, InvalidInput (unknown
+    ``only`` name).
+    """
+    from netlab.probes.context import LabView
+    from netlab.probes.runner import ProbeRunner
+
+    require_root()
+    store = store or StateStore()
+    state = state_of(lab, store)
+    runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.logs_dir / lab / "pcap")
+    return runner.run(only, progress)
 
 
 def state_of(lab: str, store: StateStore | None = None) -> LabState:

@@ -5,7 +5,7 @@ purpose: ``netlab up --dry-run`` prints it, golden tests compare it as JSON, and
 it. Each action knows how to describe itself to a human; none knows how to execute itself (that is
 :mod:`netlab.stages.apply`'s job, so the plan stays testable without root).
 
-Actions come in phases (namespaces, links, sysctls, up, addresses, routes, commands). Apply sends a
+Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, commands, services). Apply sends a
 whole phase before the next one starts, which is what lets it batch hundreds of netlink messages per
 namespace into one system call.
 """
@@ -17,8 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands"]
-PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands")
+Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands", "services"]
+PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands",
+                             "services")
 
 
 @dataclass(frozen=True)
@@ -183,8 +184,28 @@ class RunCommand:
         return f"run in {self.node}: {self.command}"
 
 
+@dataclass(frozen=True)
+class StartService:
+    """A netlab service (tcp-echo, udp-echo, http) started in a node, last: after the node's commands, so
+    a service can rely on addresses and firewall rules they set up. Apply returns once it listens."""
+
+    phase: ClassVar[Phase] = "services"
+    netns: str
+    node: str
+    name: str
+    kind: str
+    protocol: str
+    address: str
+    port: int
+    body: str
+
+    def describe(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"start {self.kind} service {self.name} on {self.protocol} {host}:{self.port} in {self.node}"
+
+
 Action = (CreateNetns | CreateBridge | CreateVeth | SetSysctl | LinkUp | AddAddress | AddRoute | AddIpvsService
-          | RunCommand)
+          | RunCommand | StartService)
 
 
 def action_to_dict(action: Action) -> dict[str, object]:

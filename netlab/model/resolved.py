@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from netlab.ipvs.derive import DerivedSetting, ResolvedService
+from netlab.services.model import ServiceSpec
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class ResolvedNode:
     commands: tuple[str, ...]
     derived: tuple[DerivedSetting, ...] = ()
     """Settings this node needs for its role (IPVS director or real server), each with its reason."""
+    services: tuple[ServiceSpec, ...] = ()
+    """Services started in this node after its commands (tcp-echo, udp-echo, http)."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,9 @@ class ResolvedLab:
     nodes: tuple[ResolvedNode, ...]
     lans: tuple[ResolvedLan, ...]
     ipvs: tuple[ResolvedService, ...] = ()
+    probes: tuple[dict[str, object], ...] = ()
+    """The declared probes as plain data (``from`` spelled as in YAML). Recorded in the state so that
+    ``netlab probe`` runs exactly the probes of the lab that was brought up."""
 
     @property
     def namespaces(self) -> tuple[str, ...]:

@@ -16,6 +16,8 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from netlab.ipvs.model import VirtualService
+from netlab.probes.model import Probe
+from netlab.services.model import Service
 
 SysctlValue = int | str
 
@@ -112,6 +114,9 @@ class Node(Model):
     commands: tuple[str, ...] = ()
     """Shell commands run inside the node (``/bin/sh -c``) after the whole lab is built, in order. A
     command that exits non-zero fails ``up``."""
+    services: tuple[Service, ...] = ()
+    """Servers started in the node by ``up`` after its commands (``tcp-echo``, ``udp-echo``, ``http``), each
+    listening before ``up`` returns, stopped by ``down``; logs under ``/run/netlab/logs/<lab>/``."""
 
 
 class Topology(Model):
@@ -135,3 +140,6 @@ class Topology(Model):
     ipvs: tuple[VirtualService, ...] = ()
     """IPVS virtual services: a VIP on a director node and the real servers behind it. netlab derives
     what each node needs for the forwarding mode (VIP placement, ARP sysctls, routes) and says why."""
+    probes: tuple[Probe, ...] = ()
+    """Checks that prove the lab works (``netlab probe``): ping, tcp, udp, http, arp, capture, distribution,
+    counters, sysctl, state; each with what it expects."""

@@ -3,7 +3,8 @@
 The order is the order the kernel needs: namespaces before the links in them; links before the
 sysctls that name them (``net.ipv4.conf.eth0.*`` exists only once eth0 does); interfaces up before
 addresses (so connected routes appear) and addresses before routes (a gateway must be reachable
-when its route is added); user commands last, when the node is complete.
+when its route is added); user commands when the node is complete, and its services last (they may
+listen on addresses or behind firewall rules that commands set up).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from netlab.model.plan import (
     Plan,
     RunCommand,
     SetSysctl,
+    StartService,
 )
 from netlab.model.resolved import ResolvedLab
 
@@ -103,5 +105,9 @@ def plan(lab: ResolvedLab) -> Plan:
     for node in lab.nodes:
         for command in node.commands:
             actions.append(RunCommand(node.netns, node.name, command))
+    for node in lab.nodes:
+        for spec in node.services:
+            actions.append(StartService(node.netns, node.name, spec.name, spec.kind, spec.protocol, spec.address,
+                                        spec.port, spec.body))
     assert [a.phase for a in actions] == sorted((a.phase for a in actions), key=PHASES.index)
     return Plan(lab=lab.name, namespaces=lab.namespaces, actions=tuple(actions))

@@ -28,6 +28,7 @@ from netlab.model.resolved import (
     ResolvedRoute,
 )
 from netlab.model.topology import Endpoint, Topology
+from netlab.services.model import ServiceSpec
 from netlab.stages.validate import default_interface_names
 
 FIRST_INDEX = 32
@@ -134,9 +135,11 @@ def resolve(topo: Topology, source: str) -> ResolvedLab:
             loopback=tuple(a if "/" in a else (f"{a}/128" if ":" in a else f"{a}/32") for a in node.loopback),
             sysctls=tuple((k, _sysctl_value(v)) for k, v in node.sysctls.items()),
             routes=tuple(routes), commands=node.commands,
-            derived=tuple(d for d in derived if d.node == name)))
+            derived=tuple(d for d in derived if d.node == name),
+            services=tuple(ServiceSpec.from_model(name, svc) for svc in node.services)))
 
     ipv6 = topo.ipv6 if topo.ipv6 is not None else _uses_ipv6(topo)
     return ResolvedLab(name=topo.name, description=topo.description.strip(), source=source, ipv6=ipv6,
                        requires=topo.requires, nodes=tuple(nodes), lans=tuple(lans),
-                       ipvs=resolve_services(topo, iface_map))
+                       ipvs=resolve_services(topo, iface_map),
+                       probes=tuple(p.model_dump(mode="json", by_alias=True) for p in topo.probes))

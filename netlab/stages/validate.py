@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlab.errors import Diagnostic, InvalidInput
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
+from netlab.probes import checks as probe_checks
 from netlab.stages.load import LoadedFile, PathKey, format_path
 
 #: Lab names prefix namespace names; keep them short and shell-friendly.
@@ -96,6 +97,11 @@ def _shape_diagnostics(exc: ValidationError, col: Collector) -> None:
         loc: PathKey = tuple(p for p in err["loc"] if isinstance(p, str | int))
         # pydantic adds the union member tag or the dict-key marker to locations; drop them.
         loc = tuple(p for p in loc if p not in ("[key]",) and not str(p).startswith("function-"))
+        loc = probe_checks.clean_loc(loc)
+        special = probe_checks.shape_problem(err, loc, col.loaded.data)
+        if special is not None:  # probes and services: wording that knows their kinds
+            col.add(loc, *special)
+            continue
         kind = err["type"]
         if kind == "extra_forbidden":
             key = str(loc[-1])
@@ -542,6 +548,7 @@ def validate(loaded: LoadedFile) -> Topology:
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
     _check_requires(topo, col)
     _check_ipvs(topo, interfaces, connected, col)
+    probe_checks.check(col, loaded.data, nodes, interfaces)
     if topo.ipv6 is False:
         _check_ipv6_off(topo, links, lans, col)
     if col.items:

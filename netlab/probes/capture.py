@@ -1,0 +1,176 @@
+"""``capture``: sniff on node interfaces while another probe runs, and count what matches.
+
+This is how a lab proves a *path* rather than mere reachability: "the replies never cross the
+director" (0 packets there), "on the underlay the packets are GRE with inner destination 10.1.0.2",
+"the real server saw the client's own address as source".
+
+Order of events, and why no sleep is needed: one sniffer child per interface enters its node's
+namespace, attaches the BPF filter and binds (from then on every matching packet is queued) and says
+"listening"; only when every sniffer has said so does the other probe start. When it is done the
+sniffers are told to stop, drain what is queued, and keep reading until the interface has been quiet
+for ``settle`` seconds (packets still in flight after the probe returned, such as the last ACK of a
+TCP close). Frames are dissected here, in the parent, with scapy (imported once per run) for the
+``match`` fields.
+"""
+
+from __future__ import annotations
+
+import re
+import select
+import time
+from collections.abc import Callable
+from typing import Any
+
+from netlab.probes.context import Context, failed, plural
+from netlab.probes.model import CaptureProbe
+from netlab.probes.nsfork import Channel, Child, ChildFailed, ChildTimeout, fork_into
+from netlab.probes.packets import (
+    ETH_P_ALL,
+    LINKTYPE_ETHERNET,
+    PacketSocket,
+    compile_bpf,
+    dlt_for,
+    interface_info,
+)
+from netlab.probes.result import Capture, ProbeResult
+
+FIELD = re.compile(r"^(?P<layer>[A-Za-z][A-Za-z0-9_]*)(\[(?P<nth>[0-9]+)\])?\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _sniffer(ifname: str, bpf: str | None, settle: float, timeout: float) -> Callable[[Channel], dict[str, Any]]:
+    def body(channel: Channel) -> dict[str, Any]:
+        try:
+            hatype, _mac = interface_info(ifname)
+        except OSError as exc:
+            raise RuntimeError(f"no interface {ifname}: {exc.strerror}") from None
+        dlt, linktype = dlt_for(hatype)
+        program = compile_bpf(bpf, dlt) if bpf else None
+        sock = PacketSocket(ifname, ETH_P_ALL, program, raw=True)
+        channel.send(("listening", hatype))
+        while True:
+            ready, _, _ = select.select([sock.fileno(), channel.stop_fd], [], [])
+            if sock.fileno() in ready:
+                sock.read_ready()
+            if channel.stop_fd in ready:
+                break
+        sock.read_until_quiet(settle, time.monotonic() + timeout)
+        return {"linktype": linktype, "frames": tuple(sock.frames)}
+    return body
+
+
+class Matcher:
+    """``match:`` fields checked on scapy's dissection of a frame."""
+
+    def __init__(self, match: dict[str, str | int]) -> None:
+        import logging
+
+        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+        import scapy.all as scapy
+
+        self.scapy: Any = scapy
+        self.checks: list[tuple[Any, int, str, str | int]] = []
+        for key, want in match.items():
+            m = FIELD.match(key)
+            if m is None:
+                raise ValueError(f"{key!r} is not Layer.field")
+            cls = getattr(scapy, m["layer"], None)
+            if not isinstance(cls, type) or not issubclass(cls, scapy.Packet):
+                raise ValueError(f"scapy has no layer {m['layer']!r}")
+            if m["field"] not in {f.name for f in cls.fields_desc}:
+                fields = ", ".join(f.name for f in cls.fields_desc)
+                raise ValueError(f"scapy's {m['layer']} has no field {m['field']!r} (fields: {fields})")
+            self.checks.append((cls, int(m["nth"] or 1), m["field"], want))
+
+    def dissect(self, data: bytes, linktype: int) -> Any:
+        s = self.scapy
+        if linktype == LINKTYPE_ETHERNET:
+            return s.Ether(data)
+        return s.IPv6(data) if data and data[0] >> 4 == 6 else s.IP(data)
+
+    def matches(self, pkt: Any) -> bool:
+        for cls, nth, name, want in self.checks:
+            layer = pkt.getlayer(cls, nth)
+            if layer is None:
+                return False
+            value = getattr(layer, name)
+            shown = layer.sprintf(f"%{cls.__name__}.{name}%")
+            if isinstance(want, int) and not isinstance(value, str):
+                try:
+                    if int(value) == want:
+                        continue
+                except (TypeError, ValueError):
+                    pass
+            if str(want) not in (str(value), shown):
+                return False
+        return True
+
+
+def describe_selection(probe: CaptureProbe) -> str:
+    parts = []
+    if probe.filter:
+        parts.append(f"'{probe.filter}'")
+    if probe.match:
+        parts.append("with " + ", ".join(f"{k}={v}" for k, v in probe.match.items()))
+    what = " ".join(parts) or "(any packet)"
+    direction = {"in": " received", "out": " sent", "both": ""}[probe.direction]
+    return f"{what}{direction} on {', '.join(probe.at)}"
+
+
+def run(ctx: Context, probe: CaptureProbe) -> ProbeResult:
+    during = ctx.view.probes.get(probe.during)
+    expected = f"{probe.packets.describe('packet')} {describe_selection(probe)} while {probe.during} runs"
+    if during is None:
+        return failed(probe, expected, f"the lab has no probe {probe.during!r}")
+    try:
+        matcher = Matcher(probe.match) if probe.match else None
+    except ValueError as exc:
+        return failed(probe, expected, f"match: {exc}")
+    children: list[tuple[str, Child]] = []
+    try:
+        for spec in probe.at:
+            node, _, ifname = spec.partition(":")
+            children.append((spec, fork_into(ctx.view.netns(node), f"sniffer on {spec}",
+                                             _sniffer(ifname, probe.filter, probe.settle, probe.timeout))))
+        for _spec, child in children:
+            child.receive(probe.timeout)  # "listening": the socket is bound with its filter
+        inner = ctx.run_probe(during)
+        for _spec, child in children:
+            child.stop()
+        sniffed: list[tuple[str, Any]] = [(spec, child.result(probe.timeout + probe.settle + 5))
+                                           for spec, child in children]
+    except (ChildFailed, ChildTimeout) as exc:
+        return failed(probe, expected, f"the capture could not run: {exc}")
+    finally:
+        for _spec, child in children:
+            child.close()
+    total = 0
+    per_iface: dict[str, dict[str, int]] = {}
+    first = ""
+    captures = []
+    for spec, out in sniffed:
+        frames = out["frames"]
+        captures.append(Capture(spec.replace(":", "-"), out["linktype"], frames))
+        counts = {"in": 0, "out": 0}
+        for frame in frames:
+            direction = "out" if frame.outgoing else "in"
+            if probe.direction != "both" and direction != probe.direction:
+                continue
+            if matcher is not None:
+                pkt = matcher.dissect(frame.data, out["linktype"])
+                if not matcher.matches(pkt):
+                    continue
+                if not first:
+                    first = pkt.summary()
+            elif not first:
+                first = f"{len(frame.data)} bytes"
+            counts[direction] += 1
+        per_iface[spec] = counts
+        total += counts["in"] + counts["out"]
+    where = ", ".join(f"{spec} {c['in']} in/{c['out']} out" for spec, c in per_iface.items())
+    observed = f"{plural(total, 'packet')} {describe_selection(probe)} ({where})"
+    if first and matcher is not None:
+        observed += f"; first: {first}"
+    observed += f"; during {during.name}, which {'passed' if inner.passed else 'failed: ' + inner.observed}"
+    return ProbeResult(probe.name, probe.kind, probe.packets.accepts(total), expected, observed, 0.0,
+                       details={"packets": total, "per_interface": per_iface, "during": inner.to_dict()},
+                       captures=(*captures, *inner.captures))

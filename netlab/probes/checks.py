@@ -1,0 +1,318 @@
+"""Cross-reference checks of ``services:`` and ``probes:``, called by :mod:`netlab.stages.validate`.
+
+Shape (types, unknown keys) is pydantic's job; what it cannot know is here: does the node a probe runs
+from exist, is ``during`` another probe that makes traffic, is ``router:eth1`` an interface of the lab,
+are two services of one node fighting over a port. Every problem goes to validate's collector, so it
+is reported with file:line, data path and a hint like every other problem of the file.
+
+The probes and services are parsed here from the raw data, one by one, so that one malformed probe
+neither hides the problems of the others nor shifts their indexes in the messages.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from netlab.probes.model import (
+    PROBE_KINDS,
+    TRAFFIC_KINDS,
+    AnyProbe,
+    ArpProbe,
+    CaptureProbe,
+    CountersProbe,
+    DistributionProbe,
+    HttpProbe,
+    PingProbe,
+    Probe,
+    StateProbe,
+    SysctlProbe,
+    TcpProbe,
+    UdpProbe,
+)
+from netlab.services.model import (
+    SERVICE_KINDS,
+    HttpService,
+    Service,
+    TcpEchoService,
+    UdpEchoService,
+    service_name,
+    service_protocol,
+)
+
+if TYPE_CHECKING:
+    from netlab.model.topology import Node
+    from netlab.stages.load import PathKey
+    from netlab.stages.validate import Collector
+
+PROBE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+MATCH_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[[1-9][0-9]*\])?\.[A-Za-z_][A-Za-z0-9_]*$")
+TABLES = ("filter", "nat", "mangle", "raw", "security")
+_PROBE_MODELS: dict[str, type[Any]] = {m.model_fields["kind"].annotation.__args__[0]: m
+                                       for m in AnyProbe.__args__}
+_SERVICE_MODELS: dict[str, type[Any]] = {"tcp-echo": TcpEchoService, "udp-echo": UdpEchoService,
+                                         "http": HttpService}
+
+
+# ---------------------------------------------------------------------------------- shape errors
+
+def _is_service_path(loc: PathKey) -> bool:
+    return len(loc) >= 4 and loc[0] == "nodes" and loc[2] == "services" and isinstance(loc[3], int)
+
+
+def _is_probe_path(loc: PathKey) -> bool:
+    return len(loc) >= 2 and loc[0] == "probes" and isinstance(loc[1], int)
+
+
+def clean_loc(loc: PathKey) -> PathKey:
+    """Drop the union tag pydantic puts in the location of an error inside a probe or service
+    (``probes[0].ping.count`` → ``probes[0].count``): the user wrote no key named ``ping``."""
+    if _is_probe_path(loc) and len(loc) > 2 and loc[2] in PROBE_KINDS:
+        return (*loc[:2], *loc[3:])
+    if _is_service_path(loc) and len(loc) > 4 and loc[4] in SERVICE_KINDS:
+        return (*loc[:4], *loc[5:])
+    return loc
+
+
+def _raw_at(data: object, path: PathKey) -> object:
+    for part in path:
+        if isinstance(data, dict) and isinstance(part, str):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
+
+
+def shape_problem(err: Any, loc: PathKey, data: object) -> tuple[str, str | None] | None:
+    """Message and hint for shape errors of probes and services that need to know the kinds; None for
+    every other error (validate's generic wording applies)."""
+    is_probe, is_service = _is_probe_path(loc), _is_service_path(loc)
+    if not (is_probe or is_service):
+        return None
+    what, kinds, models = (("probe", PROBE_KINDS, _PROBE_MODELS) if is_probe
+                           else ("service", SERVICE_KINDS, _SERVICE_MODELS))
+    kind = err["type"]
+    if kind == "union_tag_invalid":
+        tag = str(err.get("ctx", {}).get("tag", ""))
+        close = difflib.get_close_matches(tag, kinds, n=1)
+        return (f"unknown {what} kind {tag!r}",
+                f"did you mean {close[0]!r}?" if close else f"{what} kinds: {', '.join(kinds)}")
+    if kind == "union_tag_not_found":
+        return f"this {what} has no `kind`", f"one of: {', '.join(kinds)}"
+    if kind == "extra_forbidden":
+        item = _raw_at(data, loc[:2] if is_probe else loc[:4])
+        model = models.get(str(item.get("kind"))) if isinstance(item, dict) else None
+        if model is None or len(loc) != (3 if is_probe else 5):
+            return None
+        fields = [f.alias or name for name, f in model.model_fields.items()]
+        key = str(loc[-1])
+        if key in ("True", "False"):
+            return (f"a key YAML reads as {key.lower()} (on, off, yes, no are booleans in YAML)",
+                    "for a capture, the interfaces are `at:`; otherwise quote the key")
+        close = difflib.get_close_matches(key, fields, n=1)
+        return (f"unknown key {key!r} for a {item['kind']} {what}",  # type: ignore[index]
+                f"did you mean {close[0]!r}?" if close else f"allowed keys here: {', '.join(fields)}")
+    return None
+
+
+# ---------------------------------------------------------------------------------- meaning
+
+def _parse_list(raw: object, adapter: TypeAdapter[Any]) -> list[tuple[int, Any]]:
+    """The well-formed items of a list, with their indexes in the file."""
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for i, item in enumerate(raw):
+        try:
+            out.append((i, adapter.validate_python(item)))
+        except ValidationError:
+            continue  # reported by the shape pass
+    return out
+
+
+def _unknown_node(col: Collector, path: PathKey, name: str, nodes: Iterable[str]) -> None:
+    nodes = list(nodes)
+    close = difflib.get_close_matches(name, nodes, n=1)
+    col.add(path, f"unknown node {name!r}",
+            f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(nodes) or 'none'}")
+
+
+def _check_ip(col: Collector, path: PathKey, text: str, what: str = "address") -> ipaddress.IPv4Address | \
+        ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        col.add(path, f"{text!r} is not an IP {what}", "a single address without prefix: 10.0.2.10 or 2001:db8::10")
+        return None
+
+
+def check_services(col: Collector, raw_nodes: object, nodes: dict[str, Node]) -> None:
+    """Service names unique per node; addresses parse; no two services on one protocol, address and port."""
+    if not isinstance(raw_nodes, dict):
+        return
+    adapter: TypeAdapter[Any] = TypeAdapter(Service)
+    for node, raw in raw_nodes.items():
+        if str(node) not in nodes or not isinstance(raw, dict):
+            continue
+        names: dict[str, int] = {}
+        ports: dict[tuple[str, str, int], int] = {}
+        for i, svc in _parse_list(raw.get("services"), adapter):
+            path: PathKey = ("nodes", str(node), "services", i)
+            name = service_name(svc)
+            if not SERVICE_NAME.match(name):
+                col.add((*path, "name"), f"service name {name!r} cannot be used",
+                        "1-32 characters: letters, digits, '-' and '_' (it names the log file)")
+            if name in names:
+                col.add(path, f"node {node!r} already has a service named {name!r}",
+                        f"also at services[{names[name]}]; give one of them a `name:`")
+            names.setdefault(name, i)
+            if svc.address is not None and _check_ip(col, (*path, "address"), svc.address) is None:
+                continue
+            proto, address = service_protocol(svc.kind), svc.address or "0.0.0.0"
+            for (other_proto, other_address, other_port), j in ports.items():
+                if other_proto == proto and other_port == svc.port and (
+                        address == other_address or "0.0.0.0" in (address, other_address)
+                        or "::" in (address, other_address)):
+                    col.add((*path, "port"), f"{proto.upper()} port {svc.port} is already taken in node {node!r}",
+                            f"by services[{j}]; two servers cannot listen on one port and address")
+                    break
+            ports.setdefault((proto, address, svc.port), i)
+
+
+def _check_at(col: Collector, path: PathKey, spec: str, nodes: dict[str, Node],
+              interfaces: dict[str, set[str]]) -> None:
+    node, sep, iface = spec.partition(":")
+    if not sep or not node or not iface:
+        col.add(path, f"{spec!r} does not name an interface", "write node:interface, e.g. router:eth1")
+        return
+    if node not in nodes:
+        _unknown_node(col, path, node, nodes)
+        return
+    known = interfaces.get(node, set()) | {"lo"}
+    if iface not in known:
+        close = difflib.get_close_matches(iface, sorted(known), n=1)
+        col.add(path, f"node {node!r} has no interface {iface!r}",
+                f"did you mean {close[0]!r}?" if close else f"its interfaces: {', '.join(sorted(known))}")
+
+
+def _check_filter(col: Collector, path: PathKey, expr: str) -> None:
+    """Compile the BPF filter now (libpcap, in this process: nothing touches the kernel) so a typo is an
+    input error with a line number instead of a failed probe later."""
+    from netlab.probes.packets import BpfError, LibpcapMissing, compile_bpf
+
+    try:
+        compile_bpf(expr, 1)
+    except LibpcapMissing:
+        return  # checked again when the probe runs, where the error is reported too
+    except BpfError as exc:
+        col.add(path, f"filter {expr!r} is not a valid BPF filter: {exc}",
+                "the syntax is tcpdump's (man pcap-filter): `tcp port 80 and host 10.0.1.10`")
+
+
+def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, Any], nodes: dict[str, Node],
+                 interfaces: dict[str, set[str]]) -> None:
+    if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | DistributionProbe):
+        if probe.from_ not in nodes:
+            _unknown_node(col, (*path, "from"), probe.from_, nodes)
+        target = _check_ip(col, (*path, "to"), probe.to)
+        if isinstance(probe, ArpProbe) and target is not None and target.version != 4:
+            col.add((*path, "to"), "ARP exists only in IPv4", "IPv6 uses neighbour discovery instead")
+    if isinstance(probe, TcpProbe | UdpProbe | HttpProbe | ArpProbe) and probe.source is not None:
+        _check_ip(col, (*path, "source"), probe.source)
+    if isinstance(probe, CountersProbe | SysctlProbe | StateProbe) and probe.node not in nodes:
+        _unknown_node(col, (*path, "node"), probe.node, nodes)
+    if isinstance(probe, HttpProbe):
+        for k, node in enumerate(probe.served_by):
+            if node not in nodes:
+                _unknown_node(col, (*path, "served_by", k) if len(probe.served_by) > 1 else (*path, "served_by"),
+                              node, nodes)
+    if isinstance(probe, ArpProbe):
+        if probe.interface is not None and probe.from_ in nodes and probe.interface not in interfaces.get(
+                probe.from_, set()):
+            col.add((*path, "interface"), f"node {probe.from_!r} has no interface {probe.interface!r}",
+                    f"its interfaces: {', '.join(sorted(interfaces.get(probe.from_, set()))) or 'none'}")
+        for k, node in enumerate(probe.answered_by):
+            if node not in nodes:
+                _unknown_node(col, (*path, "answered_by", k) if len(probe.answered_by) > 1
+                              else (*path, "answered_by"), node, nodes)
+        if probe.answers is not None and probe.answered_by and probe.answers != len(set(probe.answered_by)):
+            col.add((*path, "answers"), f"answers: {probe.answers} contradicts answered_by "
+                    f"({len(set(probe.answered_by))} nodes)", "give one of them")
+    if isinstance(probe, DistributionProbe):
+        for k, source in enumerate(probe.sources):
+            _check_ip(col, (*path, "sources", k), source)
+        for node, weight in probe.shares.items():
+            if node not in nodes:
+                _unknown_node(col, (*path, "shares", node), node, nodes)
+            if weight < 0:
+                col.add((*path, "shares", node), f"share {weight} is negative", "shares are weights ≥ 0")
+        if not probe.shares and not probe.sticky:
+            col.add(path, "a distribution probe needs `shares` or `sticky: true`",
+                    "e.g. shares: {rs1: 1, rs2: 1} for an even split")
+        elif probe.shares and sum(probe.shares.values()) <= 0:
+            col.add((*path, "shares"), "the shares add up to 0", "give at least one node a positive weight")
+    if isinstance(probe, CaptureProbe | CountersProbe):
+        other = by_name.get(probe.during)
+        if other is None:
+            close = difflib.get_close_matches(probe.during, list(by_name), n=1)
+            col.add((*path, "during"), f"no probe named {probe.during!r}",
+                    f"did you mean {close[0]!r}?" if close else "`during` names another probe of this lab")
+        elif other.kind not in TRAFFIC_KINDS:
+            col.add((*path, "during"), f"probe {probe.during!r} is a {other.kind} probe, which makes no traffic",
+                    f"name a probe of kind {', '.join(TRAFFIC_KINDS)}")
+    if isinstance(probe, CaptureProbe):
+        for k, spec in enumerate(probe.at):
+            _check_at(col, (*path, "at", k) if len(probe.at) > 1 else (*path, "at"), spec, nodes, interfaces)
+        for key in probe.match:
+            if not MATCH_KEY.match(key):
+                col.add((*path, "match", key), f"{key!r} is not a scapy field reference",
+                        "write Layer.field (IP.src, TCP.dport) or Layer[2].field for the second such layer")
+        if probe.filter is not None:
+            _check_filter(col, (*path, "filter"), probe.filter)
+        if probe.filter is None and not probe.match:
+            col.add(path, "a capture that counts every packet proves little",
+                    "add a `filter` (BPF, as for tcpdump) and/or a `match`")
+    if isinstance(probe, CountersProbe):
+        if probe.table not in TABLES:
+            col.add((*path, "table"), f"{probe.table!r} is not an iptables table", f"tables: {', '.join(TABLES)}")
+        if probe.rule is None and probe.chain is None:
+            col.add(path, "a counters probe needs a `rule` (text selecting one rule) or a `chain` (its policy)")
+        if probe.packets is None and probe.bytes is None:
+            col.add(path, "a counters probe needs `packets` and/or `bytes`", "e.g. packets: {min: 1}")
+    if isinstance(probe, SysctlProbe) and not re.match(r"^net\.[A-Za-z0-9_.-]+$", probe.key):
+        col.add((*path, "key"), f"{probe.key!r} is not a network sysctl",
+                "only net.* sysctls belong to a node's namespace")
+
+
+def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], interfaces: dict[str, set[str]]) -> None:
+    """Names unique, references to nodes, interfaces and other probes resolvable."""
+    probes = _parse_list(raw_probes, TypeAdapter(Probe))
+    by_name: dict[str, Any] = {}
+    first: dict[str, int] = {}
+    for i, probe in probes:
+        path: PathKey = ("probes", i, "name")
+        if not PROBE_NAME.match(probe.name):
+            col.add(path, f"probe name {probe.name!r} cannot be used",
+                    "letters, digits, '.', '-' and '_' (it is a command-line argument and a JUnit test name)")
+        if probe.name in first:
+            col.add(path, f"probe name {probe.name!r} is used twice", f"also at probes[{first[probe.name]}]")
+        first.setdefault(probe.name, i)
+        by_name.setdefault(probe.name, probe)
+    for i, probe in probes:
+        _check_probe(col, ("probes", i), probe, by_name, nodes, interfaces)
+
+
+def check(col: Collector, data: object, nodes: dict[str, Node], interfaces: dict[str, set[str]]) -> None:
+    """Every meaning check of ``services:`` and ``probes:`` (validate's entry point)."""
+    if not isinstance(data, dict):
+        return
+    check_services(col, data.get("nodes"), nodes)
+    check_probes(col, data.get("probes"), nodes, interfaces)

@@ -1,0 +1,120 @@
+"""What a probe needs to know about the lab that is up, and the runner interface the kinds call back.
+
+Probes run against the *recorded* lab (its state file), not the topology file on disk: the file may
+have changed or gone since ``up``, and a probe must test exactly what was built.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from pydantic import TypeAdapter, ValidationError
+
+from netlab.errors import InvalidInput
+from netlab.probes.model import AnyProbe, Probe
+from netlab.probes.packets import LINKTYPE_LINUX_SLL, PacketSocket
+from netlab.probes.result import Capture, ProbeResult
+
+
+@dataclass(frozen=True)
+class NodeView:
+    """A node as recorded: its namespace and its interfaces with their addresses."""
+
+    name: str
+    netns: str
+    interfaces: tuple[tuple[str, tuple[str, ...]], ...]
+    """(interface name, addresses with prefix) in creation order; ``lo`` with the loopback addresses last."""
+
+    def interface_for(self, target: str) -> tuple[str, str] | None:
+        """(interface, its address) on the subnet that contains ``target``, or None."""
+        ip = ipaddress.ip_address(target)
+        for name, addresses in self.interfaces:
+            for text in addresses:
+                iface = ipaddress.ip_interface(text)
+                if iface.version == ip.version and ip in iface.network and iface.network.prefixlen < \
+                        iface.network.max_prefixlen:
+                    return name, str(iface.ip)
+        return None
+
+    def first_ipv4(self, ifname: str) -> str | None:
+        for name, addresses in self.interfaces:
+            if name == ifname:
+                for text in addresses:
+                    iface = ipaddress.ip_interface(text)
+                    if iface.version == 4:
+                        return str(iface.ip)
+        return None
+
+
+@dataclass(frozen=True)
+class LabView:
+    """The lab as recorded by ``up``: nodes, namespaces and the declared probes."""
+
+    lab: str
+    nodes: Mapping[str, NodeView]
+    probes: Mapping[str, AnyProbe]
+    """In declaration order."""
+
+    def netns(self, node: str) -> str:
+        try:
+            return self.nodes[node].netns
+        except KeyError:
+            raise InvalidInput(message=f"lab {self.lab} has no node {node!r}") from None
+
+    @staticmethod
+    def from_resolved(resolved: Mapping[str, Any]) -> LabView:
+        """From the resolved lab as plain data (the ``resolved`` of a state file)."""
+        nodes = {}
+        for raw in resolved.get("nodes", []):
+            ifaces = [(str(i["name"]), tuple(str(a) for a in i.get("addresses", ())))
+                      for i in raw.get("interfaces", [])]
+            ifaces.append(("lo", tuple(str(a) for a in raw.get("loopback", ()))))
+            nodes[str(raw["name"])] = NodeView(str(raw["name"]), str(raw["netns"]), tuple(ifaces))
+        adapter: TypeAdapter[Any] = TypeAdapter(Probe)
+        probes: dict[str, AnyProbe] = {}
+        for raw_probe in resolved.get("probes", []):
+            try:
+                probe = adapter.validate_python(raw_probe)
+            except ValidationError as exc:
+                raise InvalidInput(message=f"lab {resolved.get('name')}: a recorded probe no longer validates "
+                                           f"({exc.error_count()} errors)\n    hint: netlab up --recreate the lab "
+                                           "with this version of netlab") from None
+            probes[probe.name] = probe
+        return LabView(str(resolved.get("name", "")), nodes, probes)
+
+
+class Context(Protocol):
+    """What a probe kind may ask of the runner."""
+
+    @property
+    def view(self) -> LabView: ...
+
+    def run_probe(self, probe: AnyProbe) -> ProbeResult:
+        """Run another probe (the one a capture or counters probe runs ``during``)."""
+        ...
+
+
+def sender_capture() -> PacketSocket:
+    """Every packet of every interface of the current namespace, cooked, for the probe's pcap."""
+    return PacketSocket(None, raw=False)
+
+
+def capture_of(label: str, sock: PacketSocket) -> Capture:
+    sock.read_ready()
+    return Capture(label, LINKTYPE_LINUX_SLL, tuple(sock.frames))
+
+
+def failed(probe: AnyProbe, expected: str, observed: str, captures: tuple[Capture, ...] = ()) -> ProbeResult:
+    """A probe that could not run as declared: counts as failed, says why."""
+    return ProbeResult(probe.name, probe.kind, False, expected, observed, 0.0, error=True, captures=captures)
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (many or word + 's')}"
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"

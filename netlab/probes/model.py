@@ -1,0 +1,291 @@
+"""The ``probes:`` list of a topology, as typed frozen models (one per kind, discriminated by ``kind``).
+
+Only pydantic is imported here: :mod:`netlab.model.topology` imports this module. Cross-references
+(does node ``from`` exist, is ``during`` another probe) are checked in :mod:`netlab.probes.checks`.
+
+The node a probe runs in is ``from`` in YAML; Python has no attribute of that name, so the field is
+``from_`` with the alias ``from`` (``PingProbe(kind="ping", name="p", from_="client", to="10.0.2.10")``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0, le=600)]
+
+Outcome = Literal["ok", "refused", "timeout", "unreachable", "fail"]
+"""What a connection-level probe (tcp, udp, http) expects: ``ok`` (an answer), ``refused`` (RST, or ICMP
+port unreachable for UDP), ``timeout`` (no answer at all: dropped on the way), ``unreachable`` (an ICMP
+host/network unreachable), ``fail`` (anything but ``ok``)."""
+
+
+class _Model(BaseModel):
+    """Frozen, no unknown keys, field docs become JSON Schema descriptions; ``from`` accepted as ``from_``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True)
+
+
+def _one_or_many(value: object) -> object:
+    """``on: router:eth1`` as well as ``on: [router:eth1, server:eth0]``."""
+    if isinstance(value, str):
+        return [value]
+    return value
+
+
+def _amount(value: object) -> object:
+    """``packets: 0`` means exactly 0; ``packets: {min: 3}`` at least 3."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"min": value, "max": value}
+    return value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
+
+
+class Amount(_Model):
+    """A count a probe expects: a number (exactly that many) or ``{min: N}``, ``{max: N}``, both."""
+
+    min: int | None = Field(default=None, ge=0)
+    """At least this many."""
+    max: int | None = Field(default=None, ge=0)
+    """At most this many."""
+
+    def accepts(self, value: int) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self, unit: str) -> str:
+        plural = unit if unit.endswith("s") else unit + "s"
+        if self.min is not None and self.min == self.max:
+            return f"exactly {self.min} {unit if self.min == 1 else plural}"
+        if self.min is not None and self.max is not None:
+            return f"between {self.min} and {self.max} {plural}"
+        if self.min is not None:
+            return f"at least {self.min} {unit if self.min == 1 else plural}"
+        if self.max is not None:
+            return f"at most {self.max} {unit if self.max == 1 else plural}"
+        return f"any number of {plural}"
+
+
+AmountField = Annotated[Amount, BeforeValidator(_amount, json_schema_input_type=int | Amount)]
+
+
+class _Probe(_Model):
+    name: str
+    """Unique name of the probe (letters, digits, ``-``, ``_``): ``netlab probe LAB --only NAME``,
+    ``Lab.probe(NAME)``, the JUnit test case."""
+    description: str | None = None
+    """What the probe proves, for the learner reading the results."""
+
+
+class PingProbe(_Probe):
+    """ICMP echo from a node to an address; counts answers (and ICMP errors, which end the wait early)."""
+
+    kind: Literal["ping"]
+    """``ping``."""
+    from_: str = Field(alias="from")
+    """Node the echo requests are sent from."""
+    to: str
+    """Address to ping (IPv4 or IPv6)."""
+    count: int = Field(default=3, ge=1, le=10000)
+    """Number of echo requests."""
+    interval: float = Field(default=0.01, ge=0, le=10)
+    """Seconds between two echo requests."""
+    loss: int = Field(default=0, ge=0, le=100)
+    """Expected loss in percent: 0 = every request answered, 100 = none (an unreachable address). In between,
+    the observed loss must be within one request of it."""
+    timeout: Seconds = 1.0
+    """Seconds to wait for answers after the last request was sent."""
+
+
+class _Connection(_Probe):
+    from_: str = Field(alias="from")
+    """Node the client runs in."""
+    to: str
+    """Address to connect to (IPv4 or IPv6)."""
+    source: str | None = None
+    """Local address to send from (default: chosen by the node's routing)."""
+    expect: Outcome = "ok"
+    """``ok`` (default), ``refused``, ``timeout``, ``unreachable`` or ``fail`` (anything but ok)."""
+    timeout: Seconds = 1.0
+    """Seconds to wait for the connection and for the answer."""
+
+
+class TcpProbe(_Connection):
+    """TCP connect, then N random bytes sent and read back intact (as the kernel's ipvs.sh does with socat)."""
+
+    kind: Literal["tcp"]
+    """``tcp``."""
+    port: Port = 7
+    """Destination port (default 7: a ``tcp-echo`` service)."""
+    bytes: int = Field(default=32, ge=1, le=1_000_000)
+    """Number of random bytes sent and expected back."""
+
+
+class UdpProbe(_Connection):
+    """One datagram of N random bytes; the same bytes must come back."""
+
+    kind: Literal["udp"]
+    """``udp``."""
+    port: Port = 7
+    """Destination port (default 7: a ``udp-echo`` service)."""
+    bytes: int = Field(default=32, ge=1, le=65507)
+    """Size of the datagram."""
+
+
+class HttpProbe(_Connection):
+    """HTTP GET; checks status, body and which node served it (a netlab ``http`` service names itself)."""
+
+    kind: Literal["http"]
+    """``http``."""
+    port: Port = 80
+    """Destination port (default 80)."""
+    path: str = "/"
+    """Path to GET."""
+    status: int = Field(default=200, ge=100, le=599)
+    """Expected HTTP status."""
+    body: str | None = None
+    """Text the body must contain."""
+    served_by: Names = ()
+    """Node (or list of nodes) one of which must have served the answer (header ``X-Netlab-Node``)."""
+
+
+class ArpProbe(_Probe):
+    """ARP who-has for an address, sent from a node's interface; reports every MAC that answered."""
+
+    kind: Literal["arp"]
+    """``arp``."""
+    from_: str = Field(alias="from")
+    """Node that asks."""
+    interface: str | None = None
+    """Interface to ask on (default: the node's interface whose subnet contains ``to``)."""
+    to: str
+    """IPv4 address asked for (who has it?)."""
+    source: str | None = None
+    """Sender IPv4 address in the request (default: the interface's address in the subnet of ``to``)."""
+    answers: int | None = Field(default=None, ge=0)
+    """Expected number of distinct MACs answering (default 1, unless ``answered_by`` is given)."""
+    answered_by: Names = ()
+    """Exactly these nodes must answer (by their interfaces' MACs), no other."""
+    timeout: Seconds = 0.2
+    """Seconds to listen for answers (all of them: the point is to see a second answer)."""
+
+
+class CaptureProbe(_Probe):
+    """Sniff on node interfaces while another probe runs, and count the packets that match."""
+
+    kind: Literal["capture"]
+    """``capture``."""
+    during: str
+    """Name of the probe whose traffic is captured (a ping, tcp, udp, http, arp or distribution probe)."""
+    at: Names
+    """Where to sniff: ``node:interface`` or a list of them (``router:eth1``). (Not ``on:``, which YAML reads
+    as ``true``.)"""
+    filter: str | None = None
+    """BPF filter, as for tcpdump (``ip proto 47``, ``tcp port 80 and src host 10.0.1.10``)."""
+    match: dict[str, str | int] = {}
+    """Scapy field matches, all of which must hold: ``{IP.src: 10.0.1.10}``; ``IP[2].dst`` is the second
+    (inner) IP header, e.g. inside GRE."""
+    direction: Literal["in", "out", "both"] = "both"
+    """Count packets received by the interface (``in``), sent by it (``out``) or both."""
+    packets: AmountField
+    """Expected number of matching packets over all ``at`` interfaces: ``0``, ``3``, ``{min: 1}``."""
+    settle: Seconds = 0.02
+    """After the probe ends, sniffing goes on until no packet has arrived for this many seconds (packets
+    still in flight, such as the last ACK of a TCP close)."""
+    timeout: Seconds = 2.0
+    """Seconds for the sniffers to start and to stop."""
+
+
+class DistributionProbe(_Probe):
+    """N HTTP requests to one address (a new connection each); counts which node served each one."""
+
+    kind: Literal["distribution"]
+    """``distribution``."""
+    from_: str = Field(alias="from")
+    """Node the requests are sent from."""
+    to: str
+    """Address (a virtual IP) the requests go to."""
+    port: Port = 80
+    """Destination port (an ``http`` service on each real server)."""
+    path: str = "/"
+    """Path to GET."""
+    requests: int = Field(default=30, ge=1, le=100_000)
+    """Number of requests (connections)."""
+    sources: tuple[str, ...] = ()
+    """Local addresses of the ``from`` node to send from, used in turn (for source hashing)."""
+    shares: dict[str, float] = {}
+    """Expected share of each node, as weights (``{rs1: 1, rs2: 1}`` is even, ``{rs1: 3, rs2: 1}`` 75/25).
+    A node not listed is expected to serve nothing."""
+    tolerance: float = Field(default=0.1, ge=0, le=1)
+    """How far each observed share may be from the expected one (0.1 = 10 percentage points)."""
+    sticky: bool = False
+    """Each source address is served by one node only (source hashing, persistence)."""
+    timeout: Seconds = 1.0
+    """Seconds to wait for each answer."""
+
+
+class CountersProbe(_Probe):
+    """iptables rule counters in a node, read before and after another probe; asserts the deltas."""
+
+    kind: Literal["counters"]
+    """``counters``."""
+    node: str
+    """Node whose rules are read."""
+    during: str
+    """Name of the probe whose traffic should (or should not) hit the rule."""
+    table: str = "filter"
+    """iptables table."""
+    chain: str | None = None
+    """Chain of the rule; with no ``rule``, the chain's policy counters."""
+    rule: str | None = None
+    """Text that selects exactly one rule in ``iptables-save`` output (a comment, ``--dport 7 -j DROP``)."""
+    family: Literal[4, 6] = 4
+    """4 for iptables, 6 for ip6tables."""
+    packets: AmountField | None = None
+    """Expected growth of the packet counter: ``{min: 1}``, ``0``."""
+    bytes: AmountField | None = None
+    """Expected growth of the byte counter."""
+
+
+class SysctlProbe(_Probe):
+    """A sysctl's value inside a node (read from /proc/sys in the node's namespace)."""
+
+    kind: Literal["sysctl"]
+    """``sysctl``."""
+    node: str
+    """Node to read it in."""
+    key: str
+    """Dotted name: ``net.ipv4.ip_forward``."""
+    value: int | str
+    """Expected value (compared as text, surrounding white space ignored)."""
+
+
+class StateProbe(_Probe):
+    """A command run inside a node (``/bin/sh -c``); asserts its exit status and output."""
+
+    kind: Literal["state"]
+    """``state``."""
+    node: str
+    """Node to run it in."""
+    command: str
+    """Shell command (``ip route get 10.0.2.10``)."""
+    exit: int | None = 0
+    """Expected exit status (null: any)."""
+    contains: str | None = None
+    """Text the output (stdout and stderr) must contain."""
+    absent: str | None = None
+    """Text the output must not contain."""
+    timeout: Seconds = 5.0
+    """Seconds the command may run."""
+
+
+AnyProbe = (PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | CaptureProbe | DistributionProbe
+            | CountersProbe | SysctlProbe | StateProbe)
+Probe = Annotated[AnyProbe, Field(discriminator="kind")]
+PROBE_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "capture", "distribution", "counters",
+                                "sysctl", "state")
+TRAFFIC_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "distribution")
+"""Kinds that make traffic, and so can be what a capture or counters probe runs ``during``."""

@@ -1,0 +1,111 @@
+"""Run a lab's probes: select, prepare (imports once), dispatch by kind, time, keep pcaps.
+
+The runner is the one long-lived process of a probe run. It imports scapy (only if some probe needs
+packet dissection) *before* the first child is forked, so every child shares it; each probe's sides
+are forked children (see :mod:`netlab.probes.nsfork`). A capture or counters probe asks the runner to
+run the probe it watches, through :meth:`ProbeRunner.run_probe`.
+
+pcaps: every traffic probe captures, in its sender's namespace, every packet of every interface while
+it runs; capture probes keep what their sniffers saw. The files are written for every probe when a
+pcap directory is given, and always for failed probes (to ``failed_pcap_dir``), so a red CI run comes
+with its evidence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from netlab.errors import InvalidInput
+from netlab.probes import arp, capture, connect, counters, ping, state
+from netlab.probes.context import LabView
+from netlab.probes.model import AnyProbe, CaptureProbe, CountersProbe
+from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
+from netlab.probes.result import ProbeResult, SuiteResult
+
+Progress = Callable[[ProbeResult], None]
+"""Called after each probe of a suite, for live output."""
+
+
+class ProbeRunner:
+    """Runs probes of one lab that is up. One instance per run (``netlab probe``, ``Lab.probes()``)."""
+
+    def __init__(self, view: LabView, pcap_dir: Path | None = None, failed_pcap_dir: Path | None = None) -> None:
+        self._view = view
+        self.pcap_dir = pcap_dir
+        self.failed_pcap_dir = failed_pcap_dir
+        self._kinds: dict[str, Callable[[Any, Any], ProbeResult]] = {
+            "ping": ping.run, "tcp": connect.run_tcp, "udp": connect.run_tcp, "http": connect.run_http,
+            "distribution": connect.run_distribution, "arp": arp.run, "capture": capture.run,
+            "counters": counters.run, "sysctl": state.run_sysctl, "state": state.run_state,
+        }
+
+    @property
+    def view(self) -> LabView:
+        return self._view
+
+    def select(self, only: Iterable[str] | None = None) -> list[AnyProbe]:
+        """The probes to run, in declaration order; ``only`` names must exist (else InvalidInput)."""
+        probes = list(self._view.probes.values())
+        if not only:
+            return probes
+        wanted = list(dict.fromkeys(only))
+        unknown = [name for name in wanted if name not in self._view.probes]
+        if unknown:
+            known = ", ".join(self._view.probes) or "none"
+            raise InvalidInput(message=f"lab {self._view.lab} has no probe {', '.join(map(repr, unknown))}\n"
+                                       f"    hint: its probes: {known}")
+        return [p for p in probes if p.name in wanted]
+
+    def prepare(self, probes: Iterable[AnyProbe]) -> None:
+        """Import what the probes will need, once, before any child is forked."""
+        closure = list(probes)
+        closure += [self._view.probes[p.during] for p in closure
+                    if isinstance(p, CaptureProbe | CountersProbe) and p.during in self._view.probes]
+        if any(isinstance(p, CaptureProbe) and p.match for p in closure):
+            capture.Matcher({})  # imports scapy (quietly)
+
+    def run_probe(self, probe: AnyProbe) -> ProbeResult:
+        """One probe, timed; an unexpected exception becomes a failed result that says so."""
+        start = time.monotonic()
+        try:
+            result = self._kinds[probe.kind](self, probe)
+        except InvalidInput:
+            raise
+        except Exception as exc:  # a bug or an unforeseen kernel answer: report, go on with the others
+            result = ProbeResult(probe.name, probe.kind, False, "the probe to run", f"it crashed: "
+                                 f"{type(exc).__name__}: {exc}", 0.0, error=True)
+        return dataclasses.replace(result, seconds=time.monotonic() - start)
+
+    def _write_pcaps(self, result: ProbeResult) -> ProbeResult:
+        target = self.pcap_dir if self.pcap_dir is not None else (None if result.passed else self.failed_pcap_dir)
+        if target is None or not result.captures:
+            return result
+        written = []
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", result.name)
+        for cap in result.captures:
+            label = re.sub(r"[^A-Za-z0-9_.-]", "_", cap.label)
+            path = target / f"{safe}.{label}.pcap"
+            if cap.linktype == LINKTYPE_LINUX_SLL:
+                records = [(f.time, sll_bytes(f)) for f in cap.frames]
+            else:
+                records = [(f.time, f.data) for f in cap.frames]
+            written.append(str(write_pcap(path, cap.linktype, records)))
+        return dataclasses.replace(result, pcaps=tuple(written))
+
+    def run(self, only: Iterable[str] | None = None, progress: Progress | None = None) -> SuiteResult:
+        """Run the selected probes (all by default) in declaration order."""
+        probes = self.select(only)
+        self.prepare(probes)
+        start = time.monotonic()
+        results = []
+        for probe in probes:
+            result = self._write_pcaps(self.run_probe(probe))
+            results.append(result)
+            if progress is not None:
+                progress(result)
+        return SuiteResult(self._view.lab, tuple(results), time.monotonic() - start)

@@ -1,0 +1,96 @@
+"""The netlab pytest plugin (entry point ``pytest11``: ``netlab``): labs as fixtures, probes as asserts.
+
+    def test_routed(netlab_lab):
+        lab = netlab_lab("routed")                   # up now (fresh), down at teardown
+        assert lab.probe("client-to-server").passed  # the failure shows expected vs observed
+
+    def test_all_probes(netlab_lab):
+        suite = netlab_lab("topologies/firewalled.yml").probes()
+        assert suite.passed, "\\n".join(str(r) for r in suite.failed)
+
+At teardown every lab the test brought up is taken down, and the test *errors* if anything of it is
+left: a namespace carrying the lab's tag, its state file, or one of its service processes. A lab
+that leaks is a bug worth a red test, in netlab or in the lab.
+
+Labs need root; without it the fixture skips the test with a reason. ``--netlab-pcap DIR`` keeps
+every probe's captures. This module imports nothing heavy until a fixture is used: pytest loads it
+in every session of an environment where netlab is installed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from netlab.api import Lab
+    from netlab.stages.record import LabState, StateStore
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("netlab", "netlab labs")
+    group.addoption("--netlab-pcap", metavar="DIR", default=None,
+                    help="keep the packet captures of every probe run through netlab_lab in DIR")
+
+
+def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
+    """What lab ``lab`` left behind after ``down``: tagged namespaces, its state file, live services."""
+    from netlab.stages.apply import read_namespace_tag
+    from netlab.stages.record import process_start_time
+
+    found = []
+    netns_dir = Path("/run/netns")
+    if netns_dir.is_dir():
+        for entry in sorted(netns_dir.iterdir()):
+            tag = read_namespace_tag(entry.name)
+            if tag is not None and tag.lab == lab:
+                found.append(f"namespace {entry.name}")
+    if store.path(lab).exists():
+        found.append(f"state file {store.path(lab)}")
+    for proc in state.processes if state is not None else ():
+        if process_start_time(proc.pid) == proc.start_time and not _zombie(proc.pid):
+            found.append(f"process {proc.pid} in {proc.node} ({proc.what})")
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    """Killed but not yet reaped by its new parent (init): gone for every purpose that matters here."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+@pytest.fixture
+def netlab_lab(request: pytest.FixtureRequest) -> Iterator[Callable[[str | Path], Lab]]:
+    """A factory: ``netlab_lab(catalog name or path)`` brings the lab up (fresh, even if it was up) and
+    returns its :class:`netlab.Lab`; teardown takes it down and fails on anything left behind."""
+    if os.geteuid() != 0:
+        pytest.skip("netlab labs need root (network namespaces under /run/netns)")
+    from netlab.api import Lab
+
+    pcap = request.config.getoption("--netlab-pcap", default=None)
+    pcap_dir = Path(pcap) / request.node.name if pcap else None
+    labs: list[Lab] = []
+
+    def bring_up(ref: str | Path) -> Lab:
+        lab = Lab.load(ref)
+        lab.up(recreate=True)
+        labs.append(lab)
+        lab.pcap_dir = pcap_dir
+        return lab
+
+    yield bring_up
+
+    problems = []
+    for lab in reversed(labs):
+        state = lab.store.read(lab.name)
+        lab.down()
+        problems += [f"lab {lab.name}: {item}" for item in leftovers(lab.name, state, lab.store)]
+    if problems:
+        pytest.fail("netlab labs left things behind after down:\n  " + "\n  ".join(problems), pytrace=False)
