@@ -16,10 +16,14 @@ How it stays harmless and fast:
   (≈ 20 ms in total on the development host, plus the one-time ``import pyroute2``).
 * Without root, the child tries ``CLONE_NEWUSER | CLONE_NEWNET`` instead: in a namespace it owns an
   unprivileged user has ``CAP_NET_ADMIN``, so the answers stay real.
-* Creating a link or qdisc of an unknown kind makes a full kernel load the module itself
-  (``rtnl-link-gre``, ``sch_netem``, ``ip_vs_wrr``...). IPVS is the exception: its generic-netlink family is
-  not autoloaded, so when the family is missing the child runs ``modprobe -q ip_vs`` once -- exactly what
-  ``ipvsadm`` does -- and says so in ``how``. Loading a module changes no namespace.
+* Asking for a link kind, qdisc, IPVS scheduler or generic-netlink family the kernel lacks makes a full
+  kernel load the module itself (aliases ``rtnl-link-gre``, ``sch_netem``, ``ip_vs_wrr``,
+  ``net-pf-16-proto-16-family-IPVS``; checked in Debian's 6.1 kernels with every module unloaded first).
+  Should the IPVS family still be missing, the child runs ``modprobe -q ip_vs`` once -- as ``ipvsadm``
+  does -- and says so in ``how``. Loading a module configures nothing, with one visible effect:
+  the tunnel modules make the kernel add its down, unconfigured fallback devices (``tunl0``, ``gre0``,
+  ``gretap0``, ``erspan0``, ``ip6gre0``, ``ip6tnl0``) to every namespace, the root one included -- as any
+  first ``ip link add type gre`` on that machine would.
 
 Tools (``tool:ipvsadm``...) are looked up on ``PATH`` in the calling process; they need no namespace.
 """
@@ -162,7 +166,7 @@ _LOCAL6, _REMOTE6 = "2001:db8::1", "2001:db8::2"
 _VIP, _VPORT = "198.51.100.10", 80
 
 _IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sh", "dh")
-_VM_HINT = "run the lab inside a full kernel: `netlab vm -- ...`"
+_VM_HINT = "run the lab inside a full kernel with `netlab vm` (docs/vm.md)"
 
 _Result = tuple[bool, str, str]
 
@@ -479,7 +483,7 @@ class _Prober:
         loaded = ""
         can_load = os.path.exists("/proc/modules")  # absent when the kernel has no module support
         if sock is None and code == errno.ENOENT and can_load and shutil.which("modprobe", path=_sbin_path()):
-            # ip_vs does not autoload from genetlink; ipvsadm runs modprobe too. Harmless if absent.
+            # Kernels without the genetlink alias for ip_vs: do what ipvsadm does. Harmless if absent.
             subprocess.run(
                 ["modprobe", "-q", "ip_vs"],
                 env={**os.environ, "PATH": _sbin_path()},

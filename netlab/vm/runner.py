@@ -432,7 +432,7 @@ def build_plan(
             "con1=null,fd:2",
             "ssl=null",
             f"uml_dir={exchange / 'uml'}",
-            f"umid=netlab-{exchange.name}",
+            f"umid={exchange.name}",
         ]
         run_env["TMPDIR"] = str(_uml_tmpdir(memory, exchange))
         accel = "uml"
