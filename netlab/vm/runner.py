@@ -56,6 +56,9 @@ __all__ = [
     "VmPlan",
     "build_plan",
     "choose_backend",
+    "describe_plan",
+    "find_vng",
+    "find_vng_kernel",
     "guest_script",
     "kvm_usable",
     "run_in_vm",
@@ -324,19 +327,19 @@ def guest_script(
         # One modprobe process (≈ 5x faster than one per module); -a goes on past a module that fails.
         f"modprobe -a -q {' '.join(GUEST_MODULES)} 2>/dev/null",
         "mkdir -p /run/netns",
-        f"cd {shlex.quote(str(cwd))} || exit 126",
     ]
     command = shlex.join(argv)
     rc_file = shlex.quote(str(exchange / _EXCHANGE_RC))
+    run: list[str] = []
     if interactive and backend is VmBackend.UML:
         # A controlling terminal, so that ^C and job control reach the command.
-        lines += [f"setsid -c {command} </dev/console >/dev/console 2>&1", "netlab_rc=$?"]
+        run += [f"setsid -c {command} </dev/console >/dev/console 2>&1", "netlab_rc=$?"]
     elif interactive:
-        lines += [command, "netlab_rc=$?"]
+        run += [command, "netlab_rc=$?"]
     elif backend is VmBackend.UML:
         # The consoles are terminals: handed to the command directly, it would believe it writes to a tty
         # (colours, progress bars, line buffering). Give it pipes and copy them to the consoles instead.
-        lines += [
+        run += [
             "mkfifo /run/netlab-stdout /run/netlab-stderr",
             "cat /run/netlab-stdout & netlab_out=$!",
             "cat /run/netlab-stderr >&2 & netlab_err=$!",
@@ -347,7 +350,13 @@ def guest_script(
             "wait $netlab_out $netlab_err 2>/dev/null",
         ]
     else:
-        lines += [f"{command} </dev/null", "netlab_rc=$?"]
+        run += [f"{command} </dev/null", "netlab_rc=$?"]
+    # A cwd the guest cannot enter is the command's failure (126, as for a command that cannot run),
+    # not a dead VM.
+    quoted_cwd = shlex.quote(str(cwd))
+    lines += [f"if cd {quoted_cwd}; then", *("  " + line for line in run), "else"]
+    message = shlex.quote(f"netlab vm: cannot cd to {cwd} in the guest")
+    lines += [f"  echo {message} >&2", "  netlab_rc=126", "fi"]
     lines += [f"echo $netlab_rc > {rc_file}", "sync"]
     if backend is VmBackend.UML:
         # poweroff -f (systemctl) may be absent in a minimal root; sysrq 'o' always powers UML off.

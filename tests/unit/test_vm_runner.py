@@ -75,8 +75,8 @@ def test_uml_guest_script(tmp_path: Path) -> None:
     assert "export PATH=/opt/venv/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin" in lines
     assert "export HOME=/root" in lines
     assert not any("SECRET_TOKEN" in line for line in lines), "only known variables are carried"
-    assert f"cd {tmp_path / 'proj'} || exit 126" in lines
-    assert "pytest -k 'it'\"'\"'s a test' </dev/null >/run/netlab-stdout 2>/run/netlab-stderr" in lines
+    assert f"if cd {tmp_path / 'proj'}; then" in lines
+    assert "  pytest -k 'it'\"'\"'s a test' </dev/null >/run/netlab-stdout 2>/run/netlab-stderr" in lines
     assert f"mount -t hostfs -o {tmp_path / 'proj'} none {tmp_path / 'proj'}" in lines
     assert f"echo $netlab_rc > {tmp_path / 'xchg' / 'rc'}" in lines
     assert "exec 1>/dev/console 2>/dev/tty1" in lines
@@ -111,7 +111,7 @@ def test_vng_command_line(tmp_path: Path) -> None:
     assert dict(plan.host_env)["PATH"].startswith("/venv/bin:")
     script = plan.guest_script
     assert "mount -t hostfs" not in script and "poweroff" not in script
-    assert "netlab up ipvs </dev/null" in script.splitlines()
+    assert "  netlab up ipvs </dev/null" in script.splitlines()
 
 
 def test_vng_uses_kvm_when_told(tmp_path: Path) -> None:
@@ -228,3 +228,13 @@ def test_vng_guest_script_runs_under_bash(tmp_path: Path) -> None:
     assert proc.stdout.splitlines() == [str(cwd), "x y 1"]
     assert (tmp_path / "rc").read_text().strip() == "7"
     assert (tmp_path / "mods").read_text().split() == ["modprobe", "-a", "-q", *GUEST_MODULES]
+
+
+def test_a_missing_cwd_is_exit_126_not_a_dead_vm(tmp_path: Path) -> None:
+    script = guest_script(
+        ["true"], cwd=tmp_path / "gone", env={"PATH": "/usr/bin:/bin"}, exchange=tmp_path, backend=VmBackend.VNG
+    ).replace("modprobe", ": modprobe").replace("mkdir -p /run/netns", ":")
+    (tmp_path / "guest.sh").write_text(script)
+    proc = subprocess.run(["bash", str(tmp_path / "guest.sh")], capture_output=True, text=True, check=False)
+    assert (tmp_path / "rc").read_text().strip() == "126"
+    assert "cannot cd to" in proc.stderr
