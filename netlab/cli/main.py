@@ -353,6 +353,42 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _report_probes(suite, args)
 
 
+def _vm_argv(argv: list[str]) -> list[str]:
+    """Run netlab and pytest inside the guest with this very interpreter (the guest sees our files), so
+    it works whether or not the venv's bin/ is on PATH."""
+    if argv and argv[0] in ("netlab", "pytest"):
+        return [sys.executable, "-m", argv[0], *argv[1:]]
+    return argv
+
+
+def cmd_vm(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from netlab.vm.runner import VmBackend, run_in_vm
+
+    rest = list(args.argv)
+    interactive = False
+    if not rest:
+        raise InvalidInput(message="netlab vm needs a command\n    hint: netlab vm run LAB | netlab vm shell | "
+                                   "netlab vm -- COMMAND...")
+    if rest[0] == "--":
+        argv = _vm_argv(rest[1:])
+    elif rest[0] == "run":
+        if len(rest) < 2:
+            raise InvalidInput(message="netlab vm run needs a lab\n    hint: netlab vm run dr-mode")
+        argv = _vm_argv(["netlab", "run", *rest[1:]])
+    elif rest[0] == "shell":
+        argv, interactive = ["/bin/bash", "-i"], True
+    else:
+        argv = _vm_argv(rest)
+    if not argv:
+        raise InvalidInput(message="nothing to run inside the VM")
+    if not args.quiet:
+        sys.stderr.write(f"netlab vm: booting a full kernel ({args.backend}) for: {' '.join(rest)}\n")
+    return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory,
+                     backend=VmBackend(args.backend), timeout=args.timeout)
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     from netlab.model.topology import Topology
 
@@ -448,6 +484,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lab", metavar="LAB", help="catalog name or path to a topology file")
     p.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
     probe_options(p)
+
+    p = verb("vm", cmd_vm, "run a lab or any command inside a full-kernel VM (IPVS, GRE, IPIP, ...)",
+             "Boot a full Linux kernel (Debian's user-mode-linux by default, or virtme-ng/QEMU), run one command "
+             "inside, stream its output, and exit with its exit code. The guest sees this machine's files "
+             "(read-only, except the current directory) and gets a fresh /run. Forms:\n"
+             "  netlab vm run LAB          up, probes and down of LAB inside (netlab run LAB)\n"
+             "  netlab vm shell            an interactive shell inside\n"
+             "  netlab vm -- COMMAND...    any command, e.g. netlab vm -- pytest -m kernel",
+             )
+    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="run LAB | shell | -- COMMAND")
+    p.add_argument("--backend", choices=["auto", "uml", "vng"], default="auto",
+                   help="auto: user-mode-linux if installed, else virtme-ng (see docs/vm.md)")
+    p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds before the VM is killed")
+    p.add_argument("--quiet", action="store_true", help="no banner on stderr")
 
     verb("schema", cmd_schema, "print the topology JSON Schema (for editors)")
     return parser
