@@ -10,6 +10,7 @@ import os
 import socket
 from dataclasses import asdict, dataclass
 
+from netlab.ipvs.kernel import ServiceStats
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import is_mounted_netns, netns_path, setns
 from netlab.stages.record import LabState
@@ -24,6 +25,14 @@ class InterfaceStatus:
     mtu: int
     addresses: tuple[str, ...]
     kind: str
+    alias: str = ""
+    """netlab's tag on interfaces it made (``netlab:<lab>``)."""
+
+    @property
+    def noise(self) -> bool:
+        """A device the kernel put in every namespace (``gre0``, ``tunl0``, … once their modules load),
+        down and unused: not worth a line in ``status``."""
+        return not self.alias and not self.addresses and self.state == "DOWN"
 
 
 @dataclass(frozen=True)
@@ -67,8 +76,9 @@ def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
                 name=str(link.get_attr("IFLA_IFNAME")), index=int(link["index"]),
                 state=str(link.get_attr("IFLA_OPERSTATE") or "UNKNOWN"),
                 mac=str(link.get_attr("IFLA_ADDRESS") or ""), mtu=int(link.get_attr("IFLA_MTU") or 0),
-                addresses=tuple(addrs.get(link["index"], [])), kind=str(kind or ("loopback" if link["index"] == 1
-                                                                                   else "?"))))
+                addresses=tuple(addrs.get(link["index"], [])),
+                kind=str(kind or ("loopback" if link["index"] == 1 else "?")),
+                alias=str(link.get_attr("IFLA_IFALIAS") or "")))
         return tuple(out)
     finally:
         sock.close()
@@ -85,6 +95,39 @@ def lab_status(state: LabState) -> dict[str, object]:
         ifaces = read_interfaces(ns.name)
         nodes.append(NodeStatus(ns.owner, ns.kind, ns.name, ifaces is not None, descriptions.get(ns.owner, ""),
                                 ifaces or ()))
+    derived = []
+    for node in raw_nodes if isinstance(raw_nodes, list) else []:
+        for d in node.get("derived", []):
+            derived.append(d)
+    raw_ipvs = resolved.get("ipvs", [])
+    directors = sorted({str(svc["director"]) for svc in raw_ipvs}) if isinstance(raw_ipvs, list) else []
+    ipvs = {}
+    for director in directors:
+        netns = next((ns.name for ns in state.namespaces if ns.owner == director and ns.kind == "node"), None)
+        if netns is not None:
+            ipvs[director] = [asdict(s) for s in read_ipvs(netns)]
     return {"lab": state.lab, "status": state.status, "run": state.run, "source": state.source,
             "description": resolved.get("description", ""), "created": state.created,
-            "nodes": [asdict(n) for n in nodes]}
+            "nodes": [asdict(n) for n in nodes], "derived": derived, "ipvs": ipvs}
+
+
+def read_ipvs(netns: str) -> list[ServiceStats]:
+    """The IPVS table of a namespace (``ipvsadm -Ln --stats`` as data); empty if it has none or is gone."""
+    from netlab.ipvs.kernel import read_table
+
+    path = netns_path(netns)
+    if not is_mounted_netns(path):
+        return []
+    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        setns(fd)
+        try:
+            return read_table()
+        except Exception:  # no IPVS in this kernel: nothing to show
+            return []
+        finally:
+            setns(home)
+    finally:
+        os.close(fd)
+        os.close(home)

@@ -23,7 +23,10 @@ Handler = Callable[[argparse.Namespace], int]
 def _console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # piped (CI logs, the VM's console): rich would assume 80 columns and fold every table
+    width = None if stream.isatty() or "COLUMNS" in os.environ else 160
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def _print_json(data: object) -> None:
@@ -180,13 +183,52 @@ def cmd_status(args: argparse.Namespace) -> int:
             for iface in node["interfaces"]:
                 if iface["name"] == "lo" and not [a for a in iface["addresses"] if not a.startswith(("127.", "::1"))]:
                     continue
+                if not iface.get("alias") and not iface["addresses"] and iface["state"] == "DOWN":
+                    continue  # gre0, tunl0, ...: the kernel's per-namespace fallback devices, unused
                 table.add_row(label if first else "", node["netns"] if first else "", iface["name"],
                               iface["state"], iface["mac"], ", ".join(iface["addresses"]))
                 first = False
             if first:
                 table.add_row(label, node["netns"], "", "", "", "")
         console.print(table)
+        _print_ipvs(console, lab)
+        if args.lab:
+            _print_derived(console, lab)
     return 0
+
+
+def _print_ipvs(console: Any, lab: dict[str, Any]) -> None:
+    """The IPVS table of each director, laid out like ``ipvsadm -Ln --stats``."""
+    for director, services in lab.get("ipvs", {}).items():
+        console.print(f"[bold]IPVS on {director}[/] (read back from the kernel)")
+        lines = [f"  {'Prot LocalAddress:Port':<34} {'Sched':<6} {'Conns':>6} {'InPkts':>8} {'OutPkts':>8}",
+                 f"    {'-> RemoteAddress:Port':<32} {'Forward':<7} {'Weight':>6} {'Active':>6} {'InAct':>6} "
+                 f"{'Conns':>6} {'InPkts':>8} {'OutPkts':>8}"]
+        for svc in services:
+            vip = f"{svc['protocol'].upper()} {svc['address']}:{svc['port']}"
+            where = f"FWM {svc['fwmark']}" if svc["fwmark"] else vip
+            persist = f" persistent {svc['persistent']}" if svc["persistent"] else ""
+            lines.append(f"  {where:<34} {svc['scheduler']:<6} {svc['conns']:>6} {svc['inpkts']:>8} "
+                         f"{svc['outpkts']:>8}{persist}")
+            for d in svc["dests"]:
+                lines.append(f"    -> {d['address'] + ':' + str(d['port']):<29} {d['forward'].capitalize():<7} "
+                             f"{d['weight']:>6} {d['active']:>6} {d['inactive']:>6} {d['conns']:>6} "
+                             f"{d['inpkts']:>8} {d['outpkts']:>8}")
+        console.print("\n".join(lines), markup=False)
+
+
+def _print_derived(console: Any, lab: dict[str, Any]) -> None:
+    """Settings netlab derived from the nodes' roles, each with why (and whether the topology overrode it)."""
+    derived = lab.get("derived", [])
+    if not derived:
+        return
+    console.print("[bold]derived settings[/] (from the nodes' IPVS roles)")
+    for d in derived:
+        what = {"sysctl": f"{d['target']}={d['value']}", "address": f"address {d['target']} on {d['value']}",
+                "route": f"route {d['target']} via {d['value']}", "link-up": f"{d['target']} up"}[d["kind"]]
+        state = "  [yellow](overridden by the topology)[/]" if d["overridden"] else ""
+        console.print(f"  {d['node']}: [bold]{what}[/]{state}")
+        console.print(f"      {d['reason']}", markup=False)
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

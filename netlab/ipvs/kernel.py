@@ -86,7 +86,12 @@ def _stats(msg: object, attr: str) -> dict[str, int]:
     stats = msg.get_attr(attr)  # type: ignore[attr-defined]
     if stats is None:
         return {}
-    return {k.replace("IPVS_STATS_ATTR_", "").lower(): int(v) for k, v in stats["attrs"]}
+    out = {}
+    for key in ("conns", "inpkts", "outpkts", "inbytes", "outbytes"):
+        value = stats.get_attr(f"IPVS_STATS_ATTR_{key.upper()}")
+        if value is not None:
+            out[key] = int(value)
+    return out
 
 
 def read_table() -> list[ServiceStats]:
