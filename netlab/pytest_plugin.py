@@ -20,7 +20,7 @@ in every session of an environment where netlab is installed.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,13 +28,29 @@ import pytest
 
 if TYPE_CHECKING:
     from netlab.api import Lab
+    from netlab.probes.result import ProbeResult, SuiteResult
+    from netlab.probes.runner import Progress as ProbeProgress
     from netlab.stages.record import LabState, StateStore
+
+PROBES_RUN = pytest.StashKey[list["ProbeResult"]]()
+"""Every probe result of the current test, for the report section of a failed test."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netlab", "netlab labs")
     group.addoption("--netlab-pcap", metavar="DIR", default=None,
                     help="keep the packet captures of every probe run through netlab_lab in DIR")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> object:
+    """A failed test that ran probes gets a section listing their verdicts (expected vs observed)."""
+    report = yield
+    results = item.stash.get(PROBES_RUN, [])
+    if call.when == "call" and getattr(report, "failed", False) and results:
+        lines = [str(r) + "".join(f"\n    pcap: {p}" for p in r.pcaps) for r in results]
+        report.sections.append(("netlab probes", "\n".join(lines)))  # type: ignore[attr-defined]
+    return report
 
 
 def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
@@ -74,12 +90,24 @@ def netlab_lab(request: pytest.FixtureRequest) -> Iterator[Callable[[str | Path]
         pytest.skip("netlab labs need root (network namespaces under /run/netns)")
     from netlab.api import Lab
 
+    results: list[ProbeResult] = []
+    request.node.stash[PROBES_RUN] = results
+
+    class TrackedLab(Lab):
+        """A Lab whose probe results are kept for the test's failure report."""
+
+        def probes(self, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
+                   progress: ProbeProgress | None = None) -> SuiteResult:
+            suite = super().probes(only, pcap_dir, progress)
+            results.extend(suite.results)
+            return suite
+
     pcap = request.config.getoption("--netlab-pcap", default=None)
     pcap_dir = Path(pcap) / request.node.name if pcap else None
     labs: list[Lab] = []
 
     def bring_up(ref: str | Path) -> Lab:
-        lab = Lab.load(ref)
+        lab = TrackedLab.load(ref)
         lab.up(recreate=True)
         labs.append(lab)
         lab.pcap_dir = pcap_dir

@@ -56,6 +56,10 @@ class ProbeResult:
     def __str__(self) -> str:
         return f"{self.name}: {'PASS' if self.passed else 'FAIL'}: {self.verdict}"
 
+    def __repr__(self) -> str:
+        """Short and verdict first: what pytest shows for ``assert lab.probe("x").passed``."""
+        return f"<ProbeResult {self}>"
+
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "kind": self.kind, "passed": self.passed, "error": self.error,
                 "expected": self.expected, "observed": self.observed, "verdict": self.verdict,

@@ -95,4 +95,5 @@ class ServiceSpec:
 
     def describe(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
-        return f"{self.kind} {self.name} on {self.protocol} {host}:{self.port} in {self.node}"
+        what = self.kind if self.name == self.kind else f"{self.name} ({self.kind})"
+        return f"service {what} on {self.protocol} {host}:{self.port} in {self.node}"
