@@ -23,7 +23,7 @@ from typing import Any
 from netlab.kernel.netns import netns_path, setns
 from netlab.probes.context import Context, LabView, failed, plural
 from netlab.probes.model import ArpProbe
-from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
+from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, Reaper, call_in
 from netlab.probes.packets import (
     ARPHRD_ETHER,
     ETH_P_ARP,
@@ -69,6 +69,7 @@ def _body(ifname: str, sender_ip: str, target_ip: str, window: float) -> Callabl
             op, sha, spa = struct.unpack_from("!H6s4s", data, 20)
             if op == 2 and spa == target:
                 answers[mac_text(sha)] = answers.get(mac_text(sha), 0) + 1
+        sock.leave_open()
         capture = Capture(f"{ifname}", LINKTYPE_ETHERNET, tuple(sock.frames))
         return {"mac": mac_text(mac), "answers": answers, "capture": capture}
     return body
@@ -99,10 +100,10 @@ def _macs_body(view: LabView) -> Callable[[Channel], dict[str, str]]:
     return body
 
 
-def mac_owners(view: LabView) -> dict[str, str]:
+def mac_owners(view: LabView, reaper: Reaper | None = None) -> dict[str, str]:
     """MAC → ``node:interface`` for every interface of the lab's nodes, read from the kernel now."""
     first = next(iter(view.nodes.values()))
-    result: Any = call_in(first.netns, "MAC lookup", _macs_body(view), timeout=10)
+    result: Any = call_in(first.netns, "MAC lookup", _macs_body(view), timeout=10, reaper=reaper)
     return dict(result)
 
 
@@ -133,12 +134,13 @@ def run(ctx: Context, probe: ArpProbe) -> ProbeResult:
     ipaddress.IPv4Address(sender)
     try:
         out: Any = call_in(node.netns, f"ARP asker on {probe.from_}:{ifname}",
-                           _body(ifname, sender, probe.to, probe.timeout), timeout=probe.timeout + 5)
-        owners = mac_owners(ctx.view) if out["answers"] else {}
+                           _body(ifname, sender, probe.to, probe.timeout), timeout=probe.timeout + 5,
+                           reaper=ctx.reaper)
+        owners = mac_owners(ctx.view, ctx.reaper) if out["answers"] else {}
     except (ChildFailed, ChildTimeout) as exc:
         return failed(probe, expected, f"the ARP request could not be sent: {exc}")
     answers: dict[str, int] = out["answers"]
-    named = [(owners.get(mac, "unknown").split(":")[0], mac) for mac in sorted(answers)]
+    named = sorted((owners.get(mac, "unknown").split(":")[0], mac) for mac in answers)
     head = f"ARP who-has {probe.to} from {probe.from_}:{ifname}"
     if not answers:
         observed = f"{head}: no answer within {probe.timeout:g} s"

@@ -54,6 +54,7 @@ def _sniffer(ifname: str, bpf: str | None, settle: float, timeout: float) -> Cal
             if channel.stop_fd in ready:
                 break
         sock.read_until_quiet(settle, time.monotonic() + timeout)
+        sock.leave_open()
         return {"linktype": linktype, "frames": tuple(sock.frames)}
     return body
 
@@ -130,7 +131,8 @@ def run(ctx: Context, probe: CaptureProbe) -> ProbeResult:
         for spec in probe.at:
             node, _, ifname = spec.partition(":")
             children.append((spec, fork_into(ctx.view.netns(node), f"sniffer on {spec}",
-                                             _sniffer(ifname, probe.filter, probe.settle, probe.timeout))))
+                                             _sniffer(ifname, probe.filter, probe.settle, probe.timeout),
+                                             ctx.reaper)))
         for _spec, child in children:
             child.receive(probe.timeout)  # "listening": the socket is bound with its filter
         inner = ctx.run_probe(during)

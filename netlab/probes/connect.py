@@ -216,7 +216,7 @@ def _run_exchange(ctx: Context, probe: TcpProbe | UdpProbe | HttpProbe, expected
                   exchange: Callable[[], Exchange]) -> tuple[Exchange | None, ProbeResult | None, Any]:
     try:
         out: Any = call_in(ctx.view.netns(probe.from_), f"{probe.kind} client in {probe.from_}",
-                           _child(probe.from_, probe, exchange), timeout=2 * probe.timeout + 5)
+                           _child(probe.from_, probe, exchange), timeout=2 * probe.timeout + 5, reaper=ctx.reaper)
     except (ChildFailed, ChildTimeout) as exc:
         return None, failed(probe, expected, f"the {probe.kind} client could not run: {exc}"), None
     return out["exchange"], None, out["capture"]
@@ -294,7 +294,8 @@ def run_distribution(ctx: Context, probe: DistributionProbe) -> ProbeResult:
     expected = "; ".join(parts)
     try:
         out: Any = call_in(ctx.view.netns(probe.from_), f"distribution client in {probe.from_}",
-                           _distribution_child(probe), timeout=probe.requests * 2 * probe.timeout + 5)
+                           _distribution_child(probe), timeout=probe.requests * 2 * probe.timeout + 5,
+                           reaper=ctx.reaper)
     except (ChildFailed, ChildTimeout) as exc:
         return failed(probe, expected, f"the requests could not run: {exc}")
     served: list[tuple[str, str]] = out["served"]

@@ -15,6 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from netlab.errors import InvalidInput
 from netlab.probes.model import AnyProbe, Probe
+from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, PacketSocket
 from netlab.probes.result import Capture, ProbeResult
 
@@ -92,6 +93,11 @@ class Context(Protocol):
     @property
     def view(self) -> LabView: ...
 
+    @property
+    def reaper(self) -> Reaper:
+        """Collects the probe children that have answered (see :class:`netlab.probes.nsfork.Reaper`)."""
+        ...
+
     def run_probe(self, probe: AnyProbe) -> ProbeResult:
         """Run another probe (the one a capture or counters probe runs ``during``)."""
         ...
@@ -103,7 +109,9 @@ def sender_capture() -> PacketSocket:
 
 
 def capture_of(label: str, sock: PacketSocket) -> Capture:
+    """What the sender capture saw; its socket is left for the child's exit to close (see leave_open)."""
     sock.read_ready()
+    sock.leave_open()
     return Capture(label, LINKTYPE_LINUX_SLL, tuple(sock.frames))
 
 

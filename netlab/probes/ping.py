@@ -149,7 +149,7 @@ def run(ctx: Context, probe: PingProbe) -> ProbeResult:
         expected = f"{probe.loss}% loss (±{100 / n:.0f} points)"
     try:
         out: Any = call_in(ctx.view.netns(probe.from_), f"ping from {probe.from_}", _body(probe),
-                           timeout=probe.timeout + n * probe.interval + 5)
+                           timeout=probe.timeout + n * probe.interval + 5, reaper=ctx.reaper)
     except (ChildFailed, ChildTimeout) as exc:
         return failed(probe, expected, f"the ping could not run: {exc}")
     rtts: list[float] = out["rtts"]

@@ -24,6 +24,7 @@ from netlab.errors import InvalidInput
 from netlab.probes import arp, capture, connect, counters, ping, state
 from netlab.probes.context import LabView
 from netlab.probes.model import AnyProbe, CaptureProbe, CountersProbe
+from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
 from netlab.probes.result import ProbeResult, SuiteResult
 
@@ -36,6 +37,7 @@ class ProbeRunner:
 
     def __init__(self, view: LabView, pcap_dir: Path | None = None, failed_pcap_dir: Path | None = None) -> None:
         self._view = view
+        self._reaper = Reaper()
         self.pcap_dir = pcap_dir
         self.failed_pcap_dir = failed_pcap_dir
         self._kinds: dict[str, Callable[[Any, Any], ProbeResult]] = {
@@ -47,6 +49,10 @@ class ProbeRunner:
     @property
     def view(self) -> LabView:
         return self._view
+
+    @property
+    def reaper(self) -> Reaper:
+        return self._reaper
 
     def select(self, only: Iterable[str] | None = None) -> list[AnyProbe]:
         """The probes to run, in declaration order; ``only`` names must exist (else InvalidInput)."""
@@ -105,7 +111,10 @@ class ProbeRunner:
         results = []
         for probe in probes:
             result = self._write_pcaps(self.run_probe(probe))
+            self._reaper.poll()
             results.append(result)
             if progress is not None:
                 progress(result)
-        return SuiteResult(self._view.lab, tuple(results), time.monotonic() - start)
+        seconds = time.monotonic() - start
+        self._reaper.wait_all()  # children that answered and were still exiting (not part of any probe)
+        return SuiteResult(self._view.lab, tuple(results), seconds)

@@ -40,7 +40,7 @@ def run_sysctl(ctx: Context, probe: SysctlProbe) -> ProbeResult:
     expected = f"{probe.key} = {want} in {probe.node}"
     try:
         value: Any = call_in(ctx.view.netns(probe.node), f"sysctl reader in {probe.node}",
-                             _read(sysctl_path(probe.key)), timeout=10)
+                             _read(sysctl_path(probe.key)), timeout=10, reaper=ctx.reaper)
     except (ChildFailed, ChildTimeout) as exc:
         return failed(probe, expected, f"could not read {probe.key}: {exc}")
     if value is None:
