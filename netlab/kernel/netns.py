@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import resource
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,8 @@ MS_SHARED = 1 << 20
 MS_SLAVE = 1 << 19
 MNT_DETACH = 2
 NETNS_DIR = Path("/run/netns")
+FD_MARGIN = 64
+"""Open files left free for everything else (state file, lock, subprocess pipes) by :func:`raise_fd_limit`."""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
@@ -104,15 +107,26 @@ class NetnsDirectory:
         path = netns_path(name)
         fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0)
         os.close(fd)
+        ns_fd = -1
+        mounted = False
         try:
             unshare(CLONE_NEWNET)
             try:
+                # the fd first: if we run out of descriptors, nothing has been named yet
+                ns_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
                 result = inside()
                 mount("/proc/thread-self/ns/net", str(path), "none", MS_BIND)
-                ns_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                mounted = True
             finally:
                 setns(self.home_fd)
         except BaseException:
+            if ns_fd >= 0:
+                os.close(ns_fd)
+            if mounted:  # only if returning home failed; an unmounted file is all we may leave
+                try:
+                    umount(str(path))
+                except OSError:
+                    pass
             path.unlink(missing_ok=True)
             raise
         return ns_fd, result
@@ -128,6 +142,31 @@ class NetnsDirectory:
             yield
         finally:
             setns(self.home_fd)
+
+
+def raise_fd_limit(needed: int) -> int:
+    """Make room for ``needed`` more open files; returns how many more can be opened.
+
+    Why: apply keeps a namespace fd and a netlink socket open per namespace until it is done, and
+    ``remove`` holds every namespace open while it unmounts them; at a thousand nodes that is more
+    than the usual default soft limit of 1024 open files, and the build would fail half-way with
+    EMFILE. The soft limit may be raised up to the hard limit by anyone; the hard limit is raised
+    too if we may (root with CAP_SYS_RESOURCE). The limit is only ever raised.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    in_use = len(os.listdir("/proc/self/fd"))
+    want = in_use + needed + FD_MARGIN
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return needed
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, max(hard, want) if hard != resource.RLIM_INFINITY
+                                                    else hard))
+        return needed
+    except (ValueError, OSError):
+        if hard != resource.RLIM_INFINITY and soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return max(0, limit - in_use - FD_MARGIN)
 
 
 def is_mounted_netns(path: Path) -> bool:
