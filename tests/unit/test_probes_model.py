@@ -145,4 +145,6 @@ def test_the_schema_describes_probes_and_services() -> None:
     assert "probes" in schema["properties"]
     ping = schema["$defs"]["PingProbe"]
     assert "from" in ping["properties"] and ping["properties"]["from"]["description"]
-    assert all(p.get("description") for p in ping["properties"].values())
+    undocumented = [f"{name}.{key}" for name, d in schema["$defs"].items() if name.endswith(("Probe", "Service"))
+                    for key, prop in d["properties"].items() if not prop.get("description")]
+    assert undocumented == []
