@@ -427,7 +427,9 @@ def cmd_vm(args: argparse.Namespace) -> int:
         raise InvalidInput(message="nothing to run inside the VM")
     if not args.quiet:
         sys.stderr.write(f"netlab vm: booting a full kernel ({args.backend}) for: {' '.join(rest)}\n")
-    return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory,
+    # netlab's own settings (NETLAB_REQUIRE_KERNEL, NETLAB_RUN_DIR, ...) follow the command into the guest
+    env = {k: v for k, v in os.environ.items() if k.startswith("NETLAB_")}
+    return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, env=env,
                      backend=VmBackend(args.backend), timeout=args.timeout)
 
 
