@@ -171,7 +171,10 @@ def _owned(state: LabState, name: str) -> bool:
     if tag is not None:
         return tag.lab == state.lab and tag.run == state.run
     path = Path("/run/netns") / name
-    return path.exists() and not path.is_symlink() and path.stat().st_size == 0 and not _is_ns(path)
+    try:
+        return not path.is_symlink() and path.stat().st_size == 0 and not _is_ns(path)
+    except FileNotFoundError:
+        return False
 
 
 def _is_ns(path: Path) -> bool:

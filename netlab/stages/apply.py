@@ -492,9 +492,12 @@ def read_namespace_tag(name: str, home_fd: int | None = None) -> NamespaceTag | 
     path = netns_path(name)
     if not is_mounted_netns(path):
         return None
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None  # removed since we looked (another lab's down, `ip netns del`): not ours to judge
     own_home = home_fd is None
     home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if home_fd is None else home_fd
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         setns(fd)
         try:
