@@ -36,21 +36,30 @@ def _print_json(data: object) -> None:
 # ------------------------------------------------------------------------------------------ verbs
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from netlab import catalog
+    from netlab import catalog, requirements
+    from netlab.api import Lab
 
-    rows = [catalog.summary(catalog.catalog_dir() / f"{name}.yml") for name in catalog.names()]
+    rows = []
+    for name in catalog.names():
+        row = catalog.summary(catalog.catalog_dir() / f"{name}.yml")
+        try:
+            # what the lab needs, derived the way `up` checks it (a LAN needs bridge, IPVS needs ip_vs, ...)
+            row["requires"] = [r.feature for r in requirements.derive(Lab.load(name).topology)]
+        except InvalidInput:
+            row["requires"] = ["(invalid: netlab validate " + name + ")"]
+        rows.append(row)
     if args.json:
         _print_json(rows)
         return 0
     from rich.table import Table
 
     table = Table(title="netlab catalog", title_justify="left")
-    table.add_column("lab", style="bold")
+    table.add_column("lab", style="bold", no_wrap=True)
     table.add_column("what it shows")
-    table.add_column("needs")
+    table.add_column("needs (besides netns, veth)")
     for row in rows:
-        needs = ", ".join(row["requires"]) or "netns, veth, bridge"  # type: ignore[arg-type]
-        table.add_row(str(row["name"]), str(row["summary"]), needs)
+        needs = [f for f in row["requires"] if f not in ("netns", "veth")]  # type: ignore[attr-defined]
+        table.add_row(str(row["name"]), str(row["summary"]), ", ".join(needs) or "-")
     _console().print(table)
     return 0
 
