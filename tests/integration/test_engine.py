@@ -174,7 +174,13 @@ def test_kill_9_during_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
     while len(netns_of("crash")) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(netns_of("crash")) == 4
-    time.sleep(0.2)
+    from netlab.stages.apply import pids_in_namespaces
+
+    sleepers: list[int] = []
+    while not sleepers and time.monotonic() < deadline:  # the command runs inside node a
+        sleepers = pids_in_namespaces(["nl-crash-a"]).get("nl-crash-a", [])
+        time.sleep(0.02)
+    assert sleepers, "the node's command never started"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     state = json.loads(state_file("crash").read_text())
@@ -185,8 +191,9 @@ def test_kill_9_during_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
     report = json.loads(r.stdout)
     assert "crash" in report["labs"] and len(report["removed"]) == 4
     assert_nothing_left("crash")
-    sleepers = subprocess.run(["pgrep", "-f", "^sleep 60$"], capture_output=True, text=True, check=False)
-    assert sleepers.stdout.strip() == "", "the lab's process survived clean"
+    survivors = [pid for pid in sleepers if Path(f"/proc/{pid}").exists()
+                 and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"]
+    assert survivors == [], "the lab's process survived clean"
 
 
 def test_kill_9_at_several_points_then_clean(tmp_path: Path) -> None:
