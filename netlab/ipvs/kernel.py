@@ -9,6 +9,7 @@ root namespace. pyroute2's ``IPVS`` socket is opened while this thread is inside
 from __future__ import annotations
 
 import socket
+import struct
 from dataclasses import dataclass
 
 from netlab.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS
@@ -21,12 +22,17 @@ IP_VS_SVC_F_SCHED2 = 0x0010  # sh-port
 FLAG_BITS = {"onepacket": IP_VS_SVC_F_ONEPACKET, "sh-fallback": IP_VS_SVC_F_SCHED1, "sh-port": IP_VS_SVC_F_SCHED2}
 METHOD_NAMES = {0: "masq", 1: "local", 2: "tunnel", 3: "route", 4: "bypass"}
 PROTOCOL_NAMES = {v: k for k, v in IP_VS_PROTOCOLS.items()}
+COUNTERS = ("conns", "inpkts", "outpkts", "inbytes", "outbytes")
+RATES = ("cps", "inpps", "outpps", "inbps", "outbps")
 
 
 def _service_fields(svc: AddIpvsService) -> dict[str, object]:
     fields: dict[str, object] = {}
     if svc.fwmark is not None:
-        fields.update(fwmark=svc.fwmark, af=socket.AF_INET if svc.family == 4 else socket.AF_INET6)
+        # the kernel rejects a service without a netmask (EINVAL); pyroute2 adds one only for an address. IPv4:
+        # a mask; IPv6: a prefix length as a host-order u32, which pyroute2 can only pass as its IPv4 bytes
+        netmask = "255.255.255.255" if svc.family == 4 else socket.inet_ntoa(struct.pack("=I", 128))
+        fields.update(fwmark=svc.fwmark, af=socket.AF_INET if svc.family == 4 else socket.AF_INET6, netmask=netmask)
     else:
         fields.update(addr=svc.vip, port=svc.port, protocol=IP_VS_PROTOCOLS[svc.protocol])
     return fields
@@ -66,6 +72,11 @@ class DestStats:
     conns: int
     inpkts: int
     outpkts: int
+    inbytes: int = 0
+    outbytes: int = 0
+    rates: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    """Estimated rates (connections, packets in, packets out, bytes in, bytes out per second), as
+    ``ipvsadm --rate`` shows them."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,10 @@ class ServiceStats:
     inpkts: int
     outpkts: int
     dests: tuple[DestStats, ...]
+    inbytes: int = 0
+    outbytes: int = 0
+    rates: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    """As :attr:`DestStats.rates`."""
 
 
 def _stats(msg: object, attr: str) -> dict[str, int]:
@@ -87,15 +102,23 @@ def _stats(msg: object, attr: str) -> dict[str, int]:
     if stats is None:
         return {}
     out = {}
-    for key in ("conns", "inpkts", "outpkts", "inbytes", "outbytes"):
+    for key in (*COUNTERS, *RATES):
         value = stats.get_attr(f"IPVS_STATS_ATTR_{key.upper()}")
         if value is not None:
             out[key] = int(value)
     return out
 
 
+def _rates(stats: dict[str, int]) -> tuple[int, int, int, int, int]:
+    cps, inpps, outpps, inbps, outbps = (stats.get(key, 0) for key in RATES)
+    return cps, inpps, outpps, inbps, outbps
+
+
 def read_table() -> list[ServiceStats]:
-    """The IPVS table, like ``ipvsadm -Ln --stats``. Call with this thread inside the namespace."""
+    """The IPVS table, like ``ipvsadm -Ln --stats --rate``. Call with this thread inside the namespace.
+
+    The counters are what the kernel's rate estimator last published (it runs every 2 s), not live ones;
+    the active/inactive connection counts are live."""
     from pyroute2 import IPVS, IPVSService
 
     ipvs = IPVS()
@@ -115,7 +138,8 @@ def read_table() -> list[ServiceStats]:
                     weight=int(d_nla.get_attr("IPVS_DEST_ATTR_WEIGHT")),
                     active=int(d_nla.get_attr("IPVS_DEST_ATTR_ACTIVE_CONNS") or 0),
                     inactive=int(d_nla.get_attr("IPVS_DEST_ATTR_INACT_CONNS") or 0),
-                    conns=ds.get("conns", 0), inpkts=ds.get("inpkts", 0), outpkts=ds.get("outpkts", 0)))
+                    conns=ds.get("conns", 0), inpkts=ds.get("inpkts", 0), outpkts=ds.get("outpkts", 0),
+                    inbytes=ds.get("inbytes", 0), outbytes=ds.get("outbytes", 0), rates=_rates(ds)))
             flags = svc_nla.get_attr("IPVS_SVC_ATTR_FLAGS")
             persistent = bool(flags and flags["flags"] & IP_VS_SVC_F_PERSISTENT)
             out.append(ServiceStats(
@@ -126,7 +150,7 @@ def read_table() -> list[ServiceStats]:
                 scheduler=str(svc_nla.get_attr("IPVS_SVC_ATTR_SCHED_NAME")),
                 persistent=int(svc_nla.get_attr("IPVS_SVC_ATTR_TIMEOUT") or 0) if persistent else 0,
                 conns=s.get("conns", 0), inpkts=s.get("inpkts", 0), outpkts=s.get("outpkts", 0),
-                dests=tuple(dests)))
+                dests=tuple(dests), inbytes=s.get("inbytes", 0), outbytes=s.get("outbytes", 0), rates=_rates(s)))
     finally:
         ipvs.close()
     return out

@@ -170,3 +170,13 @@ def test_ipvs_mistakes(ipvs: str, expected: tuple[str, str | None]) -> None:
 
 def test_tun_across_a_router_is_fine_where_dr_is_not() -> None:
     assert lab("  - {director: director, vip: 10.0.10.100, port: 80, mode: tun, real_servers: [{node: away}]}\n")
+
+
+def test_a_fwmark_service_is_sent_with_a_netmask() -> None:
+    """The kernel answers EINVAL to a new service without IPVS_SVC_ATTR_NETMASK; pyroute2 adds one only
+    when the service has an address, so a firewall-mark service must bring its own."""
+    from netlab.ipvs.kernel import _service_fields
+
+    topo = lab("  - {director: director, fwmark: 1, scheduler: dh, real_servers: [{node: rs1}]}\n")
+    (svc,) = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, AddIpvsService)]
+    assert _service_fields(svc) == {"fwmark": 1, "af": 2, "netmask": "255.255.255.255"}
