@@ -46,6 +46,7 @@ from netlab.services.model import (
 )
 
 if TYPE_CHECKING:
+    from netlab.ipvs.model import VirtualService
     from netlab.model.topology import Node
     from netlab.stages.load import PathKey
     from netlab.stages.validate import Collector
@@ -218,10 +219,11 @@ def _check_filter(col: Collector, path: PathKey, expr: str) -> None:
 
 
 def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, Any], nodes: dict[str, Node],
-                 interfaces: dict[str, set[str]]) -> None:
-    if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | DistributionProbe):
-        if probe.from_ not in nodes:
-            _unknown_node(col, (*path, "from"), probe.from_, nodes)
+                 interfaces: dict[str, set[str]], services: tuple[VirtualService | None, ...]) -> None:
+    if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | DistributionProbe) \
+            and probe.from_ not in nodes:
+        _unknown_node(col, (*path, "from"), probe.from_, nodes)
+    if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe):
         target = _check_ip(col, (*path, "to"), probe.to)
         if isinstance(probe, ArpProbe) and target is not None and target.version != 4:
             col.add((*path, "to"), "ARP exists only in IPv4", "IPv6 uses neighbour discovery instead")
@@ -247,6 +249,13 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
             col.add((*path, "answers"), f"answers: {probe.answers} contradicts answered_by "
                     f"({len(set(probe.answered_by))} nodes)", "give one of them")
     if isinstance(probe, DistributionProbe):
+        if not probe.to:
+            col.add((*path, "to"), "no address to send the requests to", "give one address, or a list")
+        for k, address in enumerate(probe.to):
+            _check_ip(col, (*path, "to", k) if len(probe.to) > 1 else (*path, "to"), address)
+        if probe.sticky == "destination" and len(probe.to) < 2:
+            col.add((*path, "sticky"), "`sticky: destination` with a single `to` address proves nothing",
+                    "give `to` a list of addresses (destination hashing maps each to one node)")
         for k, source in enumerate(probe.sources):
             _check_ip(col, (*path, "sources", k), source)
         for node, weight in probe.shares.items():
@@ -254,8 +263,8 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
                 _unknown_node(col, (*path, "shares", node), node, nodes)
             if weight < 0:
                 col.add((*path, "shares", node), f"share {weight} is negative", "shares are weights ≥ 0")
-        if not probe.shares and not probe.sticky:
-            col.add(path, "a distribution probe needs `shares` or `sticky: true`",
+        if not probe.shares and not probe.sticky and probe.servers is None:
+            col.add(path, "a distribution probe needs `shares`, `sticky` or `servers`",
                     "e.g. shares: {rs1: 1, rs2: 1} for an even split")
         elif probe.shares and sum(probe.shares.values()) <= 0:
             col.add((*path, "shares"), "the shares add up to 0", "give at least one node a positive weight")
@@ -281,19 +290,70 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
             col.add(path, "a capture that counts every packet proves little",
                     "add a `filter` (BPF, as for tcpdump) and/or a `match`")
     if isinstance(probe, CountersProbe):
-        if probe.table not in TABLES:
-            col.add((*path, "table"), f"{probe.table!r} is not an iptables table", f"tables: {', '.join(TABLES)}")
-        if probe.rule is None and probe.chain is None:
-            col.add(path, "a counters probe needs a `rule` (text selecting one rule) or a `chain` (its policy)")
-        if probe.packets is None and probe.bytes is None:
-            col.add(path, "a counters probe needs `packets` and/or `bytes`", "e.g. packets: {min: 1}")
+        if probe.ipvs is not None:
+            _check_ipvs_counter(col, path, probe, nodes, services)
+        else:
+            if probe.table not in TABLES:
+                col.add((*path, "table"), f"{probe.table!r} is not an iptables table",
+                        f"tables: {', '.join(TABLES)}")
+            if probe.rule is None and probe.chain is None:
+                col.add(path, "a counters probe needs a `rule` (text selecting one rule) or a `chain` (its policy), "
+                        "or `ipvs`")
+            if probe.connections is not None:
+                col.add((*path, "connections"), "only IPVS counts connections",
+                        "add `ipvs: {service: NAME}`, or count `packets`/`bytes` of the rule")
+            if probe.packets is None and probe.bytes is None:
+                col.add(path, "a counters probe needs `packets` and/or `bytes`", "e.g. packets: {min: 1}")
     if isinstance(probe, SysctlProbe) and not re.match(r"^net\.[A-Za-z0-9_.-]+$", probe.key):
         col.add((*path, "key"), f"{probe.key!r} is not a network sysctl",
                 "only net.* sysctls belong to a node's namespace")
 
 
-def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], interfaces: dict[str, set[str]]) -> None:
-    """Names unique, references to nodes, interfaces and other probes resolvable."""
+def _check_ipvs_counter(col: Collector, path: PathKey, probe: CountersProbe, nodes: dict[str, Node],
+                        services: tuple[VirtualService | None, ...]) -> None:
+    """An IPVS counters probe names a virtual service of the lab, read on its director, and one of its real
+    servers; the iptables keys mean nothing here."""
+    from netlab.ipvs.derive import service_name
+
+    assert probe.ipvs is not None
+    for key in ("table", "chain", "rule", "family"):
+        if key in probe.model_fields_set:
+            col.add((*path, key), f"`{key}` selects an iptables rule; this probe reads IPVS statistics",
+                    "remove it, or remove `ipvs`")
+    if probe.packets is None and probe.bytes is None and probe.connections is None:
+        col.add(path, "a counters probe needs `packets`, `bytes` and/or `connections`", "e.g. connections: 20")
+    by_name = {service_name(s): s for s in services if s is not None}
+    svc = by_name.get(probe.ipvs.service)
+    if svc is None:
+        close = difflib.get_close_matches(probe.ipvs.service, list(by_name), n=1)
+        col.add((*path, "ipvs", "service"), f"no IPVS service named {probe.ipvs.service!r}",
+                f"did you mean {close[0]!r}?" if close else f"services: {', '.join(by_name) or 'none'}")
+        return
+    if probe.node in nodes and probe.node != svc.director:
+        col.add((*path, "node"), f"IPVS service {probe.ipvs.service!r} runs on {svc.director!r}, not {probe.node!r}",
+                f"node: {svc.director} (IPVS statistics live in the director's namespace)")
+    servers = [rs.node for rs in svc.real_servers if rs is not None]
+    if probe.ipvs.dest is not None and probe.ipvs.dest not in servers:
+        col.add((*path, "ipvs", "dest"), f"{probe.ipvs.dest!r} is not a real server of {probe.ipvs.service!r}",
+                f"its real servers: {', '.join(servers) or 'none'}")
+
+
+def kernel_devices(services: tuple[VirtualService | None, ...]) -> dict[str, set[str]]:
+    """Interfaces the kernel makes that a probe may name: ``tunl0`` on every TUN real server (netlab raises it;
+    a capture there sees the decapsulated packets)."""
+    found: dict[str, set[str]] = {}
+    for svc in services:
+        if svc is None:
+            continue
+        for rs in svc.real_servers:
+            if rs is not None and (rs.mode or svc.mode) == "tun":
+                found.setdefault(rs.node, set()).add("tunl0")
+    return found
+
+
+def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], interfaces: dict[str, set[str]],
+                 services: tuple[VirtualService | None, ...] = ()) -> None:
+    """Names unique, references to nodes, interfaces, IPVS services and other probes resolvable."""
     probes = _parse_list(raw_probes, TypeAdapter(Probe))
     by_name: dict[str, Any] = {}
     first: dict[str, int] = {}
@@ -306,13 +366,17 @@ def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], int
             col.add(path, f"probe name {probe.name!r} is used twice", f"also at probes[{first[probe.name]}]")
         first.setdefault(probe.name, i)
         by_name.setdefault(probe.name, probe)
+    extra = kernel_devices(services)
+    interfaces = {node: interfaces.get(node, set()) | extra.get(node, set()) for node in {*interfaces, *extra}}
     for i, probe in probes:
-        _check_probe(col, ("probes", i), probe, by_name, nodes, interfaces)
+        _check_probe(col, ("probes", i), probe, by_name, nodes, interfaces, services)
 
 
-def check(col: Collector, data: object, nodes: dict[str, Node], interfaces: dict[str, set[str]]) -> None:
-    """Every meaning check of ``services:`` and ``probes:`` (validate's entry point)."""
+def check(col: Collector, data: object, nodes: dict[str, Node], interfaces: dict[str, set[str]],
+          services: tuple[VirtualService | None, ...] = ()) -> None:
+    """Every meaning check of ``services:`` and ``probes:`` (validate's entry point); ``services`` are the
+    lab's IPVS virtual services (what an IPVS counters probe and a capture on ``tunl0`` refer to)."""
     if not isinstance(data, dict):
         return
     check_services(col, data.get("nodes"), nodes)
-    check_probes(col, data.get("probes"), nodes, interfaces)
+    check_probes(col, data.get("probes"), nodes, interfaces, services)

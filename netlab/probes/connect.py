@@ -268,42 +268,92 @@ def run_http(ctx: Context, probe: HttpProbe) -> ProbeResult:
                                 "seconds": exchange.seconds}, captures=(capture,))
 
 
+def _hold(probe: DistributionProbe, sources: list[str | None]) -> tuple[list[socket.socket], Exchange | None]:
+    """The ``hold`` connections, open and idle (no request: a netlab http service waits for one), or the
+    first failure. Each is connected once this returns, so the director has scheduled it already."""
+    held: list[socket.socket] = []
+    for i in range(probe.hold):
+        sock, why = _connect(probe.to[i % len(probe.to)], probe.port, sources[i % len(sources)], probe.timeout)
+        if sock is None:
+            for s in held:
+                s.close()
+            return [], why
+        held.append(sock)
+    return held, None
+
+
 def _distribution_child(probe: DistributionProbe) -> Callable[[Channel], dict[str, Any]]:
     def body(_channel: Channel) -> dict[str, Any]:
         cap = sender_capture()
-        served: list[tuple[str, str]] = []
+        served: list[tuple[str, str, str]] = []
         sources: list[str | None] = [*probe.sources] or [None]
+        held, why = _hold(probe, sources)
+        if why is not None:
+            return {"served": served, "hold_failed": why.text, "capture": capture_of(probe.from_, cap)}
         for i in range(probe.requests):
-            source = sources[i % len(sources)]
-            ex = http_exchange(probe.to, probe.port, probe.path, source, probe.timeout)
+            source, to = sources[i % len(sources)], probe.to[i % len(probe.to)]
+            ex = http_exchange(to, probe.port, probe.path, source, probe.timeout)
             who = ex.header("x-netlab-node") if ex.outcome == "ok" else None
-            served.append((source or ex.source or probe.from_, who or f"({ex.outcome})"))
-        return {"served": served, "capture": capture_of(probe.from_, cap)}
+            served.append((source or ex.source or probe.from_, to, who or f"({ex.outcome})"))
+        for sock in held:
+            sock.close()
+        return {"served": served, "hold_failed": None, "capture": capture_of(probe.from_, cap)}
     return body
 
 
-def run_distribution(ctx: Context, probe: DistributionProbe) -> ProbeResult:
-    where = _host(probe.to, probe.port)
-    total_weight = sum(probe.shares.values())
-    shares = {node: w / total_weight for node, w in probe.shares.items()} if total_weight > 0 else {}
+def _expected_distribution(probe: DistributionProbe, shares: dict[str, float]) -> str:
     parts = []
+    if probe.hold:
+        parts.append(f"with {plural(probe.hold, 'connection')} held open")
     if shares:
         parts.append(", ".join(f"{n} {s:.0%}" for n, s in shares.items()) + f" (±{probe.tolerance * 100:.0f} points)")
     if probe.sticky:
-        parts.append("each source served by one node only")
-    expected = "; ".join(parts)
+        parts.append(f"each {'destination' if probe.sticky == 'destination' else 'source'} served by one node only")
+    if probe.servers is not None:
+        parts.append(f"served by {probe.servers.describe('node')}")
+    return "; ".join(parts)
+
+
+def _stickiness(probe: DistributionProbe, served: list[tuple[str, str, str]]) -> tuple[bool, str,
+                                                                                      dict[str, dict[str, int]]]:
+    """(passed, text, per key) for ``sticky``: every source (or destination) served by one node only."""
+    by_destination = probe.sticky == "destination"
+    per_key: dict[str, dict[str, int]] = {}
+    for source, to, who in served:
+        counts = per_key.setdefault(to if by_destination else source, {})
+        counts[who] = counts.get(who, 0) + 1
+    if not probe.sticky:
+        return True, "", per_key
+    word = "to" if by_destination else "from"
+    split = {k: c for k, c in per_key.items() if len(c) > 1 or any(w.startswith("(") for w in c)}
+    if split:
+        return False, "; not sticky: " + "; ".join(
+            f"{word} {k}: " + ", ".join(f"{w} {c}" for w, c in sorted(v.items())) for k, v in split.items()), per_key
+    return True, f"; per {'destination' if by_destination else 'source'}: " + "; ".join(
+        f"{k} → {next(iter(v))}" for k, v in per_key.items()), per_key
+
+
+def run_distribution(ctx: Context, probe: DistributionProbe) -> ProbeResult:
+    where = ", ".join(_host(to, probe.port) for to in probe.to)
+    total_weight = sum(probe.shares.values())
+    shares = {node: w / total_weight for node, w in probe.shares.items()} if total_weight > 0 else {}
+    expected = _expected_distribution(probe, shares)
     try:
         out: Any = call_in(ctx.view.netns(probe.from_), f"distribution client in {probe.from_}",
-                           _distribution_child(probe), timeout=probe.requests * 2 * probe.timeout + 5,
+                           _distribution_child(probe), timeout=(probe.requests + probe.hold) * 2 * probe.timeout + 5,
                            reaper=ctx.reaper)
     except (ChildFailed, ChildTimeout) as exc:
         return failed(probe, expected, f"the requests could not run: {exc}")
-    served: list[tuple[str, str]] = out["served"]
+    if out["hold_failed"] is not None:
+        return ProbeResult(probe.name, probe.kind, False, expected, f"from {probe.from_}: could not open the "
+                           f"connections to hold: {out['hold_failed']}", 0.0, captures=(out["capture"],))
+    served: list[tuple[str, str, str]] = out["served"]
     counts: dict[str, int] = {}
-    for _source, who in served:
+    for _source, _to, who in served:
         counts[who] = counts.get(who, 0) + 1
     n = len(served)
-    text = f"{plural(n, 'request')} from {probe.from_} to {where}: " + ", ".join(
+    held = f" (with {plural(probe.hold, 'connection')} held open)" if probe.hold else ""
+    text = f"{plural(n, 'request')} from {probe.from_} to {where}{held}: " + ", ".join(
         f"{who} {c} ({c / n:.0%})" for who, c in sorted(counts.items()))
     passed = True
     off = []
@@ -314,19 +364,15 @@ def run_distribution(ctx: Context, probe: DistributionProbe) -> ProbeResult:
             off.append(f"{node} {got:.0%} instead of {want:.0%}")
     if off:
         text += "; outside the tolerance: " + ", ".join(off)
-    per_source: dict[str, dict[str, int]] = {}
-    for source, who in served:
-        per_source.setdefault(source, {})
-        per_source[source][who] = per_source[source].get(who, 0) + 1
-    if probe.sticky:
-        split = {s: c for s, c in per_source.items() if len(c) > 1 or any(w.startswith("(") for w in c)}
-        if split:
-            passed = False
-            text += "; not sticky: " + "; ".join(
-                f"from {s}: " + ", ".join(f"{w} {c}" for w, c in sorted(v.items())) for s, v in split.items())
-        elif len(per_source) > 1 or not shares:
-            text += "; per source: " + "; ".join(
-                f"{s} → {next(iter(v))}" for s, v in per_source.items())
+    nodes = sorted(who for who in counts if not who.startswith("("))
+    if probe.servers is not None and not probe.servers.accepts(len(nodes)):
+        passed = False
+        text += f"; served by {plural(len(nodes), 'node')} ({', '.join(nodes) or 'none'})"
+    sticky_ok, sticky_text, per_key = _stickiness(probe, served)
+    passed = passed and sticky_ok
+    if not sticky_ok or (probe.sticky and (len(per_key) > 1 or not shares)):
+        text += sticky_text
+    key = "per_destination" if probe.sticky == "destination" else "per_source"
     return ProbeResult(probe.name, probe.kind, passed, expected, text, 0.0,
-                       details={"requests": n, "served": counts, "per_source": per_source},
+                       details={"requests": n, "served": counts, "servers": nodes, "hold": probe.hold, key: per_key},
                        captures=(out["capture"],))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
@@ -51,13 +51,29 @@ class NodeView:
 
 
 @dataclass(frozen=True)
+class IpvsServiceView:
+    """An IPVS virtual service as recorded: how to find it (and its real servers) in the director's table."""
+
+    name: str
+    director: str
+    protocol: str
+    vip: str | None
+    port: int
+    fwmark: int | None
+    dests: tuple[tuple[str, str, int], ...]
+    """(node, address, port) of each real server."""
+
+
+@dataclass(frozen=True)
 class LabView:
-    """The lab as recorded by ``up``: nodes, namespaces and the declared probes."""
+    """The lab as recorded by ``up``: nodes, namespaces, the declared probes and the IPVS services."""
 
     lab: str
     nodes: Mapping[str, NodeView]
     probes: Mapping[str, AnyProbe]
     """In declaration order."""
+    ipvs: Mapping[str, IpvsServiceView] = field(default_factory=dict)
+    """By service name."""
 
     def netns(self, node: str) -> str:
         try:
@@ -84,7 +100,15 @@ class LabView:
                                            f"({exc.error_count()} errors)\n    hint: netlab up --recreate the lab "
                                            "with this version of netlab") from None
             probes[probe.name] = probe
-        return LabView(str(resolved.get("name", "")), nodes, probes)
+        ipvs = {}
+        for svc in resolved.get("ipvs", []):
+            fwmark = svc.get("fwmark")
+            ipvs[str(svc["name"])] = IpvsServiceView(
+                str(svc["name"]), str(svc["director"]), str(svc.get("protocol", "tcp")),
+                None if svc.get("vip") is None else str(svc["vip"]), int(svc.get("port") or 0),
+                None if fwmark is None else int(fwmark),
+                tuple((str(d["node"]), str(d["address"]), int(d["port"])) for d in svc.get("dests", [])))
+        return LabView(str(resolved.get("name", "")), nodes, probes, ipvs)
 
 
 class Context(Protocol):

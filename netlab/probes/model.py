@@ -200,14 +200,15 @@ class CaptureProbe(_Probe):
 
 
 class DistributionProbe(_Probe):
-    """N HTTP requests to one address (a new connection each); counts which node served each one."""
+    """N HTTP requests (a new connection each); counts which node served each one."""
 
     kind: Literal["distribution"]
     """``distribution``."""
     from_: str = Field(alias="from")
     """Node the requests are sent from."""
-    to: str
-    """Address (a virtual IP) the requests go to."""
+    to: Names
+    """Address (a virtual IP) the requests go to, or a list of addresses used in turn (for destination
+    hashing, where each address should always reach the same node)."""
     port: Port = 80
     """Destination port (an ``http`` service on each real server)."""
     path: str = "/"
@@ -221,21 +222,43 @@ class DistributionProbe(_Probe):
     A node not listed is expected to serve nothing."""
     tolerance: float = Field(default=0.1, ge=0, le=1)
     """How far each observed share may be from the expected one (0.1 = 10 percentage points)."""
-    sticky: bool = False
-    """Each source address is served by one node only (source hashing, persistence)."""
+    sticky: bool | Literal["source", "destination"] = False
+    """``true`` (or ``source``): each source address is always served by the same node (source hashing,
+    persistence); ``destination``: each ``to`` address is (destination hashing)."""
+    servers: AmountField | None = None
+    """How many different nodes served the requests: ``1`` (all by one node, whichever it is),
+    ``{min: 2}`` (spread over at least two)."""
+    hold: int = Field(default=0, ge=0, le=1000)
+    """Connections opened first (to the ``to`` addresses and from the ``sources`` in turn) and held open,
+    idle, until every request is done: a least-connection scheduler (lc, wlc) then sees those servers busy."""
     timeout: Seconds = 1.0
     """Seconds to wait for each answer."""
 
 
+class IpvsCounter(_Model):
+    """Which IPVS statistics a counters probe reads (``ipvsadm -Ln --stats``)."""
+
+    service: str
+    """A virtual service of the lab, by its ``name`` (default name: ``<vip>:<port>/<protocol>``)."""
+    dest: str | None = None
+    """A real server (node) of that service: its own statistics instead of the service's totals."""
+    direction: Literal["in", "out"] = "in"
+    """What ``packets`` and ``bytes`` count: ``in`` (client to real server, InPkts) or ``out`` (replies that
+    pass the director, OutPkts; they stay 0 in DR and TUN mode, where replies bypass it)."""
+
+
 class CountersProbe(_Probe):
-    """iptables rule counters in a node, read before and after another probe; asserts the deltas."""
+    """Counters in a node, read before and after another probe; asserts the deltas. iptables rule counters,
+    or with ``ipvs`` the statistics of an IPVS virtual service or real server."""
 
     kind: Literal["counters"]
     """``counters``."""
     node: str
-    """Node whose rules are read."""
+    """Node whose rules (or IPVS table: the director) are read."""
     during: str
     """Name of the probe whose traffic should (or should not) hit the rule."""
+    ipvs: IpvsCounter | None = None
+    """Read IPVS statistics instead of an iptables rule: ``{service: web, dest: rs1, direction: out}``."""
     table: str = "filter"
     """iptables table."""
     chain: str | None = None
@@ -245,9 +268,13 @@ class CountersProbe(_Probe):
     family: Literal[4, 6] = 4
     """4 for iptables, 6 for ip6tables."""
     packets: AmountField | None = None
-    """Expected growth of the packet counter: ``{min: 1}``, ``0``."""
+    """Expected growth of the packet counter: ``{min: 1}``, ``0`` (with ``ipvs``: InPkts or OutPkts, as
+    ``direction`` says)."""
     bytes: AmountField | None = None
     """Expected growth of the byte counter."""
+    connections: AmountField | None = None
+    """Expected growth of the connection counter (IPVS only: connections scheduled to the service or
+    real server)."""
 
 
 class SysctlProbe(_Probe):

@@ -74,6 +74,9 @@ class ProbeRunner:
                     if isinstance(p, CaptureProbe | CountersProbe) and p.during in self._view.probes]
         if any(isinstance(p, CaptureProbe) and p.match for p in closure):
             capture.Matcher({})  # imports scapy (quietly)
+        if any(isinstance(p, CountersProbe) and p.ipvs is not None for p in closure):
+            # what netlab.ipvs.kernel.read_table imports: once here, not in every child that reads the table
+            from pyroute2 import IPVS, IPVSService  # noqa: F401
 
     def run_probe(self, probe: AnyProbe) -> ProbeResult:
         """One probe, timed; an unexpected exception becomes a failed result that says so."""

@@ -548,7 +548,7 @@ def validate(loaded: LoadedFile) -> Topology:
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
     _check_requires(topo, col)
     _check_ipvs(topo, interfaces, connected, col)
-    probe_checks.check(col, loaded.data, nodes, interfaces)
+    probe_checks.check(col, loaded.data, nodes, interfaces, tuple(topo.ipvs))
     if topo.ipv6 is False:
         _check_ipv6_off(topo, links, lans, col)
     if col.items:

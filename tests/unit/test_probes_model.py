@@ -118,9 +118,10 @@ def test_cross_references_are_checked(tmp_path: Path) -> None:
         "namespace",
         "14: probes[4].answered_by: unknown node 'z' | nodes are: a, b",
         "14: probes[4].to: ARP exists only in IPv4 | IPv6 uses neighbour discovery instead",
-        "15: probes[5]: a distribution probe needs `shares` or `sticky: true` | e.g. shares: {rs1: 1, rs2: 1} for "
-        "an even split",
-        "16: probes[6]: a counters probe needs a `rule` (text selecting one rule) or a `chain` (its policy)",
+        "15: probes[5]: a distribution probe needs `shares`, `sticky` or `servers` | e.g. shares: {rs1: 1, rs2: 1} "
+        "for an even split",
+        "16: probes[6]: a counters probe needs a `rule` (text selecting one rule) or a `chain` (its policy), or "
+        "`ipvs`",
         "16: probes[6]: a counters probe needs `packets` and/or `bytes` | e.g. packets: {min: 1}",
         "16: probes[6].during: no probe named 'nope' | `during` names another probe of this lab",
     ]
