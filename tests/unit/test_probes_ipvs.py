@@ -17,7 +17,7 @@ from netlab.ipvs.kernel import DestStats, ServiceStats
 from netlab.probes.connect import _expected_distribution, _stickiness
 from netlab.probes.context import IpvsServiceView, LabView
 from netlab.probes.counters import CounterError, IpvsSample, select_ipvs
-from netlab.probes.model import Amount, CountersProbe, DistributionProbe, IpvsCounter
+from netlab.probes.model import Amount, CountersProbe, DistributionProbe, IpvsCounter, TcpProbe
 from netlab.stages.load import load_text
 from netlab.stages.validate import validate
 
@@ -154,3 +154,14 @@ def test_what_a_distribution_expects_in_words() -> None:
     sh = DistributionProbe(kind="distribution", name="sh", from_="c", to=("10.0.1.105",), sticky="source",
                            servers=Amount(min=2))
     assert _expected_distribution(sh, {}) == "each source served by one node only; served by at least 2 nodes"
+
+
+@pytest.mark.parametrize("name", ["dr-mode", "ipvs-nat", "tun-mode", "arp-problem", "ipvs-schedulers"])
+def test_every_ipvs_lab_runs_the_kernel_selftest_check(name: str) -> None:
+    """ipvs.sh's own success criterion, in every IPVS catalog lab: 32 random bytes over TCP to VIP:port come
+    back intact (its probes run in tests/integration/test_ipvs.py)."""
+    topo = Lab.load(name).topology
+    checks = [p for p in topo.probes if isinstance(p, TcpProbe) and p.bytes == 32]
+    assert [p.name for p in checks] == ["selftest-echo"]
+    vips = {svc.vip for svc in topo.ipvs}
+    assert checks[0].to in vips and checks[0].port == 8080
