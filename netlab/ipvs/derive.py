@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from netlab.ipvs.model import VirtualService
+from netlab.model.plan import IpvsDest  # one type for a real server, resolved and planned
 from netlab.model.topology import Topology
 
 SettingKind = Literal["sysctl", "address", "route", "link-up"]
@@ -40,15 +41,6 @@ class DerivedSetting:
 
 
 @dataclass(frozen=True)
-class ResolvedDest:
-    node: str
-    address: str
-    port: int
-    weight: int
-    mode: Literal["nat", "dr", "tun"]
-
-
-@dataclass(frozen=True)
 class ResolvedService:
     name: str
     director: str
@@ -60,7 +52,7 @@ class ResolvedService:
     scheduler: str
     persistence: int | None
     flags: tuple[str, ...]
-    dests: tuple[ResolvedDest, ...]
+    dests: tuple[IpvsDest, ...]
 
 
 Interfaces = dict[str, list[tuple[str, tuple[str, ...]]]]
@@ -106,7 +98,7 @@ def resolve_services(topo: Topology, ifaces: Interfaces) -> tuple[ResolvedServic
             if address is None:
                 shared = _shared_address(rs.node, svc.director, ifaces)
                 address = shared[1] if shared else _first_address(rs.node, ifaces, version)
-            dests.append(ResolvedDest(rs.node, address or "", rs.port or svc.port or 0, rs.weight, mode))
+            dests.append(IpvsDest(rs.node, address or "", rs.port or svc.port or 0, rs.weight, mode))
         out.append(ResolvedService(
             name=service_name(svc), director=svc.director, family=version, protocol=svc.protocol, vip=svc.vip,
             port=svc.port or 0, fwmark=svc.fwmark, scheduler=svc.scheduler, persistence=svc.persistence,

@@ -18,7 +18,6 @@ from netlab.model.plan import (
     CreateBridge,
     CreateNetns,
     CreateVeth,
-    IpvsDest,
     LinkUp,
     Plan,
     RunCommand,
@@ -101,7 +100,7 @@ def plan(lab: ResolvedLab) -> Plan:
         actions.append(AddIpvsService(
             netns_of[svc.director], svc.name, svc.family, svc.protocol, svc.vip, svc.port, svc.fwmark,
             svc.scheduler, svc.persistence, svc.flags,
-            tuple(IpvsDest(d.node, d.address, d.port, d.weight, d.mode) for d in svc.dests)))
+            svc.dests))
     for node in lab.nodes:
         for command in node.commands:
             actions.append(RunCommand(node.netns, node.name, command))
