@@ -1,6 +1,6 @@
 """Stage 6, record: what netlab made, on disk, so ``down`` and ``clean`` need nothing else.
 
-One JSON file per lab under ``/run/netlab/labs/``, replaced atomically (write, fsync, rename) and
+One JSON file per lab under ``/run/netlab/labs/``, replaced atomically (write, rename) and
 only while holding ``/run/netlab/lock``. The state is written *before* apply creates anything, with
 ``status: applying`` and the owner's pid and start time: it is a journal. If ``up`` is killed
 (even with -9), the journal names every namespace it may have made, and ``clean`` can tell a crashed
@@ -148,10 +148,11 @@ class StateStore:
         self._ensure()
         target = self.path(state.lab)
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        # No fsync: the rename is atomic for every reader and survives the writer's kill -9 (the data
+        # is in the page cache); what fsync adds is surviving a power loss, after which /run and every
+        # namespace are gone anyway. On a disk-backed /run it cost ≈ 0.1 s per write at 1000 nodes.
         with open(tmp, "w") as f:
             f.write(state.to_json())
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, target)
 
     def remove(self, lab: str) -> None:
