@@ -6,13 +6,12 @@ the topology asked for: a learner who changes things by hand sees the change.
 
 from __future__ import annotations
 
-import os
 import socket
 from dataclasses import asdict, dataclass
 
 from netlab.ipvs.kernel import ServiceStats
 from netlab.kernel.netlink import RtnlSocket
-from netlab.kernel.netns import is_mounted_netns, netns_path, setns
+from netlab.kernel.netns import inside
 from netlab.stages.record import LabState
 
 
@@ -47,20 +46,10 @@ class NodeStatus:
 
 def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
     """Interfaces of a namespace with addresses, or None if it is gone."""
-    path = netns_path(netns)
-    if not is_mounted_netns(path):
-        return None
-    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        setns(fd)
-        try:
-            sock = RtnlSocket()
-        finally:
-            setns(home)
-    finally:
-        os.close(fd)
-        os.close(home)
+    with inside(netns) as present:
+        if not present:
+            return None
+        sock = RtnlSocket()  # bound to the namespace it was opened in
     try:
         addrs: dict[int, list[str]] = {}
         for a in sock.addresses():
@@ -115,19 +104,10 @@ def read_ipvs(netns: str) -> list[ServiceStats]:
     """The IPVS table of a namespace (``ipvsadm -Ln --stats`` as data); empty if it has none or is gone."""
     from netlab.ipvs.kernel import read_table
 
-    path = netns_path(netns)
-    if not is_mounted_netns(path):
-        return []
-    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        setns(fd)
+    with inside(netns) as present:
+        if not present:
+            return []
         try:
             return read_table()
         except Exception:  # no IPVS in this kernel: nothing to show
             return []
-        finally:
-            setns(home)
-    finally:
-        os.close(fd)
-        os.close(home)

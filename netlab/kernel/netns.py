@@ -216,3 +216,31 @@ def enter_for_exec(ns_fd: int) -> None:
         mount("sysfs", "/sys", "sysfs", 0)
     except OSError:
         pass  # no /sys to swap (a minimal container): the network namespace alone still works
+
+
+@contextmanager
+def inside(name: str) -> Iterator[bool]:
+    """Run a block with this thread inside named namespace ``name``, then come back.
+
+    Yields False (and stays home) if there is no such namespace any more, so readers like ``status``
+    can say "gone" instead of failing when a namespace disappears under them.
+    """
+    path = netns_path(name)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield False
+        return
+    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if os.fstat(fd).st_dev != os.fstat(home).st_dev:  # a bare file: not (or no longer) a namespace
+            yield False
+            return
+        setns(fd)
+        try:
+            yield True
+        finally:
+            setns(home)
+    finally:
+        os.close(fd)
+        os.close(home)
