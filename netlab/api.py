@@ -94,7 +94,7 @@ class Lab:
             raise InvalidInput(message=f"{ref_s}: no such lab file or catalog lab\n    hint: catalog labs: {known}")
         loaded = load_file(path, display=ref_s if catalog.looks_like_path(ref_s) else str(path))
         topo = validate(loaded)
-        return cls(topo, resolve(topo, str(path.resolve())), path, loaded.text, store)
+        return cls(topo, resolve(topo, str(path.resolve()), loaded.lines), path, loaded.text, store)
 
     def plan(self) -> Plan:
         return plan_stage.plan(self.resolved)

@@ -48,11 +48,21 @@ def _ipvs(topo: Topology) -> list[Requirement]:
     return reqs
 
 
+def _iptables(topo: Topology) -> list[Requirement]:
+    reqs = []
+    for name, node in topo.nodes.items():
+        if node.iptables is not None:
+            tables = ", ".join(t for t, _ in node.iptables.tables()) or "no tables"
+            reqs.append(Requirement("iptables", f"node {name} has iptables rules ({tables})"))
+            reqs.append(Requirement("tool:iptables-restore", f"node {name}'s rules are loaded with iptables-restore"))
+    return reqs
+
+
 def _declared(topo: Topology) -> list[Requirement]:
     return [Requirement(name, "listed under `requires:` in the topology") for name in topo.requires]
 
 
-DERIVERS = (_base, _lans, _ipvs, _declared)
+DERIVERS = (_base, _lans, _ipvs, _iptables, _declared)
 
 
 def derive(topo: Topology) -> list[Requirement]:

@@ -5,8 +5,8 @@ purpose: ``netlab up --dry-run`` prints it, golden tests compare it as JSON, and
 it. Each action knows how to describe itself to a human; none knows how to execute itself (that is
 :mod:`netlab.stages.apply`'s job, so the plan stays testable without root).
 
-Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, commands, services). Apply sends a
-whole phase before the next one starts, which is what lets it batch hundreds of netlink messages per
+Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, iptables, commands, services).
+Apply sends a whole phase before the next one starts, which is what lets it batch hundreds of netlink messages per
 namespace into one system call.
 """
 
@@ -17,9 +17,10 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands", "services"]
-PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "commands",
-                             "services")
+Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "iptables", "commands",
+                "services"]
+PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "iptables",
+                             "commands", "services")
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,24 @@ class AddIpvsService:
 
 
 @dataclass(frozen=True)
+class LoadIptables:
+    """A node's whole iptables ruleset as one ``iptables-restore`` payload, loaded all-or-nothing inside it
+    (see :mod:`netlab.iptables.kernel`): after the addresses and routes, before commands and services."""
+
+    phase: ClassVar[Phase] = "iptables"
+    netns: str
+    node: str
+    payload: str
+    rule_lines: tuple[tuple[int, str], ...]
+    """(payload line, where it came from: ``lab.yml:31`` or ``table nat`` for a COMMIT line)."""
+
+    def describe(self) -> str:
+        tables = [line[1:] for line in self.payload.splitlines() if line.startswith("*")]
+        rules = sum(1 for line in self.payload.splitlines() if line.startswith("-"))
+        return f"iptables-restore in {self.node}: {rules} rule{'s' if rules != 1 else ''} in {', '.join(tables)}"
+
+
+@dataclass(frozen=True)
 class RunCommand:
     phase: ClassVar[Phase] = "commands"
     netns: str
@@ -205,7 +224,7 @@ class StartService:
 
 
 Action = (CreateNetns | CreateBridge | CreateVeth | SetSysctl | LinkUp | AddAddress | AddRoute | AddIpvsService
-          | RunCommand | StartService)
+          | LoadIptables | RunCommand | StartService)
 
 
 def action_to_dict(action: Action) -> dict[str, object]:

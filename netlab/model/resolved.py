@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netlab.iptables.rules import ResolvedTable
 from netlab.ipvs.derive import DerivedSetting, ResolvedService
 from netlab.services.model import ServiceSpec
 
@@ -66,6 +67,9 @@ class ResolvedNode:
     """Settings this node needs for its role (IPVS director or real server), each with its reason."""
     services: tuple[ServiceSpec, ...] = ()
     """Services started in this node after its commands (tcp-echo, udp-echo, http)."""
+    iptables: tuple[ResolvedTable, ...] = ()
+    """The node's iptables tables (raw, mangle, nat, filter order), each rule with netlab's comment and origin."""
+
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from netlab.iptables.model import Iptables
 from netlab.ipvs.model import VirtualService
 from netlab.probes.model import Probe
 from netlab.services.model import Service
@@ -117,6 +118,9 @@ class Node(Model):
     services: tuple[Service, ...] = ()
     """Servers started in the node by ``up`` after its commands (``tcp-echo``, ``udp-echo``, ``http``), each
     listening before ``up`` returns, stopped by ``down``; logs under ``/run/netlab/logs/<lab>/``."""
+    iptables: Iptables | None = None
+    """IPv4 netfilter rules by table (raw, mangle, nat, filter): user chains, policies and rules in
+    ``iptables-save`` syntax, loaded with one ``iptables-restore`` inside the node, all or nothing."""
 
 
 class Topology(Model):

@@ -2,7 +2,8 @@
 
 A firewall rule that should drop a flow proves it by counting: if the tcp probe fails *and* the DROP
 rule's packet counter grew, the rule is why. Counters come from ``iptables-save -c`` run inside the
-node (the same binary, nft or legacy, that the lab's ``iptables-restore`` used); a rule is picked by a
+node with the backend netlab loads rules with (:func:`netlab.iptables.kernel.detect_backend`: the system's
+``iptables-restore``, or the legacy one where nf_tables is missing); a rule is picked by a
 piece of its text, which must select exactly one rule, so a probe never silently reads the wrong one.
 
 With ``ipvs:`` the counters are an IPVS virtual service's statistics (or one real server's), read over
@@ -92,8 +93,11 @@ def select_counter(text: str, probe: CountersProbe) -> Counter:
 
 
 def read_counter(netns: str, probe: CountersProbe) -> Counter:
-    tool = "iptables-save" if probe.family == 4 else "ip6tables-save"
-    done = exec_in(netns, [tool, "-c", "-t", probe.table], timeout=10)
+    from netlab.iptables.kernel import save_argv
+
+    argv = save_argv(probe.family, probe.table)  # the backend netlab loads rules with (nft, or legacy in the VM)
+    tool = argv[0].rsplit("/", 1)[-1]
+    done = exec_in(netns, argv, timeout=10)
     if done.exit != 0:
         raise CounterError(f"`{tool} -c -t {probe.table}` in {probe.node} "
                            + ("timed out" if done.exit is None else f"exited with {done.exit}")

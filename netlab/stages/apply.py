@@ -75,6 +75,7 @@ from netlab.model.plan import (
     CreateNetns,
     CreateVeth,
     LinkUp,
+    LoadIptables,
     Plan,
     RunCommand,
     SetSysctl,
@@ -234,6 +235,8 @@ class Applier:
                     self._services([a for a in actions if isinstance(a, StartService)])
                 elif phase == "ipvs":
                     self._ipvs([a for a in actions if isinstance(a, AddIpvsService)])
+                elif phase == "iptables":
+                    self._iptables([a for a in actions if isinstance(a, LoadIptables)])
                 else:
                     self._netlink(actions)
                 self.progress(phase, len(actions), len(actions))
@@ -260,6 +263,13 @@ class Applier:
                     code = getattr(exc, "code", None)
                     detail = f"{os.strerror(code)} (errno {code})" if isinstance(code, int) else str(exc)
                     raise ApplyError(f"step `{action.describe()}` failed: {detail}") from None
+
+    def _iptables(self, actions: list[LoadIptables]) -> None:
+        """Each node's ruleset with one ``iptables-restore`` inside it, all or nothing (netlab.iptables.kernel)."""
+        from netlab.iptables.kernel import load
+
+        for action in actions:
+            load(self.handles[action.netns].fd, action)
 
     def _services(self, actions: list[StartService]) -> None:
         """Start each service in its node (fork + setns) and wait until it listens; see netlab.services."""

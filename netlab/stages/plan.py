@@ -9,6 +9,7 @@ listen on addresses or behind firewall rules that commands set up).
 
 from __future__ import annotations
 
+from netlab.iptables.rules import render as render_iptables
 from netlab.model.plan import (
     PHASES,
     Action,
@@ -19,6 +20,7 @@ from netlab.model.plan import (
     CreateNetns,
     CreateVeth,
     LinkUp,
+    LoadIptables,
     Plan,
     RunCommand,
     SetSysctl,
@@ -101,6 +103,10 @@ def plan(lab: ResolvedLab) -> Plan:
             netns_of[svc.director], svc.name, svc.family, svc.protocol, svc.vip, svc.port, svc.fwmark,
             svc.scheduler, svc.persistence, svc.flags,
             svc.dests))
+    for node in lab.nodes:
+        if node.iptables:
+            payload, rule_lines = render_iptables(node.name, lab.name, node.iptables)
+            actions.append(LoadIptables(node.netns, node.name, payload, rule_lines))
     for node in lab.nodes:
         for command in node.commands:
             actions.append(RunCommand(node.netns, node.name, command))

@@ -16,7 +16,10 @@ Choices made here, and why:
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
 
+from netlab.iptables.rules import resolve_tables
 from netlab.ipvs.derive import derive_settings, resolve_services
 from netlab.model.resolved import (
     BridgePort,
@@ -29,6 +32,7 @@ from netlab.model.resolved import (
 )
 from netlab.model.topology import Endpoint, Topology
 from netlab.services.model import ServiceSpec
+from netlab.stages.load import PathKey, format_path
 from netlab.stages.validate import default_interface_names
 
 FIRST_INDEX = 32
@@ -62,8 +66,9 @@ def _uses_ipv6(topo: Topology) -> bool:
     return any(":" in a for a in addrs + routes)
 
 
-def resolve(topo: Topology, source: str) -> ResolvedLab:
-    """Turn a validated topology into a fully specified lab."""
+def resolve(topo: Topology, source: str, lines: Mapping[PathKey, int] | None = None) -> ResolvedLab:
+    """Turn a validated topology into a fully specified lab. ``lines`` (the loaded file's line of every data
+    path) lets iptables errors at ``up`` name the rule's file:line."""
     names = default_interface_names(list(enumerate(topo.links)), dict(topo.lans))
     next_index: dict[str, int] = {}
 
@@ -115,6 +120,11 @@ def resolve(topo: Topology, source: str) -> ResolvedLab:
 
     iface_map = {n: [(i.name, i.addresses) for i in node_ifaces[n]] for n in topo.nodes}
     derived = derive_settings(topo, iface_map)
+    def origin(path: PathKey) -> str:
+        """``lab.yml:31`` for a rule (the file's base name: plans stay the same on every machine)."""
+        line = (lines or {}).get(path)
+        return f"{Path(source).name}:{line}" if line else format_path(path)
+
     nodes: list[ResolvedNode] = []
     for name, node in topo.nodes.items():
         ifaces = tuple(node_ifaces[name])
@@ -136,7 +146,8 @@ def resolve(topo: Topology, source: str) -> ResolvedLab:
             sysctls=tuple((k, _sysctl_value(v)) for k, v in node.sysctls.items()),
             routes=tuple(routes), commands=node.commands,
             derived=tuple(d for d in derived if d.node == name),
-            services=tuple(ServiceSpec.from_model(name, svc) for svc in node.services)))
+            services=tuple(ServiceSpec.from_model(name, svc) for svc in node.services),
+            iptables=resolve_tables(topo.name, node.iptables, origin, name)))
 
     ipv6 = topo.ipv6 if topo.ipv6 is not None else _uses_ipv6(topo)
     return ResolvedLab(name=topo.name, description=topo.description.strip(), source=source, ipv6=ipv6,

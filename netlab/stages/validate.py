@@ -22,6 +22,7 @@ from typing import Annotated, Any, TypeVar, get_args, get_origin
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlab.errors import Diagnostic, InvalidInput
+from netlab.iptables import rules as iptables_checks
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
 from netlab.probes import checks as probe_checks
 from netlab.stages.load import LoadedFile, PathKey, format_path
@@ -548,6 +549,10 @@ def validate(loaded: LoadedFile) -> Topology:
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
     _check_requires(topo, col)
     _check_ipvs(topo, interfaces, connected, col)
+    for name, node in nodes.items():
+        ipt = getattr(node, "iptables", None)
+        if ipt is not None:
+            iptables_checks.check(name, ipt, col.add)
     probe_checks.check(col, loaded.data, nodes, interfaces, tuple(topo.ipvs))
     if topo.ipv6 is False:
         _check_ipv6_off(topo, links, lans, col)

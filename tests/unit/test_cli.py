@@ -14,6 +14,7 @@ import yaml
 from netlab import catalog
 from netlab.api import Lab
 from netlab.cli.main import build_parser, main
+from netlab.model.topology import Node
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -53,7 +54,7 @@ def test_validate_bad_file_exits_2_with_every_problem_on_stderr(
     assert out == ""
     assert err == (
         "bad.yml:3: nodes.a.colour: unknown key 'colour'\n"
-        "    hint: allowed keys here: description, loopback, sysctls, routes, commands, services\n"
+        f"    hint: allowed keys here: {', '.join(Node.model_fields)}\n"
         "bad.yml:4: nodes.b.routes[0].to: 'x' is not a prefix\n"
         "    hint: example: 10.0.2.0/24 or default\n"
         "bad.yml: 2 problems\n")
