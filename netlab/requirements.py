@@ -62,7 +62,14 @@ def _declared(topo: Topology) -> list[Requirement]:
     return [Requirement(name, "listed under `requires:` in the topology") for name in topo.requires]
 
 
-DERIVERS = (_base, _lans, _ipvs, _iptables, _declared)
+def _tunnels(topo: Topology) -> list[Requirement]:
+    """gre/ipip/vxlan tunnels, macvlan/ipvlan sub-interfaces, bridges inside nodes (netlab.tunnels)."""
+    from netlab.tunnels.requirements import requirements  # imports Requirement from here
+
+    return requirements(topo)
+
+
+DERIVERS = (_base, _lans, _ipvs, _iptables, _tunnels, _declared)
 
 
 def derive(topo: Topology) -> list[Requirement]:

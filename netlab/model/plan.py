@@ -17,10 +17,10 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-Phase = Literal["netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "iptables", "commands",
-                "services"]
-PHASES: tuple[Phase, ...] = ("netns", "links", "sysctls", "up", "addresses", "routes", "ipvs", "iptables",
-                             "commands", "services")
+Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "ipvs", "iptables",
+                "commands", "services"]
+PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "ipvs",
+                             "iptables", "commands", "services")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,52 @@ class CreateVeth:
     def describe(self) -> str:
         return f"veth {self.netns}:{self.name} <-> {self.peer_netns}:{self.peer_name}" + (
             f", mtu {self.mtu}" if self.mtu else "")
+
+
+@dataclass(frozen=True)
+class CreateTunnel:
+    """A GRE, IPIP or VXLAN interface in a node: its underlay ``local``/``remote`` and key, VNI, port, TTL."""
+
+    phase: ClassVar[Phase] = "links"
+    netns: str
+    name: str
+    index: int
+    kind: str
+    local: str
+    remote: str
+    key: int | None
+    vni: int | None
+    port: int | None
+    ttl: int | None
+    mtu: int | None
+
+    def describe(self) -> str:
+        extra = "".join(f" {k} {v}" for k, v in (("key", self.key), ("vni", self.vni), ("dstport", self.port),
+                                                  ("ttl", self.ttl), ("mtu", self.mtu)) if v is not None)
+        return f"{self.kind} {self.netns}:{self.name} local {self.local} remote {self.remote}{extra}"
+
+
+@dataclass(frozen=True)
+class CreateSubInterface:
+    """A macvlan/ipvlan on a parent interface, sent on the parent's namespace (where the kernel finds the
+    parent) and created directly in ``target_netns``. Its own phase: every parent (a veth end, made in
+    whichever namespace sorts first) exists before any of these is sent."""
+
+    phase: ClassVar[Phase] = "sublinks"
+    netns: str
+    parent_name: str
+    parent_index: int
+    kind: str
+    mode: str
+    target_netns: str
+    name: str
+    index: int
+    mac: str | None
+    mtu: int | None
+
+    def describe(self) -> str:
+        return (f"{self.kind} {self.target_netns}:{self.name} mode {self.mode} on {self.netns}:{self.parent_name}"
+                + (f", mac {self.mac}" if self.mac else "") + (f", mtu {self.mtu}" if self.mtu else ""))
 
 
 @dataclass(frozen=True)
@@ -223,7 +269,8 @@ class StartService:
         return f"start {self.kind} service {self.name} on {self.protocol} {host}:{self.port} in {self.node}"
 
 
-Action = (CreateNetns | CreateBridge | CreateVeth | SetSysctl | LinkUp | AddAddress | AddRoute | AddIpvsService
+Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateSubInterface | SetSysctl | LinkUp
+          | AddAddress | AddRoute | AddIpvsService
           | LoadIptables | RunCommand | StartService)
 
 

@@ -7,11 +7,12 @@ anything up in the kernel (which is also what makes ``--dry-run`` exact).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netlab.iptables.rules import ResolvedTable
 from netlab.ipvs.derive import DerivedSetting, ResolvedService
 from netlab.services.model import ServiceSpec
+from netlab.tunnels.resolve import ResolvedOverlay
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,6 @@ class ResolvedNode:
     """The node's iptables tables (raw, mangle, nat, filter order), each rule with netlab's comment and origin."""
 
 
-
 @dataclass(frozen=True)
 class BridgePort:
     name: str
@@ -99,6 +99,8 @@ class ResolvedLab:
     nodes: tuple[ResolvedNode, ...]
     lans: tuple[ResolvedLan, ...]
     ipvs: tuple[ResolvedService, ...] = ()
+    overlay: ResolvedOverlay = field(default_factory=ResolvedOverlay)
+    """Tunnels, macvlan/ipvlan sub-interfaces and bridges inside nodes (:mod:`netlab.tunnels`)."""
     probes: tuple[dict[str, object], ...] = ()
     """The declared probes as plain data (``from`` spelled as in YAML). Recorded in the state so that
     ``netlab probe`` runs exactly the probes of the lab that was brought up."""

@@ -19,6 +19,7 @@ from netlab.iptables.model import Iptables
 from netlab.ipvs.model import VirtualService
 from netlab.probes.model import Probe
 from netlab.services.model import Service
+from netlab.tunnels.model import NodeBridge, SubInterface, Tunnel
 
 SysctlValue = int | str
 
@@ -121,6 +122,10 @@ class Node(Model):
     iptables: Iptables | None = None
     """IPv4 netfilter rules by table (raw, mangle, nat, filter): user chains, policies and rules in
     ``iptables-save`` syntax, loaded with one ``iptables-restore`` inside the node, all or nothing."""
+    subinterfaces: tuple[SubInterface, ...] = ()
+    """macvlan/ipvlan interfaces of this node on a parent interface inside the lab (``parent: host:eth0``)."""
+    bridges: dict[str, NodeBridge] = {}
+    """Linux bridges inside this node by name, over some of its interfaces (a VXLAN VTEP's bridge)."""
 
 
 class Topology(Model):
@@ -144,6 +149,9 @@ class Topology(Model):
     ipvs: tuple[VirtualService, ...] = ()
     """IPVS virtual services: a VIP on a director node and the real servers behind it. netlab derives
     what each node needs for the forwarding mode (VIP placement, ARP sysctls, routes) and says why."""
+    tunnels: tuple[Tunnel, ...] = ()
+    """GRE, IPIP and VXLAN tunnels between two nodes across the underlay: kind, both ends (node, underlay
+    ``local``, interface, inner addresses), key/VNI/port, TTL, MTU."""
     probes: tuple[Probe, ...] = ()
     """Checks that prove the lab works (``netlab probe``): ping, tcp, udp, http, arp, capture, distribution,
     counters, sysctl, state; each with what it expects."""

@@ -73,6 +73,8 @@ from netlab.model.plan import (
     AddRoute,
     CreateBridge,
     CreateNetns,
+    CreateSubInterface,
+    CreateTunnel,
     CreateVeth,
     LinkUp,
     LoadIptables,
@@ -420,6 +422,10 @@ class Applier:
         Attributes go in the order ``ip`` sends them; every create is NLM_F_EXCL, so an object that
         already exists is an error, never silently reused.
         """
+        if isinstance(action, CreateTunnel | CreateSubInterface):
+            from netlab.tunnels.kernel import encode  # gre/ipip/vxlan, macvlan/ipvlan (sub-interface: by fd)
+
+            return encode(action, lambda netns: self.handles[netns].fd)
         if isinstance(action, CreateBridge):
             attrs = nla_str(IFLA_IFNAME, action.name)
             if action.mtu:

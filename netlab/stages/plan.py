@@ -27,6 +27,7 @@ from netlab.model.plan import (
     StartService,
 )
 from netlab.model.resolved import ResolvedLab
+from netlab.tunnels.plan import overlay_actions
 
 ALIAS_PREFIX = "netlab:"
 
@@ -57,6 +58,8 @@ def plan(lab: ResolvedLab) -> Plan:
                 actions.append(CreateVeth(node.netns, iface.name, iface.index, iface.mtu, iface.mac,
                                           iface.peer.netns, iface.peer.ifname, iface.peer.index,
                                           iface.peer.mtu, iface.peer.mac))
+    overlay = overlay_actions(lab.overlay, tag)
+    actions += overlay["links"] + overlay["sublinks"]  # tunnels, node bridges; then macvlan/ipvlan on their parents
     for node in lab.nodes:
         for key, value in node.sysctls:
             actions.append(SetSysctl(node.netns, key, value))
@@ -72,11 +75,13 @@ def plan(lab: ResolvedLab) -> Plan:
             actions.append(LinkUp(lan.netns, port.name, port.index, tag, lan.bridge_index))
     for node in lab.nodes:
         for iface in node.interfaces:
-            actions.append(LinkUp(node.netns, iface.name, iface.index, tag))
+            actions.append(LinkUp(node.netns, iface.name, iface.index, tag,
+                                  lab.overlay.master_of(node.netns, iface.index)))  # a node bridge's port?
         for d in node.derived:
             if d.kind == "link-up" and not d.overridden:
                 # a device the kernel made (tunl0): found by name, and not tagged (netlab did not create it)
                 actions.append(LinkUp(node.netns, d.target, 0, "", None, d.reason))
+    actions += overlay["up"]
     for node in lab.nodes:
         for address in node.loopback:
             actions.append(AddAddress(node.netns, "lo", 1, address))
@@ -89,6 +94,7 @@ def plan(lab: ResolvedLab) -> Plan:
         for d in node.derived:
             if d.kind == "address" and not d.overridden:
                 actions.append(AddAddress(node.netns, d.value, by_name[d.value], d.target, d.reason))
+    actions += overlay["addresses"]
     for node in lab.nodes:
         for route in node.routes:
             actions.append(AddRoute(node.netns, route.to, route.via, route.dev, route.dev_index,

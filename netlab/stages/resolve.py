@@ -34,6 +34,7 @@ from netlab.model.topology import Endpoint, Topology
 from netlab.services.model import ServiceSpec
 from netlab.stages.load import PathKey, format_path
 from netlab.stages.validate import default_interface_names
+from netlab.tunnels.resolve import overlay_addresses, resolve_overlay
 
 FIRST_INDEX = 32
 NETNS_PREFIX = "nl"
@@ -61,6 +62,7 @@ def _uses_ipv6(topo: Topology) -> bool:
     ends = [ep for link in topo.links for ep in (link.a, link.b)]
     ends += [m for lan in topo.lans.values() for m in lan.members]
     addrs = [a for ep in ends for a in ep.address] + [a for n in topo.nodes.values() for a in n.loopback]
+    addrs += overlay_addresses(topo)
     routes = [r.to for n in topo.nodes.values() for r in n.routes] + [
         r.via or "" for n in topo.nodes.values() for r in n.routes]
     return any(":" in a for a in addrs + routes)
@@ -120,6 +122,8 @@ def resolve(topo: Topology, source: str, lines: Mapping[PathKey, int] | None = N
 
     iface_map = {n: [(i.name, i.addresses) for i in node_ifaces[n]] for n in topo.nodes}
     derived = derive_settings(topo, iface_map)
+    overlay = resolve_overlay(topo, iface_map, {n: {i.name: i.index for i in node_ifaces[n]} for n in topo.nodes},
+                              lambda node: netns_name(topo.name, node), take)
     def origin(path: PathKey) -> str:
         """``lab.yml:31`` for a rule (the file's base name: plans stay the same on every machine)."""
         line = (lines or {}).get(path)
@@ -128,7 +132,7 @@ def resolve(topo: Topology, source: str, lines: Mapping[PathKey, int] | None = N
     nodes: list[ResolvedNode] = []
     for name, node in topo.nodes.items():
         ifaces = tuple(node_ifaces[name])
-        by_name = {iface.name: iface.index for iface in ifaces} | {"lo": 1}
+        by_name = {iface.name: iface.index for iface in ifaces} | overlay.indexes(name) | {"lo": 1}
         routes = []
         for route in node.routes:
             if route.to == "default":
@@ -153,4 +157,5 @@ def resolve(topo: Topology, source: str, lines: Mapping[PathKey, int] | None = N
     return ResolvedLab(name=topo.name, description=topo.description.strip(), source=source, ipv6=ipv6,
                        requires=topo.requires, nodes=tuple(nodes), lans=tuple(lans),
                        ipvs=resolve_services(topo, iface_map),
+                       overlay=overlay,
                        probes=tuple(p.model_dump(mode="json", by_alias=True) for p in topo.probes))

@@ -26,6 +26,7 @@ from netlab.iptables import rules as iptables_checks
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
 from netlab.probes import checks as probe_checks
 from netlab.stages.load import LoadedFile, PathKey, format_path
+from netlab.tunnels import checks as tunnel_checks
 
 #: Lab names prefix namespace names; keep them short and shell-friendly.
 LAB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
@@ -545,6 +546,12 @@ def validate(loaded: LoadedFile) -> Topology:
     _check_names(lab_name, nodes, lans, col)
     interfaces = _check_endpoints(nodes, links, lans, col)
     connected = _check_addresses(nodes, links, lans, col)
+    # tunnels, sub-interfaces, node bridges: their interfaces and addresses count for routes and probes
+    more_ifs, more_addrs = tunnel_checks.check(topo, interfaces, connected, col)
+    for name, ifnames in more_ifs.items():
+        interfaces.setdefault(name, set()).update(ifnames)
+    for name, addrs in more_addrs.items():
+        connected.setdefault(name, []).extend(addrs)
     for name, node in nodes.items():
         _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
     _check_requires(topo, col)
