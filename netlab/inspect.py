@@ -95,9 +95,30 @@ def lab_status(state: LabState) -> dict[str, object]:
         netns = next((ns.name for ns in state.namespaces if ns.owner == director and ns.kind == "node"), None)
         if netns is not None:
             ipvs[director] = [asdict(s) for s in read_ipvs(netns)]
+    iptables = {}
+    for node in raw_nodes if isinstance(raw_nodes, list) else []:
+        netns = next((ns.name for ns in state.namespaces if ns.owner == node["name"] and ns.kind == "node"), None)
+        if node.get("iptables") and netns is not None:
+            iptables[str(node["name"])] = read_iptables(netns)
     return {"lab": state.lab, "status": state.status, "run": state.run, "source": state.source,
             "description": resolved.get("description", ""), "created": state.created,
-            "nodes": [asdict(n) for n in nodes], "derived": derived, "ipvs": ipvs}
+            "nodes": [asdict(n) for n in nodes], "derived": derived, "ipvs": ipvs, "iptables": iptables}
+
+
+def read_iptables(netns: str) -> dict[str, object]:
+    """A node's rules and built-in chain policies with their counters, read back with the backend netlab
+    loads rules with (``iptables-save -c`` inside the node); ``error`` says why they could not be read."""
+    from netlab.iptables.kernel import parse_save, save_argv
+    from netlab.kernel.netns import is_mounted_netns, netns_path
+    from netlab.probes.nsfork import exec_in
+
+    if not is_mounted_netns(netns_path(netns)):
+        return {"rules": [], "policies": [], "error": "namespace is gone"}
+    done = exec_in(netns, save_argv(), timeout=10)
+    if done.exit != 0:
+        return {"rules": [], "policies": [], "error": done.output.strip()[:300] or f"exit {done.exit}"}
+    rules, policies = parse_save(done.output)
+    return {"rules": [asdict(r) for r in rules], "policies": [asdict(p) for p in policies], "error": ""}
 
 
 def read_ipvs(netns: str) -> list[ServiceStats]:

@@ -201,6 +201,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 table.add_row(label, node["netns"], "", "", "", "")
         console.print(table)
         _print_ipvs(console, lab)
+        _print_iptables(console, lab)
         if args.lab:
             _print_derived(console, lab)
     return 0
@@ -223,6 +224,30 @@ def _print_ipvs(console: Any, lab: dict[str, Any]) -> None:
                 lines.append(f"    -> {d['address'] + ':' + str(d['port']):<29} {d['forward'].capitalize():<7} "
                              f"{d['weight']:>6} {d['active']:>6} {d['inactive']:>6} {d['conns']:>6} "
                              f"{d['inpkts']:>8} {d['outpkts']:>8}")
+        console.print("\n".join(lines), markup=False)
+
+
+def _print_iptables(console: Any, lab: dict[str, Any]) -> None:
+    """Each node's iptables rules with packet and byte counters, as ``iptables-save -c`` reads them back
+    (built-in chain policies shown when not ACCEPT or when they counted something)."""
+    for node, data in lab.get("iptables", {}).items():
+        console.print(f"[bold]iptables on {node}[/] (read back from the kernel)")
+        if data.get("error"):
+            console.print(f"  cannot read: {data['error']}", markup=False)
+            continue
+        order = ("raw", "mangle", "nat", "filter")
+        rows: list[tuple[int, int, str, str, int, int, str]] = []
+        for p in data["policies"]:
+            if p["policy"] != "ACCEPT" or p["packets"]:
+                rows.append((order.index(p["table"]) if p["table"] in order else 9, len(rows), p["table"], p["chain"],
+                             p["packets"], p["bytes"], f"(policy {p['policy']})"))
+        for r in data["rules"]:
+            rule = r["rule"].split(" ", 2)[2] if r["rule"].count(" ") >= 2 else r["rule"]
+            rows.append((order.index(r["table"]) if r["table"] in order else 9, len(rows), r["table"], r["chain"],
+                         r["packets"], r["bytes"], rule))
+        lines = [f"  {'table':<7} {'chain':<12} {'pkts':>8} {'bytes':>10}  rule"]
+        for _, _, table, chain, packets, size, text in sorted(rows):
+            lines.append(f"  {table:<7} {chain:<12} {packets:>8} {size:>10}  {text}")
         console.print("\n".join(lines), markup=False)
 
 

@@ -99,6 +99,11 @@ def _message(output: str) -> str:
     return " ".join(kept)
 
 
+def written(line: str) -> str:
+    """A payload rule as the topology wrote it: without the comment netlab added."""
+    return re.sub(r' -m comment --comment "netlab:[^"]*"', "", line, count=1)
+
+
 def _origin_of(output: str, where: tuple[tuple[int, str], ...]) -> tuple[int | None, str | None]:
     m = ERROR_LINE.search(output)
     if m is None:
@@ -119,7 +124,7 @@ def _culprit(ns_fd: int, backend: Backend, payload: str, commit_line: int,
         part = "\n".join([*head, *(t for _, t in rules[:k + 1]), "COMMIT"]) + "\n"
         code, out = _run([backend.restore], part, lambda: enter_for_exec(ns_fd))
         if code != 0:
-            return rules[k][0], f"{origins.get(rules[k][0], '?')}: `{rules[k][1]}`: {_message(out)}"
+            return rules[k][0], f"{origins.get(rules[k][0], '?')}: `{written(rules[k][1])}`: {_message(out)}"
     return None
 
 
@@ -143,7 +148,7 @@ def load(ns_fd: int, action: LoadIptables) -> Backend:
         found = None if test_only else _culprit(ns_fd, backend, action.payload, line, action.rule_lines)
         what = found[1] if found else f"{origin} was refused at COMMIT: {detail}"
     elif line is not None and 0 < line <= len(lines):
-        what = f"{origin or f'payload line {line}'}: `{lines[line - 1]}`: {detail}"
+        what = f"{origin or f'payload line {line}'}: `{written(lines[line - 1])}`: {detail}"
     else:
         what = detail
     if not test_only:

@@ -146,7 +146,8 @@ def rule_problem(table: str, rule: str, declared: set[str]) -> tuple[str, str | 
             if target in ALL_BUILTIN:
                 return f"a rule cannot jump to the built-in chain {target}", None
             return (f"{target} is neither a declared chain of table {table} nor a known target",
-                    _close(target, [*declared, *sorted(TARGETS)]) or f"declare it: `chains: [{target}]` under {table}")
+                    _close(target, sorted(declared)) or f"declare it: `chains: [{target}]` under {table}, or check "
+                    "the target's spelling")
         if target in NAT_TARGETS:
             allowed = NAT_TARGETS[target]
             if table != "nat":

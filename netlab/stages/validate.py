@@ -23,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlab.errors import Diagnostic, InvalidInput
 from netlab.iptables import rules as iptables_checks
+from netlab.iptables.model import TABLE_ORDER, Iptables, Table
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
 from netlab.probes import checks as probe_checks
 from netlab.stages.load import LoadedFile, PathKey, format_path
@@ -86,6 +87,10 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
             model, i = Endpoint, i + 1
         elif model is Lan and part == "members":
             model, i = Endpoint, i + 2
+        elif model is Node and part == "iptables":
+            model, i = Iptables, i + 1
+        elif model is Iptables and part in TABLE_ORDER:
+            model, i = Table, i + 1
         elif model is Node and part == "routes":
             from netlab.model.topology import Route
             model, i = Route, i + 2
@@ -558,6 +563,10 @@ def validate(loaded: LoadedFile) -> Topology:
     _check_ipvs(topo, interfaces, connected, col)
     for name, node in nodes.items():
         ipt = getattr(node, "iptables", None)
+        raw_nodes = loaded.data.get("nodes")
+        raw = raw_nodes.get(name) if isinstance(raw_nodes, dict) else None
+        if ipt is None and isinstance(raw, dict) and isinstance(raw.get("iptables"), dict):
+            ipt = salvage(Iptables, raw["iptables"], col)  # a misspelt table must not hide the rules' problems
         if ipt is not None:
             iptables_checks.check(name, ipt, col.add)
     probe_checks.check(col, loaded.data, nodes, interfaces, tuple(topo.ipvs))
