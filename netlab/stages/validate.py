@@ -94,9 +94,23 @@ def _model_at(path: PathKey) -> type[BaseModel] | None:
         elif model is Node and part == "routes":
             from netlab.model.topology import Route
             model, i = Route, i + 2
+        elif (model, part) in _TUNNEL_KEYS:
+            model, step = _TUNNEL_KEYS[(model, part)]  # tunnels, their ends, sub-interfaces, node bridges
+            i += step
         else:
             return None
     return model if i == len(path) else None
+
+
+def _tunnel_keys() -> dict[tuple[type[BaseModel], str | int], tuple[type[BaseModel], int]]:
+    """(model, key) → (model below it, path steps to it): where the keys of netlab.tunnels.model live."""
+    from netlab.tunnels.model import NodeBridge, SubInterface, Tunnel, TunnelEnd
+
+    return {(Topology, "tunnels"): (Tunnel, 2), (Tunnel, "a"): (TunnelEnd, 1), (Tunnel, "b"): (TunnelEnd, 1),
+            (Node, "subinterfaces"): (SubInterface, 2), (Node, "bridges"): (NodeBridge, 2)}
+
+
+_TUNNEL_KEYS = _tunnel_keys()
 
 
 def _shape_diagnostics(exc: ValidationError, col: Collector) -> None:

@@ -118,14 +118,14 @@ def check(topo: Topology, interfaces: dict[str, set[str]], connected: dict[str, 
             continue
         path: PathKey = ("tunnels", i)
         if t.key is not None and t.kind != "gre":
-            col.add((*path, "key"), f"`key` is a GRE key; a {t.kind} tunnel has none",
+            col.add((*path, "key"), f"`key` is a GRE key; {_an(t.kind)} tunnel has none",
                     "use `vni` for VXLAN" if t.kind == "vxlan" else "remove it, or make it `kind: gre`")
         if t.kind == "vxlan" and t.vni is None:
             col.add(path, "a VXLAN tunnel needs `vni`", "e.g. vni: 42 (0-16777215), the same at both ends")
         if t.kind != "vxlan" and t.vni is not None:
-            col.add((*path, "vni"), f"`vni` is a VXLAN identifier; a {t.kind} tunnel has none")
+            col.add((*path, "vni"), f"`vni` is a VXLAN identifier; {_an(t.kind)} tunnel has none")
         if t.kind != "vxlan" and t.port is not None:
-            col.add((*path, "port"), f"`port` is VXLAN's UDP port; {t.kind} is not carried in UDP")
+            col.add((*path, "port"), f"`port` is VXLAN's UDP port; {t.kind.upper()} is not carried in UDP")
         if t.a is None or t.b is None:
             continue
         if t.a.node == t.b.node:
@@ -195,6 +195,12 @@ def check(topo: Topology, interfaces: dict[str, set[str]], connected: dict[str, 
     return added_ifs, added_addrs
 
 
+def _an(kind: str) -> str:
+    """``an IPIP``, ``a GRE``, ``a VXLAN``, ``a macvlan``, ``an ipvlan``: the kind with its article."""
+    word = kind.upper() if kind in ("gre", "ipip", "vxlan") else kind
+    return f"{'an' if word[0] in 'aeiouI' else 'a'} {word}"
+
+
 def _quiet(texts: tuple[str, ...]) -> list[str]:
     """Parsable addresses only, in the canonical text ``ip_interface`` prints."""
     out = []
@@ -222,7 +228,7 @@ def _check_subinterfaces(topo: Topology, interfaces: dict[str, set[str]], taken:
                 added_ifs.setdefault(node_name, set()).add(names[(node_name, j)])
             modes = MACVLAN_MODES if sub.kind == "macvlan" else IPVLAN_MODES
             if sub.mode is not None and sub.mode not in modes:
-                col.add((*path, "mode"), f"{sub.mode!r} is not a {sub.kind} mode", f"one of: {', '.join(modes)}")
+                col.add((*path, "mode"), f"{sub.mode!r} is not {_an(sub.kind)} mode", f"one of: {', '.join(modes)}")
             if sub.mac is not None:
                 if sub.kind == "ipvlan":
                     col.add((*path, "mac"), "an ipvlan has its parent's MAC; it cannot have its own",
@@ -240,7 +246,7 @@ def _check_subinterfaces(topo: Topology, interfaces: dict[str, set[str]], taken:
             other = kinds_on.get((pnode, pif))
             if other is not None and other[0] != sub.kind:
                 from netlab.stages.load import format_path
-                col.add((*path, "kind"), f"{pnode}:{pif} already carries a {other[0]} ({format_path(other[1])})",
+                col.add((*path, "kind"), f"{pnode}:{pif} already carries {_an(other[0])} ({format_path(other[1])})",
                         "one parent takes macvlan or ipvlan sub-interfaces, not both (the kernel answers EBUSY)")
             kinds_on.setdefault((pnode, pif), (sub.kind, path))
             added_addrs.setdefault(node_name, []).extend(_addresses(sub.address, (*path, "address"), col, seen))

@@ -1,0 +1,85 @@
+"""The tunnel and sub-interface labs of the catalog, for real: every probe passes, and ``down`` leaves nothing.
+
+VXLAN and macvlan run in this kernel; GRE, IPIP and ipvlan are kernel-marked and run in the full-kernel VM
+(``netlab vm -- pytest tests/integration/test_tunnels.py``). Each lab comes up once (a VM has one slow CPU);
+the shared ``root_untouched`` fixture checks the root namespace around every test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from netlab.api import Lab
+from netlab.pytest_plugin import leftovers
+from netlab.stages.apply import run_in_netns
+from tests.integration.conftest import REPO, netlab, netns_of
+
+pytestmark = pytest.mark.root
+
+
+def run_lab(ref: str) -> Lab:
+    """Up, every probe, down; asserts every probe passed and nothing is left behind."""
+    lab = Lab.load(ref)
+    lab.up(recreate=True)
+    try:
+        suite = lab.probes()
+        assert [str(r) for r in suite.failed] == [], f"{ref}: probes failed"
+        assert len(suite.results) >= 5
+    finally:
+        state = lab.store.read(lab.name)
+        lab.down()
+        assert leftovers(lab.name, state, lab.store) == []
+        assert netns_of(lab.name) == []
+    return lab
+
+
+@pytest.mark.kernel("vxlan", "bridge")
+def test_vxlan_overlay_probes_pass() -> None:
+    run_lab("vxlan-overlay")
+
+
+@pytest.mark.kernel("macvlan")
+def test_macvlan_half_of_underlay_probes_pass() -> None:
+    run_lab(str(REPO / "tests" / "data" / "underlay-macvlan.yml"))
+
+
+@pytest.mark.kernel("gre")
+def test_gre_tunnel_probes_pass() -> None:
+    """IPv4 and IPv6 cross; on the underlay it is proto 47 with key 42, the hosts only inside."""
+    run_lab("gre-tunnel")
+
+
+@pytest.mark.kernel("ipip")
+def test_ipip_tunnel_probes_pass() -> None:
+    """IPv4 crosses as proto 4; IPv6 reaches r1 and is dropped by the IPIP device: nothing on the underlay."""
+    run_lab("ipip-tunnel")
+
+
+@pytest.mark.kernel("macvlan", "ipvlan")
+def test_underlay_probes_pass() -> None:
+    """macvlans answer ARP with their own MACs, ipvlans with their parent's; all reach each other and gw."""
+    run_lab("underlay")
+
+
+@pytest.mark.kernel("vxlan", "bridge")
+def test_vxlan_overlay_status_shows_the_kernel_objects() -> None:
+    """What ``up`` made is what the plan said: the vxlan's VNI/port/remote and the bridge ports, read back."""
+    lab = Lab.load("vxlan-overlay")
+    lab.up(recreate=True)
+    try:
+        fd = os.open("/run/netns/nl-vxlan-overlay-v1", os.O_RDONLY)
+        try:
+            out = run_in_netns(fd, ["ip", "-d", "-j", "link", "show", "vxlan1"], capture=True).stdout
+        finally:
+            os.close(fd)
+        (link,) = json.loads(out)
+        data = link["linkinfo"]["info_data"]
+        assert (data["id"], data["remote"], data["local"], data["port"]) == (4242, "10.0.2.1", "10.0.1.1", 4789)
+        assert link["master"] == "br0" and link["ifindex"] >= 32
+        r = netlab("status", "vxlan-overlay")
+        assert r.returncode == 0 and "vxlan1" in r.stdout
+    finally:
+        lab.down()
