@@ -109,6 +109,9 @@ def rule_problem(table: str, rule: str, declared: set[str]) -> tuple[str, str | 
     builtin = BUILTIN_CHAINS[table]
     if "\n" in rule:
         return "a rule is one line", "write each rule as its own list item"
+    if "'" in rule:
+        return ("iptables-restore reads only double quotes: a single quote is part of the word",
+                "write --comment \"two words\" (in YAML: '-A INPUT -m comment --comment \"two words\"')")
     try:
         tokens = shlex.split(rule)
     except ValueError as exc:

@@ -27,7 +27,7 @@ nodes:
         policy: {FORWARD: DROP}
         rules:
           - "-A FORWARD -p tcp --dport 7 -j LOG_DROP"
-          - {name: block echo, rule: "-A LOG_DROP -m comment --comment 'mine' -j DROP"}
+          - {name: block echo, rule: '-A LOG_DROP -m comment --comment "mine" -j DROP'}
       raw:
         rules: ["-I PREROUTING 1 -p udp -j CT --notrack"]
       nat:
@@ -56,7 +56,7 @@ COMMIT
 :OUTPUT ACCEPT [0:0]
 :LOG_DROP - [0:0]
 -A FORWARD -m comment --comment "netlab:t" -p tcp --dport 7 -j LOG_DROP
--A LOG_DROP -m comment --comment "netlab:t block echo" -m comment --comment 'mine' -j DROP
+-A LOG_DROP -m comment --comment "netlab:t block echo" -m comment --comment "mine" -j DROP
 COMMIT
 """
 
@@ -129,13 +129,15 @@ def problems(rules: str, table: str = "filter", chains: str = "[]") -> list[str]
     ("nat", "-A PREROUTING -j REJECT", "8: the nat table is not for filtering: iptables refuses DROP and REJECT there"),
     ("mangle", "-A PREROUTING -j CT --notrack", "8: CT works only in the raw table"),
     ("filter", "-A INPUT -g INPUT", "8: a rule cannot jump to the built-in chain INPUT"),
+    ("filter", "-A INPUT -j LOG --log-prefix 'a b'",
+     "8: iptables-restore reads only double quotes: a single quote is part of the word"),
 ])
 def test_static_checks_name_the_rule_line(table: str, rule: str, message: str) -> None:
     assert problems(rule, table) == [message]
 
 
 def test_good_rules_pass_the_static_checks() -> None:
-    assert problems("-A INPUT -j MINE\n-A MINE -j LOG --log-prefix 'x y'\n-A MINE -j RETURN\n-I FORWARD 2 -j DROP",
+    assert problems('-A INPUT -j MINE\n-A MINE -j LOG --log-prefix "x y"\n-A MINE -j RETURN\n-I FORWARD 2 -j DROP',
                     chains="[MINE]") == []
     assert problems("-A PREROUTING -p tcp --dport 80 -j DNAT --to-destination 10.0.0.2:8080\n"
                     "-A POSTROUTING -o eth0 -j MASQUERADE", "nat") == []
@@ -183,3 +185,13 @@ def test_iptables_errors_are_reduced_to_their_words_and_line() -> None:
     assert _message(out) == 'unknown option "--dportx"'
     assert _origin_of(out, ((19, "t.yml:9"),)) == (19, "t.yml:9")
     assert _origin_of("iptables-restore: line 20 failed", ((20, "table filter"),)) == (20, "table filter")
+
+
+def test_the_docs_example_validates_and_loads_what_it_says() -> None:
+    from tests.unit.test_docs import lab_named
+
+    loaded = load_text(lab_named("nat-gw"), "nat-gw.yml")
+    (action,) = [a for a in plan(resolve(validate(loaded), "nat-gw.yml", loaded.lines)).actions
+                 if isinstance(a, LoadIptables)]
+    assert '-A POSTROUTING -m comment --comment "netlab:nat-gw masquerade" -s 10.0.1.0/24' in action.payload
+    assert ":FORWARD DROP [0:0]" in action.payload and ":LOG_DROP - [0:0]" in action.payload
