@@ -149,3 +149,28 @@ def test_netlab_run_of_each_iptables_lab_exits_0(tmp_path: Path) -> None:
         path = copy_of(tmp_path, name, f"ir-{name}"[:24])
         done = netlab("run", str(path), timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+
+
+@pytest.mark.kernel("iptables")
+def test_labs_pass_with_the_backend_this_kernel_has(tmp_path: Path) -> None:
+    """Runs here and, with `./run tests`, inside `netlab vm` (pytest -m kernel), whose kernel has no
+    nf_tables: there netlab must fall back to iptables-legacy and the labs must still pass."""
+    from netlab.kernel.features import detect
+
+    backend = detect_backend()
+    if not detect("nftables").available:
+        assert backend.name == "iptables-legacy-restore", backend
+    for name in ("iptables-chains", "bridge-nat"):
+        lab = Lab.load(copy_of(tmp_path, name, f"ik-{name}"[:24]))
+        lab.up(recreate=True)
+        try:
+            assert [str(r) for r in lab.probes().failed] == [], f"{name} with {backend.name}"
+        finally:
+            lab.down()
+
+
+@pytest.mark.vm
+def test_netlab_vm_run_of_iptables_chains_passes_with_legacy_iptables() -> None:
+    done = netlab("vm", "run", "iptables-chains", timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "45 of 45 probes passed" in done.stdout
