@@ -119,6 +119,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             console.print(f"[bold]{phase}[/] ({len(actions)})")
             for action in actions:
                 console.print(f"  {action.describe()}", markup=False)
+                if phase == "iptables":  # the whole iptables-restore payload, line by line
+                    payload = str(getattr(action, "payload", ""))
+                    console.print("\n".join(f"      {line}" for line in payload.splitlines()), markup=False)
         return 0
     show_progress = not args.json and sys.stderr.isatty()
     result = lab.up(progress=_progress_printer(show_progress), recreate=args.recreate)
