@@ -64,6 +64,18 @@ class IpvsServiceView:
     """(node, address, port) of each real server."""
 
 
+def _overlay_interfaces(overlay: Mapping[str, Any], node: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A node's tunnel, sub-interface and bridge interfaces with their addresses (netlab.tunnels), so that
+    probes find the interface on a target's subnet there too (an ARP probe from a macvlan, say)."""
+    found = [(str(b["name"]), tuple(str(a) for a in b.get("addresses", ())))
+             for b in overlay.get("bridges", []) if b.get("node") == node]
+    found += [(str(e["ifname"]), tuple(str(a) for a in e.get("addresses", ())))
+              for t in overlay.get("tunnels", []) for e in t.get("ends", []) if e.get("node") == node]
+    found += [(str(s["ifname"]), tuple(str(a) for a in s.get("addresses", ())))
+              for s in overlay.get("subinterfaces", []) if s.get("node") == node]
+    return found
+
+
 @dataclass(frozen=True)
 class LabView:
     """The lab as recorded by ``up``: nodes, namespaces, the declared probes and the IPVS services."""
@@ -88,6 +100,7 @@ class LabView:
         for raw in resolved.get("nodes", []):
             ifaces = [(str(i["name"]), tuple(str(a) for a in i.get("addresses", ())))
                       for i in raw.get("interfaces", [])]
+            ifaces += _overlay_interfaces(resolved.get("overlay") or {}, str(raw["name"]))
             ifaces.append(("lo", tuple(str(a) for a in raw.get("loopback", ()))))
             nodes[str(raw["name"])] = NodeView(str(raw["name"]), str(raw["netns"]), tuple(ifaces))
         adapter: TypeAdapter[Any] = TypeAdapter(Probe)

@@ -192,7 +192,27 @@ def check(topo: Topology, interfaces: dict[str, set[str]], connected: dict[str, 
                             "both ends of a tunnel share a subnet per family (same prefix length too)")
     _check_subinterfaces(topo, interfaces, taken, seen, added_ifs, added_addrs, col)
     _check_bridges(topo, interfaces, added_ifs, taken, seen, added_addrs, col)
+    if topo.ipv6 is False:
+        _check_ipv6_off(topo, col)
     return added_ifs, added_addrs
+
+
+def _check_ipv6_off(topo: Topology, col: Collector) -> None:
+    """``ipv6: false`` turns IPv6 off in every namespace: an IPv6 address here would fail in the kernel."""
+    places: list[tuple[PathKey, tuple[str, ...]]] = []
+    for i, t in enumerate(topo.tunnels):
+        if t is not None:
+            places += [(("tunnels", i, side, "address"), getattr(t, side).address) for side in ("a", "b")
+                       if getattr(t, side) is not None]
+    for name, node in topo.nodes.items():
+        places += [(("nodes", name, "subinterfaces", j, "address"), sub.address)
+                   for j, sub in enumerate(node.subinterfaces) if sub is not None]
+        places += [(("nodes", name, "bridges", br_name, "address"), br.address)
+                   for br_name, br in node.bridges.items() if br is not None]
+    for path, addresses in places:
+        if any(":" in a for a in addresses):
+            col.add(path, "IPv6 address in a lab with `ipv6: false`",
+                    "remove `ipv6: false` (IPv6 is turned on automatically when used)")
 
 
 def _an(kind: str) -> str:

@@ -137,3 +137,10 @@ def test_an_end_without_a_route_to_the_other_is_refused() -> None:
 ])
 def test_subinterface_validation(sub: str, expected: str) -> None:
     assert expected in problems(BASE.replace("  u: {}", f"  u: {{}}\n  m: {{subinterfaces: [{sub}]}}"))
+
+
+def test_ipv6_off_refuses_an_inner_ipv6_address() -> None:
+    text = BASE.replace("name: t", "name: t\nipv6: false") + (
+        "tunnels:\n  - {kind: gre, a: {node: r1, address: 'fd00::1/64'}, b: {node: r2, address: 'fd00::2/64'}}\n")
+    assert "tunnels[0].a.address: IPv6 address in a lab with `ipv6: false`" in problems(text)
+
