@@ -195,3 +195,28 @@ def test_the_docs_example_validates_and_loads_what_it_says() -> None:
                  if isinstance(a, LoadIptables)]
     assert '-A POSTROUTING -m comment --comment "netlab:nat-gw masquerade" -s 10.0.1.0/24' in action.payload
     assert ":FORWARD DROP [0:0]" in action.payload and ":LOG_DROP - [0:0]" in action.payload
+
+
+def test_a_table_refused_at_commit_is_traced_to_its_rule_and_rolled_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a kernel: a fake iptables-restore that accepts --test but refuses, at COMMIT, any filter table
+    holding the rule "-p tcp --dport 5"; netlab must find that rule, then load empty tables."""
+    import netlab.iptables.kernel as kernel
+    from netlab.errors import ApplyError
+
+    calls: list[tuple[list[str], str]] = []
+
+    def fake_run(argv: list[str], payload: str, preexec: object) -> tuple[int, str]:
+        calls.append((argv, payload))
+        if "--test" in argv or "--dport 5" not in payload:
+            return 0, ""
+        commit = payload.splitlines().index("COMMIT", payload.splitlines().index("*filter")) + 1
+        return 1, f"iptables-restore: line {commit} failed"
+
+    monkeypatch.setattr(kernel, "_run", fake_run)
+    monkeypatch.setattr(kernel, "detect_backend", lambda: kernel.Backend("/sbin/iptables-restore",
+                                                                         "/sbin/iptables-save", "fake"))
+    text = LAB.replace('"-A FORWARD -p tcp --dport 7 -j LOG_DROP"', '"-A FORWARD -p tcp --dport 5 -j LOG_DROP"')
+    with pytest.raises(ApplyError) as err:
+        kernel.load(-1, load_action(text))
+    assert "t.yml:9: `-A FORWARD -p tcp --dport 5 -j LOG_DROP`" in str(err.value)
+    assert calls[-1][1] == render_empty(("raw", "nat", "filter"))  # the node is left with empty tables
