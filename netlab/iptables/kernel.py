@@ -65,6 +65,10 @@ def _run(argv: list[str], payload: str, preexec: Callable[[], object]) -> tuple[
                               timeout=TIMEOUT, preexec_fn=preexec)
     except subprocess.TimeoutExpired:
         return -1, f"`{' '.join(argv)}` did not finish in {TIMEOUT:g} s"
+    except (OSError, subprocess.SubprocessError) as exc:
+        # entering the namespace failed in the child (preexec_fn): iptables never ran, least of all in
+        # the caller's own namespace
+        return -1, f"`{os.path.basename(argv[0])}` not run: {exc}"
     return proc.returncode, (proc.stderr + proc.stdout).strip()
 
 

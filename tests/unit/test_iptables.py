@@ -220,3 +220,13 @@ def test_a_table_refused_at_commit_is_traced_to_its_rule_and_rolled_back(monkeyp
         kernel.load(-1, load_action(text))
     assert "t.yml:9: `-A FORWARD -p tcp --dport 5 -j LOG_DROP`" in str(err.value)
     assert calls[-1][1] == render_empty(("raw", "nat", "filter"))  # the node is left with empty tables
+
+
+def test_iptables_never_runs_when_entering_the_namespace_fails() -> None:
+    from netlab.iptables.kernel import _run
+
+    def fail() -> None:
+        raise OSError("setns refused")
+
+    code, out = _run(["/bin/echo", "ran"], "", fail)
+    assert code == -1 and "not run" in out and "ran" not in out
