@@ -213,8 +213,8 @@ def resolve_overlay(topo: Topology, ifaces: Interfaces, index_of: dict[str, dict
     sub_index: dict[tuple[str, int], int] = {}
     for node_name, node in topo.nodes.items():
         for j, sub in enumerate(node.subinterfaces):
-            # created on the parent's socket: kernels before 6.7 or so look the requested index up in *that*
-            # namespace (EEXIST if taken there) before moving the device, so pick one free in both
+            # created on the parent's socket: some kernels (Debian's 6.1; not 6.18) look the requested index up
+            # in *that* namespace (EEXIST if taken there) before moving the device, so pick one free in both
             target, parent_ns = netns_of(node_name), netns_of(split_parent(sub.parent, node_name)[0])
             index = take(target)
             if parent_ns != target:
