@@ -37,6 +37,10 @@ from netlab.probes.result import Capture, ProbeResult
 FIELD = re.compile(r"^(?P<layer>[A-Za-z][A-Za-z0-9_]*)(\[(?P<nth>[0-9]+)\])?\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)$")
 
 
+LISTEN_TIMEOUT = 20.0
+"""Seconds a sniffer may take to report it is listening (not the probe's own ``timeout``)."""
+
+
 def _sniffer(ifname: str, bpf: str | None, settle: float, timeout: float) -> Callable[[Channel], dict[str, Any]]:
     def body(channel: Channel) -> dict[str, Any]:
         try:
@@ -134,7 +138,9 @@ def run(ctx: Context, probe: CaptureProbe) -> ProbeResult:
                                              _sniffer(ifname, probe.filter, probe.settle, probe.timeout),
                                              ctx.reaper)))
         for _spec, child in children:
-            child.receive(probe.timeout)  # "listening": the socket is bound with its filter
+            # "listening": the socket is bound with its filter. How long a sniffer takes to start is not
+            # what the probe measures, and on a loaded one-CPU VM fork + setns + filter compile took > 2 s
+            child.receive(max(probe.timeout, LISTEN_TIMEOUT))
         inner = ctx.run_probe(during)
         for _spec, child in children:
             child.stop()
