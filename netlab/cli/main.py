@@ -437,6 +437,8 @@ def _vm_argv(argv: list[str]) -> list[str]:
     it works whether or not the venv's bin/ is on PATH."""
     if argv and argv[0] in ("netlab", "pytest"):
         return [sys.executable, "-m", argv[0], *argv[1:]]
+    if argv and argv[0] in ("python", "python3"):
+        return [sys.executable, *argv[1:]]
     return argv
 
 

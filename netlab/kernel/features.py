@@ -556,28 +556,33 @@ class _Prober:
         return True, f"`iptables -t filter -S` and `-t nat -S` in a scratch netns: ok ({version})", ""
 
     def probe_nftables(self) -> _Result:
-        """NFT_MSG_GETGEN over NETLINK_NETFILTER: the smallest request that needs nf_tables; no binary."""
-        netlink_netfilter, nfnl_subsys_nftables, nft_msg_getgen = 12, 10, 16
-        nlm_f_request, nlm_f_ack, nlmsg_error = 0x1, 0x4, 0x2
-        nfgen = struct.pack("=BBH", socket.AF_UNSPEC, 0, 0)
-        header = struct.pack(
-            "=IHHII",
-            16 + len(nfgen),
-            (nfnl_subsys_nftables << 8) | nft_msg_getgen,
-            nlm_f_request | nlm_f_ack,
-            1,
-            0,
-        )
-        what = "NFT_MSG_GETGEN on a NETLINK_NETFILTER socket in a scratch netns: "
+        """Create a table in one nf_tables batch, as ``nft add table`` does: answering NFT_MSG_GETGEN is not
+        enough (Debian's UML kernel answers it, then refuses every table with EOPNOTSUPP)."""
+        netlink_netfilter, subsys, msg_newtable = 12, 10, 0
+        batch_begin, batch_end = 0x10, 0x11
+        request, ack, create = 0x1, 0x4, 0x400
+        nlmsg_error = 0x2
+
+        def message(mtype: int, flags: int, seq: int, family: int, res_id: int, attrs: bytes = b"") -> bytes:
+            body = struct.pack("=BBH", family, 0, socket.htons(res_id)) + attrs
+            return struct.pack("=IHHII", 16 + len(body), mtype, flags, seq, 0) + body
+
+        name = b"netlab_probe\0"
+        attr = struct.pack("=HH", 4 + len(name), 1) + name + b"\0" * (-len(name) % 4)  # NFTA_TABLE_NAME
+        batch = (message(batch_begin, request, 1, socket.AF_UNSPEC, subsys)
+                 + message((subsys << 8) | msg_newtable, request | ack | create, 2, socket.AF_INET, 0, attr)
+                 + message(batch_end, request, 3, socket.AF_UNSPEC, subsys))
+        what = "nf_tables batch adding a table in a scratch netns: "
         with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, netlink_netfilter) as sock:
             sock.settimeout(5)
-            sock.send(header + nfgen)
+            sock.send(batch)
             for message_type, error in _netlink_messages(_recv_until_ack(sock)):
                 if message_type == nlmsg_error and error != 0:
                     return (
                         False,
                         what + _errno_text(-error),
-                        "this kernel has no nf_tables (CONFIG_NF_TABLES)",
+                        "this kernel's nf_tables cannot add a table (CONFIG_NF_TABLES, nf_tables module); "
+                        "iptables labs use iptables-legacy here",
                     )
         return True, what + "ok", ""
 
