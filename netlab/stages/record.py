@@ -20,7 +20,7 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -67,9 +67,13 @@ class LabState:
     """The resolved lab (as plain data) for ``status`` when the topology file has changed or gone."""
 
     def to_json(self) -> str:
-        data = asdict(self)
+        # Field by field rather than asdict(self): asdict deep-copies `resolved` (already plain data),
+        # which at 1000 nodes cost ≈ 0.3 s per write, and `up` writes the state twice.
+        data: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["namespaces"] = [asdict(n) for n in self.namespaces]
+        data["processes"] = [asdict(p) for p in self.processes]
         data["version"] = STATE_VERSION
-        return json.dumps(data, indent=1, sort_keys=True)
+        return json.dumps(data, separators=(",", ":"))
 
     @staticmethod
     def from_json(text: str) -> LabState:
