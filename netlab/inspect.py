@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from netlab.ipvs.kernel import ServiceStats
 from netlab.kernel.netlink import RtnlSocket
@@ -26,6 +27,8 @@ class InterfaceStatus:
     kind: str
     alias: str = ""
     """netlab's tag on interfaces it made (``netlab:<lab>``)."""
+    detail: str = ""
+    """For a tunnel, what the kernel says it is: ``vxlan 4242 10.0.1.1 → 10.0.2.1:4789``."""
 
     @property
     def noise(self) -> bool:
@@ -67,10 +70,40 @@ def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
                 mac=str(link.get_attr("IFLA_ADDRESS") or ""), mtu=int(link.get_attr("IFLA_MTU") or 0),
                 addresses=tuple(addrs.get(link["index"], [])),
                 kind=str(kind or ("loopback" if link["index"] == 1 else "?")),
-                alias=str(link.get_attr("IFLA_IFALIAS") or "")))
+                alias=str(link.get_attr("IFLA_IFALIAS") or ""),
+                detail=_tunnel_detail(str(kind or ""), linkinfo)))
         return tuple(out)
     finally:
         sock.close()
+
+
+_TUNNEL_ATTRS = {
+    "vxlan": ("IFLA_VXLAN_LOCAL", "IFLA_VXLAN_GROUP", "IFLA_VXLAN_ID", "IFLA_VXLAN_PORT"),
+    "gre": ("IFLA_GRE_LOCAL", "IFLA_GRE_REMOTE", "IFLA_GRE_OKEY", None),
+    "ipip": ("IFLA_IPTUN_LOCAL", "IFLA_IPTUN_REMOTE", None, None),
+}
+
+
+def _tunnel_detail(kind: str, linkinfo: Any) -> str:
+    """A tunnel's parameters read back from the kernel, so ``status`` shows what really exists."""
+    names = _TUNNEL_ATTRS.get(kind)
+    if names is None or linkinfo is None:
+        return ""
+    try:
+        data = linkinfo.get_attr("IFLA_INFO_DATA")
+        if data is None:
+            return ""
+        local, remote, ident, port = (data.get_attr(n) if n else None for n in names)
+    except Exception:  # a decoder that does not know this kernel's attributes: show no detail, not a crash
+        return ""
+    text = f"{kind}"
+    if ident:
+        text += f" {'key ' if kind == 'gre' else ''}{ident}"
+    if local or remote:
+        text += f" {local or 'any'} → {remote or 'any'}"
+    if port:
+        text += f":{port}"
+    return text
 
 
 def lab_status(state: LabState) -> dict[str, object]:

@@ -197,7 +197,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                     continue
                 if not iface.get("alias") and not iface["addresses"] and iface["state"] == "DOWN":
                     continue  # gre0, tunl0, ...: the kernel's per-namespace fallback devices, unused
-                table.add_row(label if first else "", node["netns"] if first else "", iface["name"],
+                name = iface["name"] + (f" ({iface['detail']})" if iface.get("detail") else "")
+                table.add_row(label if first else "", node["netns"] if first else "", name,
                               iface["state"], iface["mac"], ", ".join(iface["addresses"]))
                 first = False
             if first:
