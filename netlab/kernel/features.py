@@ -9,7 +9,7 @@ network namespace.
 
 How it stays harmless and fast:
 
-* One ``os.fork()``: the child ``unshare(CLONE_NEWNET)`` s (through libc: Python 3.11 has no
+* One ``os.fork()``: the child ``unshare(CLONE_NEWNET)`` s (``netns.unshare``, via libc: Python 3.11 has no
   ``os.unshare``), runs every probe inside that scratch namespace, writes the results as JSON into a pipe and
   ``_exit`` s. The kernel destroys the namespace -- and every link, qdisc and IPVS service in it -- when the
   child exits, so nothing is ever created in, or left in, the caller's namespace. All probes share one child
@@ -31,7 +31,6 @@ Tools (``tool:ipvsadm``...) are looked up on ``PATH`` in the calling process; th
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import functools
 import json
@@ -45,6 +44,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from netlab.kernel.netns import CLONE_NEWNET, unshare
 
 __all__ = [
     "FEATURE_MODULES",
@@ -156,7 +157,6 @@ _ALIASES: dict[str, str] = {
     "ipvs": "ip_vs",
 }
 
-_CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _CHILD_TIMEOUT_S = 30.0  # first-time module loading on a big kernel can take seconds; a hang must not
 
@@ -298,21 +298,23 @@ def _read_all(fd: int, timeout: float) -> tuple[bytes, bool]:
 
 def _unshare_scratch_netns() -> tuple[str, str]:
     """Enter a new network namespace (this process only). Returns (how it was done, error text or '')."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.unshare(_CLONE_NEWNET) == 0:
+    try:
+        unshare(CLONE_NEWNET)
         return "unshare(CLONE_NEWNET)", ""
-    first = ctypes.get_errno()
+    except OSError as exc:
+        first = exc.errno or 0
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
-        # Map ourselves to root in the new user namespace: tools such as iptables check euid == 0.
-        for path, text in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"), ("gid_map", f"0 {gid} 1")):
-            with contextlib.suppress(OSError), open(f"/proc/self/{path}", "w") as handle:
-                handle.write(text)
-        return "unshare(CLONE_NEWUSER|CLONE_NEWNET) (not root)", ""
-    second = ctypes.get_errno()
-    return "", (
-        f"unshare(CLONE_NEWNET) failed: {_errno_text(first)}; with CLONE_NEWUSER: {_errno_text(second)}"
-    )
+    try:
+        unshare(_CLONE_NEWUSER | CLONE_NEWNET)
+    except OSError as exc:
+        return "", (
+            f"unshare(CLONE_NEWNET) failed: {_errno_text(first)}; with CLONE_NEWUSER: {_errno_text(exc.errno or 0)}"
+        )
+    # Map ourselves to root in the new user namespace: tools such as iptables check euid == 0.
+    for path, text in (("uid_map", f"0 {uid} 1"), ("setgroups", "deny"), ("gid_map", f"0 {gid} 1")):
+        with contextlib.suppress(OSError), open(f"/proc/self/{path}", "w") as handle:
+            handle.write(text)
+    return "unshare(CLONE_NEWUSER|CLONE_NEWNET) (not root)", ""
 
 
 def _child_main(names: Sequence[str]) -> dict[str, _Result]:
