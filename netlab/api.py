@@ -25,18 +25,19 @@ from typing import TYPE_CHECKING
 
 from netlab import catalog
 from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingFeatures, NotPermitted
+from netlab.kernel.netns import is_mounted_netns, netns_path
 from netlab.model.plan import Plan
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
 from netlab.stages import plan as plan_stage
 from netlab.stages.apply import (
     Applier,
-    NamespaceTag,
     Progress,
     kill_processes,
     read_namespace_tag,
     remove_namespaces,
     run_in_netns,
+    tagged_namespaces,
 )
 from netlab.stages.load import load_file
 from netlab.stages.record import LabState, StateStore, new_run_id, new_state, process_start_time
@@ -170,17 +171,11 @@ def _owned(state: LabState, name: str) -> bool:
     tag = read_namespace_tag(name)
     if tag is not None:
         return tag.lab == state.lab and tag.run == state.run
-    path = Path("/run/netns") / name
+    path = netns_path(name)
     try:
-        return not path.is_symlink() and path.stat().st_size == 0 and not _is_ns(path)
+        return not path.is_symlink() and path.stat().st_size == 0 and not is_mounted_netns(path)
     except FileNotFoundError:
         return False
-
-
-def _is_ns(path: Path) -> bool:
-    from netlab.kernel.netns import is_mounted_netns
-
-    return is_mounted_netns(path)
 
 
 def _teardown(store: StateStore, state: LabState) -> list[str]:
@@ -241,7 +236,7 @@ def exec_in(lab: str, node: str, argv: list[str], capture: bool = True,
     if netns is None:
         nodes = ", ".join(ns.owner for ns in state.namespaces if ns.kind == "node")
         raise InvalidInput(message=f"lab {lab} has no node {node!r}\n    hint: its nodes: {nodes}")
-    fd = os.open(f"/run/netns/{netns}", os.O_RDONLY | os.O_CLOEXEC)
+    fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         return run_in_netns(fd, argv, capture=capture)
     finally:
@@ -276,24 +271,15 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
             labs.append(state.lab)
             removed += _teardown(store, state)
         orphans: list[str] = []
-        netns_dir = Path("/run/netns")
-        if netns_dir.is_dir():
-            for entry in sorted(netns_dir.iterdir()):
-                tag = read_namespace_tag(entry.name)
-                if tag is None:
-                    continue
-                owner = live.get(tag.lab)
-                if owner is None or owner.run != tag.run:
-                    orphans.append(entry.name)
-                    if tag.lab not in labs:
-                        labs.append(tag.lab)
+        for name, tag in tagged_namespaces():
+            owner = live.get(tag.lab)
+            if owner is None or owner.run != tag.run:
+                orphans.append(name)
+                if tag.lab not in labs:
+                    labs.append(tag.lab)
         removed += remove_namespaces(orphans)
     return CleanReport(tuple(labs), tuple(removed))
 
 
 def live_labs(store: StateStore | None = None) -> list[LabState]:
     return [s for s in (store or StateStore()).all() if s.live]
-
-
-def tag_of(netns: str) -> NamespaceTag | None:
-    return read_namespace_tag(netns)

@@ -515,36 +515,33 @@ def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False,
 
 # ---------------------------------------------------------------------- teardown
 
-def read_namespace_tag(name: str, home_fd: int | None = None) -> NamespaceTag | None:
+def read_namespace_tag(name: str) -> NamespaceTag | None:
     """The netlab tag on ``lo`` of namespace ``name``, or None (not ours, not a namespace, gone)."""
-    from netlab.kernel.netns import is_mounted_netns, setns
+    from netlab.kernel.netns import inside
 
-    path = netns_path(name)
-    if not is_mounted_netns(path):
-        return None
+    with inside(name) as present:  # a bare file, or one removed since it was listed, is not ours to judge
+        if not present:
+            return None
+        sock = RtnlSocket()  # stays bound to the namespace after we leave it
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return None  # removed since we looked (another lab's down, `ip netns del`): not ours to judge
-    if os.fstat(fd).st_dev != os.stat("/proc/self/ns/net").st_dev:
-        os.close(fd)  # unmounted between the check and the open: what we opened is the bare file
-        return None
-    own_home = home_fd is None
-    home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC) if home_fd is None else home_fd
-    try:
-        setns(fd)
-        try:
-            sock = RtnlSocket()
-        finally:
-            setns(home)
-        try:
-            return NamespaceTag.parse(sock.link_alias(1))
-        finally:
-            sock.close()
+        return NamespaceTag.parse(sock.link_alias(1))
     finally:
-        os.close(fd)
-        if own_home:
-            os.close(home)
+        sock.close()
+
+
+def tagged_namespaces() -> list[tuple[str, NamespaceTag]]:
+    """Every named namespace that carries a netlab tag, with its tag: what ``clean`` and leak checks
+    look at (by tag, never by name)."""
+    from netlab.kernel.netns import NETNS_DIR
+
+    if not NETNS_DIR.is_dir():
+        return []
+    found = []
+    for entry in sorted(NETNS_DIR.iterdir()):
+        tag = read_namespace_tag(entry.name)
+        if tag is not None:
+            found.append((entry.name, tag))
+    return found
 
 
 def pids_in_namespaces(names: Iterable[str]) -> dict[str, list[int]]:

@@ -43,17 +43,9 @@ def root_snapshot() -> dict[str, str]:
 
 def netns_of(lab: str) -> list[str]:
     """Namespaces that carry this lab's tag (what a leak check must find empty)."""
-    from netlab.stages.apply import read_namespace_tag
+    from netlab.stages.apply import tagged_namespaces
 
-    d = Path("/run/netns")
-    if not d.is_dir():
-        return []
-    found = []
-    for entry in d.iterdir():
-        tag = read_namespace_tag(entry.name)
-        if tag is not None and tag.lab == lab:
-            found.append(entry.name)
-    return sorted(found)
+    return sorted(name for name, tag in tagged_namespaces() if tag.lab == lab)
 
 
 @pytest.fixture(autouse=True)
