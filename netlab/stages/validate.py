@@ -17,13 +17,14 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, get_args, get_origin
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlab.errors import Diagnostic, InvalidInput
 from netlab.iptables import rules as iptables_checks
-from netlab.iptables.model import TABLE_ORDER, Iptables, Table
+from netlab.iptables.model import Iptables
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
 from netlab.probes import checks as probe_checks
 from netlab.stages.load import LoadedFile, PathKey, format_path
@@ -72,45 +73,38 @@ def _field_names(model: type[BaseModel]) -> list[str]:
 
 
 def _model_at(path: PathKey) -> type[BaseModel] | None:
-    """The model class that the mapping at ``path`` should match (for "did you mean" hints)."""
+    """The model class that the mapping at ``path`` should match (for "did you mean" hints).
+
+    Walked from the models' own annotations, so every section a feature adds (tunnels, iptables,
+    IPVS, ...) gets hints without being listed here.
+    """
     model: type[BaseModel] = Topology
     i = 0
     while i < len(path):
         part = path[i]
-        if model is Topology and part == "nodes":
-            model, i = Node, i + 2
-        elif model is Topology and part == "links":
-            model, i = Link, i + 2
-        elif model is Topology and part == "lans":
-            model, i = Lan, i + 2
-        elif model is Link and part in ("a", "b"):
-            model, i = Endpoint, i + 1
-        elif model is Lan and part == "members":
-            model, i = Endpoint, i + 2
-        elif model is Node and part == "iptables":
-            model, i = Iptables, i + 1
-        elif model is Iptables and part in TABLE_ORDER:
-            model, i = Table, i + 1
-        elif model is Node and part == "routes":
-            from netlab.model.topology import Route
-            model, i = Route, i + 2
-        elif (model, part) in _TUNNEL_KEYS:
-            model, step = _TUNNEL_KEYS[(model, part)]  # tunnels, their ends, sub-interfaces, node bridges
-            i += step
-        else:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        below = _model_below(field.annotation) if field is not None else None
+        if below is None:
             return None
-    return model if i == len(path) else None
+        model, i = below[0], i + 1 + below[1]
+    return model
 
 
-def _tunnel_keys() -> dict[tuple[type[BaseModel], str | int], tuple[type[BaseModel], int]]:
-    """(model, key) → (model below it, path steps to it): where the keys of netlab.tunnels.model live."""
-    from netlab.tunnels.model import NodeBridge, SubInterface, Tunnel, TunnelEnd
-
-    return {(Topology, "tunnels"): (Tunnel, 2), (Tunnel, "a"): (TunnelEnd, 1), (Tunnel, "b"): (TunnelEnd, 1),
-            (Node, "subinterfaces"): (SubInterface, 2), (Node, "bridges"): (NodeBridge, 2)}
-
-
-_TUNNEL_KEYS = _tunnel_keys()
+def _model_below(annotation: Any) -> tuple[type[BaseModel], int] | None:
+    """(model, extra path steps) that a field's value holds: 0 for a model, 1 more per list index or
+    dict key in between. None for scalars and for unions of several models (no one set of keys)."""
+    origin, args = get_origin(annotation), get_args(annotation)
+    if origin is Annotated:
+        return _model_below(args[0])
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, 0
+    if origin in (tuple, list, dict) and args:
+        inner = _model_below(args[-1] if origin is dict else args[0])
+        return (inner[0], inner[1] + 1) if inner is not None else None
+    if origin in (Union, UnionType):
+        found = [b for b in (_model_below(a) for a in args if a is not type(None)) if b is not None]
+        return found[0] if len(found) == 1 else None
+    return None
 
 
 def _shape_diagnostics(exc: ValidationError, col: Collector) -> None:
