@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netlab.kernel.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDR, nla
 from netlab.kernel.netns import CLONE_NEWNET, unshare
 
 __all__ = [
@@ -562,15 +563,13 @@ class _Prober:
         enough (Debian's UML kernel answers it, then refuses every table with EOPNOTSUPP)."""
         netlink_netfilter, subsys, msg_newtable = 12, 10, 0
         batch_begin, batch_end = 0x10, 0x11
-        request, ack, create = 0x1, 0x4, 0x400
-        nlmsg_error = 0x2
+        request, ack, create = NLM_F_REQUEST, NLM_F_ACK, NLM_F_CREATE
 
         def message(mtype: int, flags: int, seq: int, family: int, res_id: int, attrs: bytes = b"") -> bytes:
             body = struct.pack("=BBH", family, 0, socket.htons(res_id)) + attrs
-            return struct.pack("=IHHII", 16 + len(body), mtype, flags, seq, 0) + body
+            return NLMSG_HDR.pack(16 + len(body), mtype, flags, seq, 0) + body
 
-        name = b"netlab_probe\0"
-        attr = struct.pack("=HH", 4 + len(name), 1) + name + b"\0" * (-len(name) % 4)  # NFTA_TABLE_NAME
+        attr = nla(1, b"netlab_probe\0")  # NFTA_TABLE_NAME
         batch = (message(batch_begin, request, 1, socket.AF_UNSPEC, subsys)
                  + message((subsys << 8) | msg_newtable, request | ack | create, 2, socket.AF_INET, 0, attr)
                  + message(batch_end, request, 3, socket.AF_UNSPEC, subsys))
@@ -579,7 +578,7 @@ class _Prober:
             sock.settimeout(5)
             sock.send(batch)
             for message_type, error in _netlink_messages(_recv_until_ack(sock)):
-                if message_type == nlmsg_error and error != 0:
+                if message_type == NLMSG_ERROR and error != 0:
                     return (
                         False,
                         what + _errno_text(-error),
@@ -594,7 +593,7 @@ def _recv_until_ack(sock: socket.socket) -> bytes:
     while True:
         chunk = sock.recv(65536)
         data += chunk
-        if not chunk or any(t == 0x2 for t, _ in _netlink_messages(data)):
+        if not chunk or any(t == NLMSG_ERROR for t, _ in _netlink_messages(data)):
             return data
 
 
@@ -603,7 +602,7 @@ def _netlink_messages(data: bytes) -> Iterable[tuple[int, int]]:
     offset = 0
     while offset + 16 <= len(data):
         length, message_type = struct.unpack_from("=IH", data, offset)
-        error = struct.unpack_from("=i", data, offset + 16)[0] if message_type == 0x2 else 0
+        error = struct.unpack_from("=i", data, offset + 16)[0] if message_type == NLMSG_ERROR else 0
         yield message_type, error
         if length < 16:
             return
