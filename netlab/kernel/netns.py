@@ -209,8 +209,14 @@ def enter_for_exec(ns_fd: int) -> None:
     interfaces instead of the host's; without it tools that read sysfs lie to the user.
     """
     setns(ns_fd)
-    unshare(CLONE_NEWNS)
-    mount("", "/", "none", MS_SLAVE | MS_REC)
+    try:
+        unshare(CLONE_NEWNS)
+        # Only once our mounts no longer propagate back may /sys be swapped: without MS_SLAVE the
+        # umount below would reach the caller's mount namespace too.
+        mount("", "/", "none", MS_SLAVE | MS_REC)
+    except OSError:
+        return  # "/" is no mount point (a chroot) or mounts are not ours to make: the network
+        # namespace alone still works, only /sys/class/net keeps showing the caller's interfaces
     try:
         umount("/sys")
         mount("sysfs", "/sys", "sysfs", 0)
