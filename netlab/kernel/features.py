@@ -208,13 +208,15 @@ def detect_many(names: Sequence[str]) -> list[FeatureStatus]:
 # --------------------------------------------------------------------------------------------------- tools
 
 
+def with_sbin(path: str) -> str:
+    """``path`` (empty entries dropped) plus the sbin directories it lacks, appended."""
+    parts = [p for p in path.split(os.pathsep) if p]
+    return os.pathsep.join(parts + [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in parts])
+
+
 def _sbin_path() -> str:
     """PATH plus the sbin directories: a non-root shell often lacks them, yet ``ipvsadm`` lives there."""
-    parts = os.environ.get("PATH", os.defpath).split(os.pathsep)
-    for extra in ("/usr/local/sbin", "/usr/sbin", "/sbin"):
-        if extra not in parts:
-            parts.append(extra)
-    return os.pathsep.join(parts)
+    return with_sbin(os.environ.get("PATH", os.defpath))
 
 
 def _detect_tool(tool: str) -> FeatureStatus:

@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import IO
 
 from netlab.errors import VmError
+from netlab.kernel.features import _sbin_path, with_sbin
 
 __all__ = [
     "GUEST_MODULES",
@@ -200,7 +201,7 @@ def _uml_problems() -> list[str]:
         problems.append(f"user-mode-linux kernel not found ({UML_BINARY}): {_APT_UML}")
     elif not any(UML_MODULES.glob("*/modules.dep")):
         problems.append(f"user-mode-linux modules not found under {UML_MODULES}: {_APT_UML}")
-    if not shutil.which("modprobe", path=_with_sbin(os.environ.get("PATH", os.defpath))):
+    if not shutil.which("modprobe", path=_sbin_path()):
         problems.append(
             "modprobe not found (the guest loads ip_vs, ip_gre... with it): apt-get install -y kmod"
         )
@@ -258,15 +259,10 @@ def vm_prerequisites(backend: VmBackend = VmBackend.AUTO) -> list[str]:
 # ----------------------------------------------------------------------------------------- the guest
 
 
-def _with_sbin(path: str) -> str:
-    parts = [p for p in path.split(os.pathsep) if p]
-    return os.pathsep.join(parts + [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in parts])
-
-
 def guest_environment(env: Mapping[str, str] | None, host_env: Mapping[str, str]) -> dict[str, str]:
     """The variables the command sees in the guest: PATH and a few others from the host, then ``env``."""
     out = {k: host_env[k] for k in _CARRIED_ENV if k in host_env}
-    out["PATH"] = _with_sbin(host_env.get("PATH", os.defpath))
+    out["PATH"] = with_sbin(host_env.get("PATH", os.defpath))
     out["PYTHONDONTWRITEBYTECODE"] = "1"
     out["NETLAB_IN_VM"] = "1"
     out.update(env or {})
