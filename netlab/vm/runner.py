@@ -286,8 +286,17 @@ def _uml_prelude(exchange: Path, writable: Sequence[Path], interactive: bool) ->
         "mount -t tmpfs -o mode=755 tmpfs /run",
         "mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts && mount -t tmpfs tmpfs /dev/shm",
         "mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null",
-        # Modules: Debian ships them outside /lib/modules so they do not clash with the host kernel's.
-        f"if [ -d /lib/modules ]; then mount --bind {UML_MODULES} /lib/modules; fi",
+        # Modules: Debian ships UML's outside /lib/modules (no clash with the host kernel's), and a machine
+        # with no kernel package (a container, a minimal install) has no /lib/modules to bind them onto.
+        # So modprobe gets a root of its own under /run, through a wrapper that is first on PATH and is
+        # the kernel's own module loader (autoload of ip_gre, sch_netem, ip_vs_wrr, ...).
+        "netlab_modprobe=$(PATH=/usr/sbin:/sbin:$PATH command -v modprobe)",
+        f"mkdir -p /run/netlab-uml/lib/modules /run/netlab-uml/bin"
+        f" && mount --bind {UML_MODULES} /run/netlab-uml/lib/modules",
+        "printf '#!/bin/sh\\nexec %s -d /run/netlab-uml \"$@\"\\n' \"$netlab_modprobe\""
+        " > /run/netlab-uml/bin/modprobe && chmod 755 /run/netlab-uml/bin/modprobe",
+        "echo /run/netlab-uml/bin/modprobe > /proc/sys/kernel/modprobe",
+        "export PATH=/run/netlab-uml/bin:$PATH",
         "modprobe -q overlay",
         # Writable but private copies of the places programs write to; the host's files are untouched.
         f"for d in {' '.join(_OVERLAID)}; do",

@@ -12,7 +12,15 @@ import pytest
 
 from netlab.errors import VmError
 from netlab.vm import runner
-from netlab.vm.runner import GUEST_MODULES, VmBackend, VmPlan, build_plan, guest_script, vm_prerequisites
+from netlab.vm.runner import (
+    GUEST_MODULES,
+    VmBackend,
+    VmPlan,
+    build_plan,
+    guest_environment,
+    guest_script,
+    vm_prerequisites,
+)
 
 HOST_ENV = {"PATH": "/opt/venv/bin:/usr/bin:/bin", "HOME": "/root", "SECRET_TOKEN": "x"}
 
@@ -219,7 +227,8 @@ def test_vng_guest_script_runs_under_bash(tmp_path: Path) -> None:
     script = guest_script(
         ["sh", "-c", 'pwd; echo "$LAB $PYTHONDONTWRITEBYTECODE"; exit 7'],
         cwd=cwd,
-        env={"PATH": f"{stubs}:/usr/bin:/bin", "LAB": "x y", "MODLOG": str(tmp_path / "mods")},
+        # the environment run_in_vm builds (PYTHONDONTWRITEBYTECODE included), not this process's
+        env=guest_environment({"LAB": "x y", "MODLOG": str(tmp_path / "mods")}, {"PATH": f"{stubs}:/usr/bin:/bin"}),
         exchange=tmp_path,
         backend=VmBackend.VNG,
     ).replace("mkdir -p /run/netns", ":")  # not the host's /run
