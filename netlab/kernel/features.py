@@ -534,31 +534,16 @@ class _Prober:
     # -- netfilter
 
     def probe_iptables(self) -> _Result:
-        binary = shutil.which("iptables", path=_sbin_path())
-        if not binary:
-            return False, "`iptables` not found on PATH (nor in /usr/sbin, /sbin)", "apt-get install iptables"
-        env = {**os.environ, "PATH": _sbin_path()}
-        version = subprocess.run(
-            [binary, "-V"], capture_output=True, text=True, env=env, check=False, timeout=10
-        ).stdout.strip()
-        for table in ("filter", "nat"):
-            proc = subprocess.run(
-                [binary, "-w", "-t", table, "-S"],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-                timeout=10,
-            )
-            if proc.returncode != 0:
-                message = (proc.stderr or proc.stdout).strip().splitlines()
-                return (
-                    False,
-                    f"`iptables -t {table} -S` in a scratch netns exited {proc.returncode}: "
-                    f"{message[-1] if message else ''}",
-                    f"{version or binary}: its {table} table does not load in this kernel",
-                )
-        return True, f"`iptables -t filter -S` and `-t nat -S` in a scratch netns: ok ({version})", ""
+        """What ``up`` will really use: the first iptables-restore that loads a rule in a scratch namespace
+        (netlab.iptables.kernel.detect_backend). Listing tables is not enough: the nf_tables build lists
+        them on kernels where it cannot load one, and netlab then falls back to iptables-legacy."""
+        from netlab.iptables.kernel import NoBackend, detect_backend
+
+        try:
+            backend = detect_backend()
+        except NoBackend as exc:
+            return False, str(exc), "apt-get install iptables (it ships iptables-legacy too)"
+        return True, f"{backend.how}: {backend.restore}", ""
 
     def probe_nftables(self) -> _Result:
         """Create a table in one nf_tables batch, as ``nft add table`` does: answering NFT_MSG_GETGEN is not
