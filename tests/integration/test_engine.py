@@ -53,6 +53,7 @@ def test_routed_up_ping_down_leaves_nothing() -> None:
         assert "ttl=63" in ping.stdout
         fwd = netlab("exec", "routed", "router", "--", "cat", "/proc/sys/net/ipv4/ip_forward")
         assert fwd.stdout.strip() == "1"
+        assert netlab("exec", "routed", "server", "--", "sh", "-c", "exit 7").returncode == 7  # passed through
         status = json.loads(netlab("status", "routed", "--json").stdout)
         addrs = {n["name"]: [a for i in n["interfaces"] for a in i["addresses"]] for n in status["nodes"]}
         assert "10.0.1.10/24" in addrs["client"] and "10.0.2.10/24" in addrs["server"]
@@ -232,7 +233,7 @@ def test_clean_removes_tagged_namespaces_whose_state_is_gone(tmp_path: Path) -> 
     assert_nothing_left("orphan")
 
 
-def test_exec_exit_code_and_not_up() -> None:
+def test_exec_on_a_lab_that_is_not_up_exits_3() -> None:
     r = netlab("exec", "not-a-lab", "x", "--", "true")
     assert r.returncode == 3 and "not up" in r.stderr
 
