@@ -21,6 +21,7 @@ from netlab.kernel.netlink import (
     IFLA_NET_NS_FD,
     NLM_F_CREATE,
     NLM_F_EXCL,
+    RTM_NEWLINK,
     ifinfo,
     nla,
     nla_ip,
@@ -31,7 +32,6 @@ from netlab.kernel.netlink import (
 )
 from netlab.model.plan import CreateSubInterface, CreateTunnel
 
-RTM_NEWLINK = 16
 IFLA_LINK = 5
 # <linux/if_tunnel.h>
 IFLA_GRE_IFLAGS, IFLA_GRE_OFLAGS, IFLA_GRE_IKEY, IFLA_GRE_OKEY = 2, 3, 4, 5
