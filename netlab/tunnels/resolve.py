@@ -110,6 +110,15 @@ class ResolvedOverlay:
         return None
 
 
+def _first_free(prefix: str, start: int, taken: set[str]) -> str:
+    """``prefix`` + the first number from ``start`` not in ``taken``, which it is then added to."""
+    n = start
+    while f"{prefix}{n}" in taken:
+        n += 1
+    taken.add(f"{prefix}{n}")
+    return f"{prefix}{n}"
+
+
 def tunnel_ifnames(topo: Topology) -> dict[tuple[int, str], str]:
     """(tunnel index, ``a``/``b``) → interface name: the given one, else ``<kind>1``, ``<kind>2`` … per node."""
     taken: dict[str, set[str]] = {}
@@ -130,11 +139,7 @@ def tunnel_ifnames(topo: Topology) -> dict[tuple[int, str], str]:
             if end.interface:
                 out[(i, side)] = end.interface
                 continue
-            n = 1
-            while f"{t.kind}{n}" in taken.setdefault(end.node, set()):
-                n += 1
-            out[(i, side)] = f"{t.kind}{n}"
-            taken[end.node].add(f"{t.kind}{n}")
+            out[(i, side)] = _first_free(t.kind, 1, taken.setdefault(end.node, set()))
     return out
 
 
@@ -149,11 +154,7 @@ def subinterface_names(topo: Topology) -> dict[tuple[str, int], str]:
             if sub.name:
                 out[(node_name, j)] = sub.name
                 continue
-            n = 0
-            while f"{SUB_PREFIX[sub.kind]}{n}" in taken:
-                n += 1
-            out[(node_name, j)] = f"{SUB_PREFIX[sub.kind]}{n}"
-            taken.add(out[(node_name, j)])
+            out[(node_name, j)] = _first_free(SUB_PREFIX[sub.kind], 0, taken)
     return out
 
 
