@@ -55,16 +55,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
     """What lab ``lab`` left behind after ``down``: tagged namespaces, its state file, live services."""
-    from netlab.stages.apply import read_namespace_tag
+    from netlab.stages.apply import tagged_namespaces
     from netlab.stages.record import process_start_time
 
-    found = []
-    netns_dir = Path("/run/netns")
-    if netns_dir.is_dir():
-        for entry in sorted(netns_dir.iterdir()):
-            tag = read_namespace_tag(entry.name)
-            if tag is not None and tag.lab == lab:
-                found.append(f"namespace {entry.name}")
+    found = [f"namespace {name}" for name, tag in tagged_namespaces() if tag.lab == lab]
     if store.path(lab).exists():
         found.append(f"state file {store.path(lab)}")
     for proc in state.processes if state is not None else ():
