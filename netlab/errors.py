@@ -51,10 +51,29 @@ class MissingFeatures(NetlabError):
     exit_code = 4
 
 
+class MissingTool(MissingFeatures):
+    """A program netlab (or a lab) runs is not installed: the remedy is a package, not a VM."""
+
+
 class VmError(NetlabError):
     """The full-kernel VM could not be started (missing qemu, kernel image, ...)."""
 
     exit_code = 4
+
+
+class VmBootError(VmError):
+    """A guest kernel did not boot: it panicked, hung (killed by the watchdog), or died before netlab's
+    guest script ran. Carries the backend and the guest's last lines, so the user sees the kernel's own
+    words (the panic text), not only that something failed."""
+
+    def __init__(self, backend: str, reason: str, tail: tuple[str, ...] = ()) -> None:
+        self.backend = backend
+        self.reason = reason
+        self.tail = tail
+        text = f"the {backend} VM did not boot: {reason}"
+        if tail:
+            text += "\n    its last lines:\n" + "\n".join(f"      {line}" for line in tail)
+        super().__init__(text)
 
 
 class NotPermitted(NetlabError):

@@ -43,9 +43,8 @@ def _ipvs(topo: Topology) -> list[Requirement]:
     for svc in topo.ipvs:
         name = svc.name or (f"{svc.vip}:{svc.port}" if svc.vip else f"fwmark {svc.fwmark}")
         reqs.append(Requirement("ip_vs", f"virtual service {name} is IPVS"))
-        sched = f"ip_vs_{svc.scheduler}"
-        if sched in ("ip_vs_rr", "ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh"):
-            reqs.append(Requirement(sched, f"virtual service {name} uses the {svc.scheduler} scheduler"))
+        # every scheduler is a module of its own (ip_vs_lblc...), checked like any other feature
+        reqs.append(Requirement(f"ip_vs_{svc.scheduler}", f"virtual service {name} uses the {svc.scheduler} scheduler"))
         if any((rs.mode or svc.mode) == "tun" for rs in svc.real_servers):
             reqs.append(Requirement("tunl0", f"virtual service {name} forwards in tunnel mode (IPIP to tunl0)"))
     return reqs

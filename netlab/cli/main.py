@@ -446,15 +446,17 @@ def _vm_argv(argv: list[str]) -> list[str]:
 def cmd_vm(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from netlab.vm.runner import VmBackend, run_in_vm
+    from netlab.vm import VmBackend, run_in_vm
 
     rest = list(args.argv)
     interactive = False
     if not rest:
         raise InvalidInput(message="netlab vm needs a command\n    hint: netlab vm run LAB | netlab vm shell | "
-                                   "netlab vm -- COMMAND...")
+                                   "netlab vm check | netlab vm -- COMMAND...")
     if rest[0] == "--":
         argv = _vm_argv(rest[1:])
+    elif rest[0] == "check":
+        return _vm_check(args, fresh="--fresh" in rest[1:])
     elif rest[0] == "run":
         if len(rest) < 2:
             raise InvalidInput(message="netlab vm run needs a lab\n    hint: netlab vm run dr-mode")
@@ -471,6 +473,35 @@ def cmd_vm(args: argparse.Namespace) -> int:
     env = {k: v for k, v in os.environ.items() if k.startswith("NETLAB_")}
     return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, env=env,
                      backend=VmBackend(args.backend), timeout=args.timeout)
+
+
+def _vm_check(args: argparse.Namespace, fresh: bool) -> int:
+    """``netlab vm check``: boot every installed backend (or reuse this host boot's records) and say which work."""
+    from netlab.vm import check_backends
+
+    def progress(line: str) -> None:
+        if not args.json:
+            sys.stderr.write(f"netlab vm: {line}\n")
+
+    reports = check_backends(boot=True, fresh=fresh, progress=progress)
+    if args.json:
+        _print_json([r.__dict__ for r in reports])
+    else:
+        _print_backends(reports)
+    return 0 if any(r.boots for r in reports) else 4
+
+
+def _print_backends(reports: Sequence[Any]) -> None:
+    from rich.table import Table
+
+    table = Table(title="full-kernel VM backends (tried in this order by `netlab vm`)", title_justify="left")
+    for col in ("backend", "installed", "boots here", "boot time", "detail"):
+        table.add_column(col, overflow="fold")
+    for r in reports:
+        boots = "[green]yes[/]" if r.boots else ("[red]no[/]" if r.boots is False else "-")
+        table.add_row(f"{r.backend} ({r.title})", "yes" if r.installed else "[red]no[/]", boots,
+                      f"{r.seconds:.1f} s" if r.seconds is not None else "", r.detail)
+    _console().print(table)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -570,17 +601,23 @@ def build_parser() -> argparse.ArgumentParser:
     probe_options(p)
 
     p = verb("vm", cmd_vm, "run a lab or any command inside a full-kernel VM (IPVS, GRE, IPIP, ...)",
-             "Boot a full Linux kernel (Debian's user-mode-linux by default, or virtme-ng/QEMU), run one command "
-             "inside, stream its output, and exit with its exit code. The guest sees this machine's files "
-             "(read-only, except the current directory) and gets a fresh /run. Forms:\n"
+             "Boot a full Linux kernel (Debian's user-mode-linux, or a Debian kernel under QEMU with KVM or "
+             "TCG: the first that boots here), run one command inside, stream its output, and exit with its exit "
+             "code. The guest sees this machine's files (read-only, except the current directory) and gets a "
+             "fresh /run. Every boot has a watchdog: a guest that hangs or panics is killed and reported with "
+             "its last lines, and the next backend is tried. Forms:\n"
              "  netlab vm run LAB          up, probes and down of LAB inside (netlab run LAB)\n"
              "  netlab vm shell            an interactive shell inside\n"
+             "  netlab vm check [--fresh]  which backends boot here, and how fast (exit 4 if none)\n"
              "  netlab vm -- COMMAND...    any command, e.g. netlab vm -- pytest -m kernel",
              )
     p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="run LAB | shell | -- COMMAND")
-    p.add_argument("--backend", choices=["auto", "uml", "vng"], default="auto",
-                   help="auto: user-mode-linux if installed, else virtme-ng (see docs/vm.md)")
+    p.add_argument("argv", nargs=argparse.REMAINDER, metavar="run LAB | shell | check [--fresh] | -- COMMAND")
+    p.add_argument("--backend", choices=["auto", "uml", "kvm", "tcg"], default="auto",
+                   help="auto (default): the first of uml, kvm, tcg that boots here -- found out by booting, "
+                        "remembered until the host reboots; uml: user-mode-linux; kvm: QEMU with KVM; tcg: QEMU "
+                        "emulation, slow but boots everywhere (see docs/vm.md)")
+    p.add_argument("--json", action="store_true", help="with `check`: machine-readable output")
     p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
     p.add_argument("--timeout", type=float, default=None, help="seconds before the VM is killed")
     p.add_argument("--quiet", action="store_true", help="no banner on stderr")

@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlab.errors import ApplyError
-from netlab.kernel.features import _sbin_path
 from netlab.kernel.netns import CLONE_NEWNET, enter_for_exec, unshare
+from netlab.kernel.tools import sbin_path as _sbin_path
 from netlab.model.plan import LoadIptables
 
 CANDIDATES = ("iptables-restore", "iptables-legacy-restore")

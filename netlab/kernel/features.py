@@ -45,13 +45,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netlab.kernel import catalog, tools
+from netlab.kernel.catalog import canonical_name
 from netlab.kernel.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDR, nla
 from netlab.kernel.netns import CLONE_NEWNET, unshare
 
 __all__ = [
-    "FEATURE_MODULES",
     "KNOWN_FEATURES",
-    "TOOL_PACKAGES",
     "FeatureStatus",
     "canonical_name",
     "detect",
@@ -74,89 +74,8 @@ class FeatureStatus:
     detail: str
 
 
-_TOOL_PREFIX = "tool:"
-
-#: The apt package that ships each tool, named in ``detail`` when the tool is missing.
-TOOL_PACKAGES: dict[str, str] = {
-    "ip": "iproute2",
-    "tc": "iproute2",
-    "iptables": "iptables",
-    "iptables-restore": "iptables",
-    "nft": "nftables",
-    "ipvsadm": "ipvsadm",
-    "tcpdump": "tcpdump",
-    "socat": "socat",
-    "ping": "iputils-ping",
-    "modprobe": "kmod",
-}
-
-#: Kernel features, name -> what it is. Tools are listed too, as ``tool:NAME``.
-KNOWN_FEATURES: dict[str, str] = {
-    "netns": "network namespaces (CONFIG_NET_NS)",
-    "veth": "virtual ethernet pairs (veth)",
-    "bridge": "Linux bridge (bridge)",
-    "vxlan": "VXLAN tunnels (vxlan)",
-    "geneve": "GENEVE tunnels (geneve)",
-    "macvlan": "MACVLAN sub-interfaces (macvlan)",
-    "ipvlan": "IPVLAN sub-interfaces (ipvlan)",
-    "gre": "GRE tunnels, IPv4 (ip_gre)",
-    "gretap": "GRE tunnels carrying Ethernet (ip_gre)",
-    "ip6gre": "GRE tunnels over IPv6 (ip6_gre)",
-    "ipip": "IP-in-IP tunnels (ipip)",
-    "tunl0": "the ipip fallback device tunl0 in every namespace, used by IPVS tunnel mode (ipip)",
-    "dummy": "dummy interfaces (dummy)",
-    "vlan": "802.1Q VLAN sub-interfaces (8021q)",
-    "netem": "netem qdisc: delay, loss, duplication (sch_netem)",
-    "ip_vs": "IP Virtual Server, the kernel load balancer (ip_vs)",
-    "ip_vs_rr": "IPVS round-robin scheduler (ip_vs_rr)",
-    "ip_vs_wrr": "IPVS weighted round-robin scheduler (ip_vs_wrr)",
-    "ip_vs_lc": "IPVS least-connection scheduler (ip_vs_lc)",
-    "ip_vs_wlc": "IPVS weighted least-connection scheduler (ip_vs_wlc)",
-    "ip_vs_sh": "IPVS source-hashing scheduler (ip_vs_sh)",
-    "ip_vs_dh": "IPVS destination-hashing scheduler (ip_vs_dh)",
-    "iptables": "iptables: the binary and its filter and nat tables",
-    "nftables": "nftables netlink API (nf_tables)",
-    **{
-        f"{_TOOL_PREFIX}{tool}": f"the `{tool}` command (apt package {pkg})"
-        for tool, pkg in TOOL_PACKAGES.items()
-    },
-}
-
-#: The kernel module behind each feature, for hints ("modprobe ip_gre") and for the VM's modprobe list.
-FEATURE_MODULES: dict[str, str] = {
-    "veth": "veth",
-    "bridge": "bridge",
-    "vxlan": "vxlan",
-    "geneve": "geneve",
-    "macvlan": "macvlan",
-    "ipvlan": "ipvlan",
-    "gre": "ip_gre",
-    "gretap": "ip_gre",
-    "ip6gre": "ip6_gre",
-    "ipip": "ipip",
-    "tunl0": "ipip",
-    "dummy": "dummy",
-    "vlan": "8021q",
-    "netem": "sch_netem",
-    "ip_vs": "ip_vs",
-    "ip_vs_rr": "ip_vs_rr",
-    "ip_vs_wrr": "ip_vs_wrr",
-    "ip_vs_lc": "ip_vs_lc",
-    "ip_vs_wlc": "ip_vs_wlc",
-    "ip_vs_sh": "ip_vs_sh",
-    "ip_vs_dh": "ip_vs_dh",
-    "nftables": "nf_tables",
-}
-
-# Names people also use for the same thing (module names mostly); ``detect`` accepts them.
-_ALIASES: dict[str, str] = {
-    "ip_gre": "gre",
-    "ip6_gre": "ip6gre",
-    "8021q": "vlan",
-    "sch_netem": "netem",
-    "nf_tables": "nftables",
-    "ipvs": "ip_vs",
-}
+_TOOL_PREFIX = catalog.TOOL_PREFIX
+KNOWN_FEATURES = catalog.known()
 
 _CLONE_NEWUSER = 0x10000000
 _CHILD_TIMEOUT_S = 30.0  # first-time module loading on a big kernel can take seconds; a hang must not
@@ -166,15 +85,9 @@ _LOCAL4, _REMOTE4 = "198.51.100.1", "198.51.100.2"
 _LOCAL6, _REMOTE6 = "2001:db8::1", "2001:db8::2"
 _VIP, _VPORT = "198.51.100.10", 80
 
-_IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sh", "dh")
 _VM_HINT = "run the lab inside a full kernel with `netlab vm` (docs/vm.md)"
 
 _Result = tuple[bool, str, str]
-
-
-def canonical_name(name: str) -> str:
-    """The ``KNOWN_FEATURES`` key for ``name`` (aliases such as ``ip_gre`` or ``8021q`` accepted)."""
-    return _ALIASES.get(name, name)
 
 
 def detect(name: str) -> FeatureStatus:
@@ -208,30 +121,18 @@ def detect_many(names: Sequence[str]) -> list[FeatureStatus]:
 # --------------------------------------------------------------------------------------------------- tools
 
 
-def with_sbin(path: str) -> str:
-    """``path`` (empty entries dropped) plus the sbin directories it lacks, appended."""
-    parts = [p for p in path.split(os.pathsep) if p]
-    return os.pathsep.join(parts + [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in parts])
-
-
-def _sbin_path() -> str:
-    """PATH plus the sbin directories: a non-root shell often lacks them, yet ``ipvsadm`` lives there."""
-    return with_sbin(os.environ.get("PATH", os.defpath))
-
-
 def _detect_tool(tool: str) -> FeatureStatus:
     name = f"{_TOOL_PREFIX}{tool}"
-    package = TOOL_PACKAGES.get(tool, tool)
     on_path = shutil.which(tool)
     if on_path:
         return FeatureStatus(name, True, f"found on PATH: {on_path}", "")
-    elsewhere = shutil.which(tool, path=_sbin_path())
+    elsewhere = tools.which(tool)
     if elsewhere:
         return FeatureStatus(
             name, True, f"not on PATH but at {elsewhere}", f"add {os.path.dirname(elsewhere)} to PATH"
         )
     return FeatureStatus(
-        name, False, f"`{tool}` not found on PATH (nor in /usr/sbin, /sbin)", f"apt-get install {package}"
+        name, False, f"`{tool}` not found on PATH (nor in /usr/sbin, /sbin)", tools.install_hint(tool)
     )
 
 
@@ -376,7 +277,7 @@ class _Prober:
             "iptables": self.probe_iptables,
             "nftables": self.probe_nftables,
         }
-        for sched in _IPVS_SCHEDULERS:
+        for sched in catalog.IPVS_SCHEDULERS:
             self.probes[f"ip_vs_{sched}"] = functools.partial(self.probe_scheduler, sched)
 
     def get(self, name: str) -> _Result:
@@ -406,7 +307,7 @@ class _Prober:
         how = f"{what} in a scratch netns: " + ("created" if code == 0 else _errno_text(code))
         if code == 0:
             return True, how, ""
-        module = FEATURE_MODULES.get(feature, kind)
+        module = catalog.module_of(feature) or kind
         if code == errno.EOPNOTSUPP:
             detail = f"this kernel has no '{kind}' link type and could not load module {module}; {_VM_HINT}"
         else:
@@ -487,11 +388,11 @@ class _Prober:
         how = "resolve generic-netlink family IPVS and dump services in a scratch netns: "
         loaded = ""
         can_load = os.path.exists("/proc/modules")  # absent when the kernel has no module support
-        if sock is None and code == errno.ENOENT and can_load and shutil.which("modprobe", path=_sbin_path()):
+        if sock is None and code == errno.ENOENT and can_load and tools.which("modprobe"):
             # Kernels without the genetlink alias for ip_vs: do what ipvsadm does. Harmless if absent.
             subprocess.run(
                 ["modprobe", "-q", "ip_vs"],
-                env={**os.environ, "PATH": _sbin_path()},
+                env={**os.environ, "PATH": tools.sbin_path()},
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 check=False,

@@ -452,11 +452,12 @@ def _check_node(name: str, node: Node, interfaces: set[str],
 
 
 def _check_requires(topo: Topology, col: Collector) -> None:
-    from netlab.kernel.features import KNOWN_FEATURES, canonical_name
+    from netlab.kernel.catalog import canonical_name, known
 
+    names = known()
     for k, name in enumerate(topo.requires):
-        if canonical_name(name) not in KNOWN_FEATURES:
-            close = difflib.get_close_matches(name, list(KNOWN_FEATURES), n=1)
+        if canonical_name(name) not in names:
+            close = difflib.get_close_matches(name, list(names), n=1)
             col.add(("requires", k), f"unknown feature {name!r}",
                     f"did you mean {close[0]!r}?" if close else "`netlab doctor` lists the features netlab knows")
 

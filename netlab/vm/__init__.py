@@ -1,8 +1,13 @@
-"""Run a command inside a full Linux kernel (user-mode-linux or virtme-ng/QEMU) when the host lacks features.
+"""Run a command inside a full Linux kernel (user-mode-linux, or QEMU with KVM or TCG) when the host lacks
+features.
 
-See netlab.vm.runner for how, and docs/vm.md for the measured figures behind the default backend.
+backends (what can be booted) → choice (what boots here, remembered per host boot) → guest (the script
+the guest runs) → plan (the host command line) → launch (boot watchdog, output relay, exit code) → runner
+(auto selection with fallback). docs/vm.md has the measured figures.
 """
 
-from netlab.vm.runner import VmBackend, VmPlan, build_plan, choose_backend, run_in_vm, vm_prerequisites
+from netlab.vm.backends import VmBackend
+from netlab.vm.plan import VmPlan, build_plan
+from netlab.vm.runner import BackendReport, check_backends, run_in_vm, vm_prerequisites
 
-__all__ = ["VmBackend", "VmPlan", "build_plan", "choose_backend", "run_in_vm", "vm_prerequisites"]
+__all__ = ["BackendReport", "VmBackend", "VmPlan", "build_plan", "check_backends", "run_in_vm", "vm_prerequisites"]

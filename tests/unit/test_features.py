@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from netlab.kernel import features
-from netlab.kernel.features import FEATURE_MODULES, KNOWN_FEATURES, FeatureStatus, detect, detect_all, detect_many
+from netlab.kernel import catalog, features
+from netlab.kernel.features import KNOWN_FEATURES, FeatureStatus, detect, detect_all, detect_many
 
 root = pytest.mark.root
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (creates a network namespace)")
@@ -37,9 +37,19 @@ def test_known_features_cover_what_labs_need() -> None:
 
 
 def test_feature_modules_name_real_features() -> None:
-    assert set(FEATURE_MODULES) <= set(KNOWN_FEATURES)
-    assert FEATURE_MODULES["gre"] == "ip_gre"
-    assert FEATURE_MODULES["vlan"] == "8021q"
+    assert catalog.module_of("gre") == "ip_gre" and catalog.module_of("ip_gre") == "ip_gre"
+    assert catalog.module_of("vlan") == "8021q" and catalog.module_of("netns") is None
+
+
+def test_every_ipvs_scheduler_the_model_accepts_is_a_catalog_feature() -> None:
+    """One list: the IPVS model's Scheduler type, the catalog's schedulers, requirements, doctor and the VM."""
+    import typing
+
+    from netlab.ipvs.model import Scheduler
+
+    assert set(typing.get_args(Scheduler)) == set(catalog.IPVS_SCHEDULERS)
+    for sched in catalog.IPVS_SCHEDULERS:
+        assert f"ip_vs_{sched}" in KNOWN_FEATURES and f"ip_vs_{sched}" in catalog.vm_modules()
 
 
 def test_unknown_feature_is_a_key_error() -> None:
@@ -75,10 +85,12 @@ def test_tools_agree_with_path() -> None:
 
 def test_missing_tool_names_its_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(features, "_sbin_path", lambda: str(tmp_path))
+    from netlab.kernel import tools
+
+    monkeypatch.setattr(tools, "sbin_path", lambda: str(tmp_path))
     (status,) = detect_many(["tool:ping"])
     assert not status.available
-    assert status.detail == "apt-get install iputils-ping"
+    assert status.detail == "apt-get install -y iputils-ping"
 
 
 def test_a_crashing_probe_child_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch) -> None:
