@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netlab import catalog
-from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingFeatures, NotPermitted
+from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingFeatures, MissingTool, NotPermitted
 from netlab.kernel.netns import is_mounted_netns, netns_path
 from netlab.model.plan import Plan
 from netlab.model.resolved import ResolvedLab
@@ -54,7 +54,22 @@ def require_root() -> None:
         raise NotPermitted(
             "netlab needs root: it creates network namespaces and mounts them under /run/netns "
             "(CAP_SYS_ADMIN) and configures interfaces, addresses and routes in them (CAP_NET_ADMIN).\n"
-            "    hint: run it with sudo")
+            f"    hint: run it as root, e.g. {root_command()}")
+
+
+def root_command() -> str:
+    """The command line that reruns this command as root and really finds netlab: ``sudo`` resets PATH
+    (secure_path), so a netlab installed in a venv is ``command not found`` under a plain ``sudo netlab``."""
+    import shlex
+    import shutil
+    import sys
+
+    args = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    exe = shutil.which("netlab")
+    if exe and os.path.dirname(exe) in ("/usr/bin", "/usr/local/bin", "/bin"):
+        return f"sudo netlab {args}".rstrip()
+    target = shlex.quote(exe) if exe else f"{shlex.quote(sys.executable)} -m netlab"
+    return f"sudo {target} {args}".rstrip()
 
 
 @dataclass(frozen=True)
@@ -239,6 +254,13 @@ def exec_in(lab: str, node: str, argv: list[str], capture: bool = True,
     fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
         return run_in_netns(fd, argv, capture=capture)
+    except FileNotFoundError:
+        from netlab.kernel.tools import install_hint
+
+        raise MissingTool(f"`{argv[0]}` is not installed (or not on PATH) on this machine\n"
+                          f"    hint: {install_hint(argv[0])}") from None
+    except PermissionError as exc:
+        raise ApplyError(f"cannot run `{argv[0]}`: {exc.strerror}") from None
     finally:
         os.close(fd)
 

@@ -150,12 +150,33 @@ def _write_cache(path: Path | None, available: set[str]) -> None:
         pass  # a cache that cannot be written only costs time
 
 
+def _package_fix(item: Missing) -> str | None:
+    """The apt package that fixes ``item``, if a package does (a program, or iptables' own binaries)."""
+    from netlab.kernel.catalog import TOOL_PREFIX
+    from netlab.kernel.tools import TOOL_PACKAGES
+
+    feature = item.requirement.feature
+    if feature.startswith(TOOL_PREFIX):
+        tool = feature[len(TOOL_PREFIX):]
+        return TOOL_PACKAGES.get(tool, tool)
+    if item.detail.startswith("apt-get install"):
+        return item.detail.split()[-1]
+    return None
+
+
 def describe_missing(lab: str, items: list[Missing]) -> str:
-    lines = [f"lab {lab} needs what this kernel does not have; nothing was created:"]
+    """The refusal of ``up``: what is missing, how it was checked, and the remedy that fits each cause --
+    a package for a missing program, the full-kernel VM for a missing kernel feature."""
+    lines = [f"lab {lab} needs what this machine does not have; nothing was created:"]
     for item in items:
         lines.append(f"  - {item.requirement.feature}: {item.requirement.reason}")
         lines.append(f"      checked: {item.how}")
-    lines.append("    hint: run it in a full kernel VM: `netlab vm run " + lab + "` "
-                 "(or `netlab vm shell`, then `netlab up " + lab + "` inside); `netlab doctor` lists what "
-                 "this machine has")
+    packages = sorted({p for p in map(_package_fix, items) if p})
+    kernel = [i for i in items if _package_fix(i) is None]
+    if packages:
+        lines.append(f"    hint: install the missing programs: apt-get install -y {' '.join(packages)}")
+    if kernel:
+        lines.append("    hint: this kernel lacks " + ", ".join(i.requirement.feature for i in kernel)
+                     + f": run the lab in a full-kernel VM: `netlab vm run {lab}` (or `netlab vm shell`, then "
+                     f"`netlab up {lab}` inside); `netlab doctor` lists what this machine has")
     return "\n".join(lines)

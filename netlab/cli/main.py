@@ -9,28 +9,18 @@ user errors are one clear message on stderr (never a traceback) and a documented
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from netlab.cli.common import console as _console
+from netlab.cli.common import print_json as _print_json
+from netlab.cli.doctor import cmd_doctor
+from netlab.cli.vm import cmd_vm
 from netlab.errors import InvalidInput, NetlabError
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
-
-    stream = sys.stderr if stderr else sys.stdout
-    # piped (CI logs, the VM's console): rich would assume 80 columns and fold every table
-    width = None if stream.isatty() or "COLUMNS" in os.environ else 160
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
-
-
-def _print_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 # ------------------------------------------------------------------------------------------ verbs
@@ -313,42 +303,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_doctor(args: argparse.Namespace) -> int:
-    from netlab import catalog, requirements
-    from netlab.api import Lab
-    from netlab.kernel.features import KNOWN_FEATURES, canonical_name, detect_all
-
-    needed_by: dict[str, list[str]] = {}
-    for name in catalog.names():
-        try:
-            lab = Lab.load(name)
-        except InvalidInput:
-            continue
-        for req in requirements.derive(lab.topology):
-            needed_by.setdefault(canonical_name(req.feature), []).append(name)
-    statuses = detect_all()
-    rows = [{"feature": st.name, "available": st.available, "how": st.how, "detail": st.detail,
-             "description": KNOWN_FEATURES.get(st.name, ""), "needed_by": needed_by.get(st.name, [])}
-            for st in statuses]
-    if args.json:
-        _print_json({"kernel": os.uname().release, "root": os.geteuid() == 0, "features": rows})
-        return 0
-    from rich.table import Table
-
-    table = Table(title=f"netlab doctor — kernel {os.uname().release}", title_justify="left")
-    for col in ("feature", "ok", "how it was checked", "needed by"):
-        table.add_column(col, overflow="fold")
-    for row in rows:
-        ok = "[green]yes[/]" if row["available"] else "[red]no[/]"
-        how = str(row["how"]) if row["available"] else f"{row['how']}\n→ {row['detail']}"
-        table.add_row(str(row["feature"]), ok, how, ", ".join(row["needed_by"]) or "")  # type: ignore[arg-type]
-    _console().print(table)
-    blocked = sorted({lab for row in rows if not row["available"] for lab in row["needed_by"]})  # type: ignore[attr-defined]
-    if blocked:
-        print(f"catalog labs that need the full-kernel VM here: {', '.join(blocked)}  (netlab vm run LAB)")
-    return 0
-
-
 def _probe_progress(enabled: bool) -> Callable[[Any], None] | None:
     """One line per finished probe on stderr, while the suite runs (only on a terminal)."""
     if not enabled:
@@ -433,77 +387,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _report_probes(suite, args)
 
 
-def _vm_argv(argv: list[str]) -> list[str]:
-    """Run netlab and pytest inside the guest with this very interpreter (the guest sees our files), so
-    it works whether or not the venv's bin/ is on PATH."""
-    if argv and argv[0] in ("netlab", "pytest"):
-        return [sys.executable, "-m", argv[0], *argv[1:]]
-    if argv and argv[0] in ("python", "python3"):
-        return [sys.executable, *argv[1:]]
-    return argv
-
-
-def cmd_vm(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from netlab.vm import VmBackend, run_in_vm
-
-    rest = list(args.argv)
-    interactive = False
-    if not rest:
-        raise InvalidInput(message="netlab vm needs a command\n    hint: netlab vm run LAB | netlab vm shell | "
-                                   "netlab vm check | netlab vm -- COMMAND...")
-    if rest[0] == "--":
-        argv = _vm_argv(rest[1:])
-    elif rest[0] == "check":
-        return _vm_check(args, fresh="--fresh" in rest[1:])
-    elif rest[0] == "run":
-        if len(rest) < 2:
-            raise InvalidInput(message="netlab vm run needs a lab\n    hint: netlab vm run dr-mode")
-        argv = _vm_argv(["netlab", "run", *rest[1:]])
-    elif rest[0] == "shell":
-        argv, interactive = ["/bin/bash", "-i"], True
-    else:
-        argv = _vm_argv(rest)
-    if not argv:
-        raise InvalidInput(message="nothing to run inside the VM")
-    if not args.quiet:
-        sys.stderr.write(f"netlab vm: booting a full kernel ({args.backend}) for: {' '.join(rest)}\n")
-    # netlab's own settings (NETLAB_REQUIRE_KERNEL, NETLAB_RUN_DIR, ...) follow the command into the guest
-    env = {k: v for k, v in os.environ.items() if k.startswith("NETLAB_")}
-    return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, env=env,
-                     backend=VmBackend(args.backend), timeout=args.timeout)
-
-
-def _vm_check(args: argparse.Namespace, fresh: bool) -> int:
-    """``netlab vm check``: boot every installed backend (or reuse this host boot's records) and say which work."""
-    from netlab.vm import check_backends
-
-    def progress(line: str) -> None:
-        if not args.json:
-            sys.stderr.write(f"netlab vm: {line}\n")
-
-    reports = check_backends(boot=True, fresh=fresh, progress=progress)
-    if args.json:
-        _print_json([r.__dict__ for r in reports])
-    else:
-        _print_backends(reports)
-    return 0 if any(r.boots for r in reports) else 4
-
-
-def _print_backends(reports: Sequence[Any]) -> None:
-    from rich.table import Table
-
-    table = Table(title="full-kernel VM backends (tried in this order by `netlab vm`)", title_justify="left")
-    for col in ("backend", "installed", "boots here", "boot time", "detail"):
-        table.add_column(col, overflow="fold")
-    for r in reports:
-        boots = "[green]yes[/]" if r.boots else ("[red]no[/]" if r.boots is False else "-")
-        table.add_row(f"{r.backend} ({r.title})", "yes" if r.installed else "[red]no[/]", boots,
-                      f"{r.seconds:.1f} s" if r.seconds is not None else "", r.detail)
-    _console().print(table)
-
-
 def cmd_schema(args: argparse.Namespace) -> int:
     from netlab.model.topology import Topology
 
@@ -521,8 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="netlab",
         description="Linux networking labs from YAML: namespaces, veth, bridges, routes and sysctls, "
                     "built in the kernel and removed without a trace.",
-        epilog="exit codes: 0 ok, 1 failed, 2 invalid input, 3 lab not up, 4 missing kernel feature, "
-               "5 needs root")
+        epilog="exit codes: 0 ok, 1 failed, 2 invalid input, 3 lab not up, 4 missing kernel feature or "
+               "program, 5 needs root")
+    parser.add_argument("--version", action="version", version=f"netlab {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
 
     def verb(name: str, handler: Handler, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -577,8 +461,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = verb("doctor", cmd_doctor, "what this machine's kernel and tools can do, and which labs need what",
              "Check every feature netlab can use by really trying it in a throwaway namespace (never in the "
-             "root namespace): table of feature, available, how it was checked, which catalog labs need it.")
+             "root namespace), the programs and Python packages it runs, and which full-kernel VM backends "
+             "really boot here (booted once per boot of the host, then remembered): tables of what is "
+             "available, how it was checked, the remedy for what is not, and which catalog labs need it.")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--no-vm", action="store_true", help="do not boot VM backends that were not tried yet")
 
     def probe_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--only", action="append", metavar="NAME", help="run only this probe (repeatable)")
@@ -626,6 +513,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    from netlab import __version__
+
+    return __version__
+
+
+def _internal_error(exc: BaseException) -> int:
+    """A bug, not the user's mistake: one line, and the traceback kept in a file for the report."""
+    import tempfile
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    if os.environ.get("NETLAB_DEBUG"):
+        sys.stderr.write(text)
+        return 1
+    where = ""
+    try:
+        with tempfile.NamedTemporaryFile("w", prefix="netlab-crash-", suffix=".txt", delete=False) as f:
+            f.write(f"netlab {_version()}, argv {sys.argv!r}\n{text}")
+            where = f" (traceback in {f.name})"
+    except OSError:
+        pass
+    sys.stderr.write(f"error: internal error, a bug in netlab: {type(exc).__name__}: {exc}{where}\n"
+                     "    hint: please report it with that file; NETLAB_DEBUG=1 prints the traceback here\n")
+    return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -638,6 +552,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        return 141  # `netlab status | head`: the reader left; nothing to report
+    except Exception as exc:
+        return _internal_error(exc)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "add
 
 @dataclass(frozen=True)
 class CreateNetns:
-    """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 on or off."""
+    """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 off -- or on without duplicate
+    address detection (see netlab.stages.apply._ipv6_without_dad)."""
 
     phase: ClassVar[Phase] = "netns"
     netns: str
@@ -34,7 +35,7 @@ class CreateNetns:
     ipv6: bool
 
     def describe(self) -> str:
-        v6 = "" if self.ipv6 else ", IPv6 off"
+        v6 = ", IPv6 without DAD" if self.ipv6 else ", IPv6 off"
         return f"namespace {self.netns} for {self.owner} (lo up{v6})"
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import re
 import select
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from netlab.errors import MissingTool
 from netlab.probes.context import Context, failed, plural
 from netlab.probes.model import CaptureProbe
 from netlab.probes.nsfork import Channel, Child, ChildFailed, ChildTimeout, fork_into
@@ -70,7 +72,12 @@ class Matcher:
         import logging
 
         logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-        import scapy.all as scapy
+        try:
+            import scapy.all as scapy
+        except ImportError as exc:
+            raise MissingTool(f"scapy cannot be imported in netlab's Python ({sys.executable}): {exc}; capture "
+                              "probes dissect packets with it\n    hint: pip install scapy (into the same "
+                              "environment as netlab)") from None
 
         self.scapy: Any = scapy
         self.checks: list[tuple[Any, int, str, str | int]] = []

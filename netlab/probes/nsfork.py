@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlab.kernel.netns import enter_for_exec, netns_path, setns
+from netlab.kernel.tools import install_hint
 
 PR_SET_PDEATHSIG = 1
 _HEADER = struct.Struct("!Q")
@@ -293,6 +294,6 @@ def exec_in(netns: str, argv: list[str], timeout: float) -> Executed:
         out = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else ""
         return Executed(None, out)
     except FileNotFoundError:
-        return Executed(127, f"{argv[0]}: command not found")
+        return Executed(127, f"{argv[0]}: command not found (install it: {install_hint(argv[0])})")
     finally:
         os.close(fd)

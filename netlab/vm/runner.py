@@ -26,7 +26,7 @@ from netlab.errors import VmBootError, VmError
 from netlab.vm import backends
 from netlab.vm.backends import Backend, VmBackend
 from netlab.vm.choice import BootCache, BootRecord
-from netlab.vm.launch import launch, launch_interactive
+from netlab.vm.launch import Launched, launch, launch_interactive
 from netlab.vm.plan import VmPlan, build_plan
 
 __all__ = ["BackendReport", "check_backends", "run_in_vm", "vm_prerequisites"]
@@ -85,14 +85,14 @@ def _candidates(requested: VmBackend) -> list[Backend]:
 
 def _boot_once(backend: Backend, argv: Sequence[str], cwd: Path, memory: str, cpus: int,
                env: dict[str, str] | None, writable: Sequence[Path] | None, timeout: float | None,
-               quiet: bool) -> int:
-    """One attempt: plan, launch under the watchdog, return the rc (VmBootError if it did not boot)."""
+               quiet: bool) -> Launched:
+    """One attempt: plan, launch under the watchdog (VmBootError if it did not boot)."""
     exchange = Path(tempfile.mkdtemp(prefix="netlab-vm-"))
     try:
         plan = build_plan(argv, cwd=cwd, exchange=exchange, backend=backend.kind, memory=memory, cpus=cpus,
                           env=env, writable=writable)
         _write_script(plan)
-        return launch(plan, backend, timeout=timeout, quiet=quiet).rc
+        return launch(plan, backend, timeout=timeout, quiet=quiet)
     finally:
         shutil.rmtree(exchange, ignore_errors=True)
 
@@ -102,18 +102,18 @@ def _write_script(plan: VmPlan) -> None:
     plan.script_path.chmod(0o755)
 
 
-def _attempt(backend: Backend, cache: BootCache, run: Callable[[], int]) -> int:
-    """Run ``run`` (one boot of ``backend``), recording whether the guest booted."""
+def _attempt(backend: Backend, cache: BootCache, run: Callable[[], Launched]) -> int:
+    """Run ``run`` (one boot of ``backend``), recording whether the guest booted and how long it took."""
     start = time.monotonic()
     try:
-        rc = run()
+        launched = run()
     except VmBootError as exc:
         cache.put(backend.kind, False, time.monotonic() - start, exc.reason, exc.tail)
         raise
-    except VmError:
-        raise  # booted, then died or timed out: not the backend's boot to blame
-    cache.put(backend.kind, True, time.monotonic() - start, "booted")
-    return rc
+    # (a VmError here means the guest booted, then died or timed out: not the backend's boot to blame)
+    if launched.boot_seconds >= 0:
+        cache.put(backend.kind, True, launched.boot_seconds, "booted")
+    return launched.rc
 
 
 def run_in_vm(
@@ -163,9 +163,9 @@ def run_in_vm(
                 notify(f"the {candidate.name} VM did not boot here: {checked.reason}; trying the next backend")
                 why_not.append(f"{candidate.name}: {checked.reason}")
                 continue
-        def run(c: Backend = candidate) -> int:
-            if interactive:
-                return _interactive_once(c, argv, cwd, memory, cpus, env, writable, timeout)
+        def run(c: Backend = candidate) -> Launched:
+            if interactive:  # the boot cannot be timed through a terminal: no record is written
+                return Launched(_interactive_once(c, argv, cwd, memory, cpus, env, writable, timeout), -1.0)
             return _boot_once(c, argv, cwd, memory, cpus, env, writable, timeout, quiet=False)
 
         try:
@@ -198,12 +198,13 @@ def check_backend(candidate: Backend, cache: BootCache) -> BootRecord:
     """Boot ``candidate`` once with ``true`` (output discarded) and record whether it booted."""
     start = time.monotonic()
     try:
-        _boot_once(candidate, ["true"], Path("/"), "512M", 1, None, (), candidate.boot_deadline + 60, quiet=True)
+        launched = _boot_once(candidate, ["true"], Path("/"), "512M", 1, None, (), candidate.boot_deadline + 60,
+                              quiet=True)
     except VmBootError as exc:
         return cache.put(candidate.kind, False, time.monotonic() - start, exc.reason, exc.tail)
     except VmError as exc:
         return cache.put(candidate.kind, False, time.monotonic() - start, str(exc))
-    return cache.put(candidate.kind, True, time.monotonic() - start, "booted")
+    return cache.put(candidate.kind, True, launched.boot_seconds, "booted")
 
 
 def check_backends(boot: bool = True, fresh: bool = False, cache: BootCache | None = None,
