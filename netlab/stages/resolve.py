@@ -2,15 +2,16 @@
 
 Choices made here, and why:
 
-* Namespaces are ``nl-<lab>-<node>`` (and ``nl-<lab>-<lan>`` for a LAN's bridge), so two labs with
-  the same node names can be up at once and ``ip netns`` shows whose namespace is whose.
+* Namespaces are ``nl-<lab>.<node>`` (and ``nl-<lab>.<lan>`` for a LAN's bridge), so two labs with
+  the same node names can be up at once and ``ip netns`` shows whose namespace is whose
+  (netlab.naming: the dot never occurs in a lab name, so two labs cannot collide).
 * Interface indexes are picked up front (from :data:`FIRST_INDEX` per namespace): the plan can then
   address every interface by index, and apply never asks the kernel "what index did eth0 get?".
   We start above the indexes a full kernel hands out to its per-namespace fallback devices
   (``tunl0``, ``gre0``, ``sit0``, ``ip6tnl0``, … appear in every new namespace once their modules
   are loaded).
 * A LAN's bridge is ``br0`` in the LAN's namespace, and its ports are named after the member nodes,
-  so ``ip -n nl-lan-lan1 link`` reads as a list of who is plugged in.
+  so ``ip -n nl-lan.lan1 link`` reads as a list of who is plugged in.
 """
 
 from __future__ import annotations
@@ -31,17 +32,13 @@ from netlab.model.resolved import (
     ResolvedRoute,
 )
 from netlab.model.topology import Endpoint, Topology
+from netlab.naming import netns_name
 from netlab.services.model import ServiceSpec
 from netlab.stages.load import PathKey, format_path
 from netlab.stages.validate import default_interface_names
 from netlab.tunnels.resolve import overlay_addresses, resolve_overlay
 
 FIRST_INDEX = 32
-NETNS_PREFIX = "nl"
-
-
-def netns_name(lab: str, node: str) -> str:
-    return f"{NETNS_PREFIX}-{lab}-{node}"
 
 
 def _sysctl_value(value: int | str) -> str:

@@ -74,7 +74,7 @@ def test_lan_hosts_reach_each_other_without_router() -> None:
             r = netlab("exec", "lan", "h1", "--", "ping", "-c1", "-W2", target)
             assert r.returncode == 0 and "ttl=64" in r.stdout, r.stdout
         # the bridge ports are named after the hosts plugged into them
-        ports = subprocess.run(["ip", "-n", "nl-lan-lan1", "-o", "link", "show", "master", "br0"],
+        ports = subprocess.run(["ip", "-n", "nl-lan.lan1", "-o", "link", "show", "master", "br0"],
                                capture_output=True, text=True, check=True).stdout
         assert {"h1", "h2", "h3"} <= {line.split(":")[1].strip().split("@")[0] for line in ports.splitlines()}
     finally:
@@ -151,16 +151,16 @@ def test_failed_up_rolls_back_and_names_the_step(tmp_path: Path) -> None:
 
 
 def test_namespace_not_ours_is_never_adopted_or_removed(tmp_path: Path) -> None:
-    subprocess.run(["ip", "netns", "add", "nl-squat-a"], check=True)
+    subprocess.run(["ip", "netns", "add", "nl-squat.a"], check=True)
     try:
         path = write_lab(tmp_path, "squat", "nodes:\n  a: {}\n  b: {}\nlinks:\n  - a: {node: a}\n    b: {node: b}\n")
         r = netlab("up", str(path))
-        assert r.returncode == 1 and "nl-squat-a already exists" in r.stderr
-        assert Path("/run/netns/nl-squat-a").exists()
+        assert r.returncode == 1 and "nl-squat.a already exists" in r.stderr
+        assert Path("/run/netns/nl-squat.a").exists()
         assert netlab("clean").returncode == 0
-        assert Path("/run/netns/nl-squat-a").exists(), "clean removed a namespace netlab did not make"
+        assert Path("/run/netns/nl-squat.a").exists(), "clean removed a namespace netlab did not make"
     finally:
-        subprocess.run(["ip", "netns", "del", "nl-squat-a"], check=False)
+        subprocess.run(["ip", "netns", "del", "nl-squat.a"], check=False)
 
 
 def test_kill_9_during_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_kill_9_during_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
 
     sleepers: list[int] = []
     while not sleepers and time.monotonic() < deadline:  # the command runs inside node a
-        sleepers = pids_in_namespaces(["nl-crash-a"]).get("nl-crash-a", [])
+        sleepers = pids_in_namespaces(["nl-crash.a"]).get("nl-crash.a", [])
         time.sleep(0.02)
     assert sleepers, "the node's command never started"
     proc.send_signal(signal.SIGKILL)
@@ -229,7 +229,7 @@ def test_clean_removes_tagged_namespaces_whose_state_is_gone(tmp_path: Path) -> 
     state_file("orphan").unlink()  # as if /run/netlab/labs was wiped
     assert len(netns_of("orphan")) == 3
     r = netlab("clean", "--json")
-    assert sorted(json.loads(r.stdout)["removed"]) == ["nl-orphan-client", "nl-orphan-router", "nl-orphan-server"]
+    assert sorted(json.loads(r.stdout)["removed"]) == ["nl-orphan.client", "nl-orphan.router", "nl-orphan.server"]
     assert_nothing_left("orphan")
 
 

@@ -70,7 +70,7 @@ def test_vxlan_overlay_status_shows_the_kernel_objects() -> None:
     lab = Lab.load("vxlan-overlay")
     lab.up(recreate=True)
     try:
-        fd = os.open("/run/netns/nl-vxlan-overlay-v1", os.O_RDONLY)
+        fd = os.open("/run/netns/nl-vxlan-overlay.v1", os.O_RDONLY)
         try:
             out = run_in_netns(fd, ["ip", "-d", "-j", "link", "show", "vxlan1"], capture=True).stdout
         finally:

@@ -100,14 +100,14 @@ def test_up_dry_run_json_prints_the_plan(capsys: pytest.CaptureFixture[str]) -> 
     code, out, err = run(["up", "routed", "--dry-run", "--json"], capsys)
     assert (code, err) == (0, "")
     assert out == Lab.load("routed").plan().to_json()
-    assert json.loads(out)["namespaces"] == ["nl-routed-client", "nl-routed-router", "nl-routed-server"]
+    assert json.loads(out)["namespaces"] == ["nl-routed.client", "nl-routed.router", "nl-routed.server"]
 
 
 def test_up_dry_run_prints_the_plan_by_phase(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _err = run(["up", "lan", "--dry-run"], capsys)
     assert code == 0
     assert out.startswith("plan for lab lan (4 namespaces, 18 actions; nothing applied)\nnetns (4)\n")
-    assert "  veth nl-lan-h1:eth0 <-> nl-lan-lan1:h1\n" in out
+    assert "  veth nl-lan.h1:eth0 <-> nl-lan.lan1:h1\n" in out
 
 
 def test_up_dry_run_of_a_bad_file_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -45,16 +45,16 @@ def test_full_example_becomes_what_the_doc_says() -> None:
     topo = validate(load_text(lab_named("campus"), "campus.yml"))
     p = plan(resolve(topo, "campus.yml"))
     assert len(p.actions) == 47
-    assert p.namespaces == ("nl-campus-router", "nl-campus-server", "nl-campus-h1", "nl-campus-h2",
-                            "nl-campus-h3", "nl-campus-office")
+    assert p.namespaces == ("nl-campus.router", "nl-campus.server", "nl-campus.h1", "nl-campus.h2",
+                            "nl-campus.h3", "nl-campus.office")
     (bridge,) = [a for a in p.actions if isinstance(a, CreateBridge)]
-    assert (bridge.netns, bridge.name, bridge.index, bridge.mtu) == ("nl-campus-office", "br0", 32, 1400)
+    assert (bridge.netns, bridge.name, bridge.index, bridge.mtu) == ("nl-campus.office", "br0", 32, 1400)
     srv0 = next(a for a in p.actions if isinstance(a, CreateVeth) and a.name == "srv0")
     assert (srv0.index, srv0.mtu, srv0.mac, srv0.peer_name) == (32, 9000, "02:00:00:00:02:01", "eth0")
     described = {a.describe() for a in p.actions}
-    assert {"sysctl net.ipv4.conf.lan0.proxy_arp=0 in nl-campus-router",
-            "sysctl net.ipv4.conf.eth0.rp_filter=0 in nl-campus-server",
-            "sysctl net.ipv6.conf.eth0.accept_ra=0 in nl-campus-server"} <= described
+    assert {"sysctl net.ipv4.conf.lan0.proxy_arp=0 in nl-campus.router",
+            "sysctl net.ipv4.conf.eth0.rp_filter=0 in nl-campus.server",
+            "sysctl net.ipv6.conf.eth0.accept_ra=0 in nl-campus.server"} <= described
 
 
 def test_full_example_uses_every_key_of_the_format() -> None:

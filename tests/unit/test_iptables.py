@@ -71,7 +71,7 @@ def load_action(text: str = LAB) -> LoadIptables:
 def test_payload_is_one_restore_file_in_table_order_with_the_lab_comment_on_every_rule() -> None:
     action = load_action()
     assert action.payload == PAYLOAD
-    assert (action.netns, action.node) == ("nl-t-r", "r")
+    assert (action.netns, action.node) == ("nl-t.r", "r")
     assert action.describe() == "iptables-restore in r: 3 rules in raw, nat, filter"
 
 

@@ -105,20 +105,20 @@ def test_a_value_the_topology_sets_overrides_the_derived_one() -> None:
     derived = settings(topo, "rs1")[("sysctl", "net.ipv4.conf.all.arp_ignore")]
     assert derived.overridden
     sysctls = [(a.key, a.value) for a in plan(resolve(topo, "t.yml")).actions
-               if isinstance(a, SetSysctl) and a.netns == "nl-t-rs1"]
+               if isinstance(a, SetSysctl) and a.netns == "nl-t.rs1"]
     assert ("net.ipv4.conf.all.arp_ignore", "0") in sysctls and ("net.ipv4.conf.all.arp_ignore", "1") not in sysctls
 
 
 def test_plan_carries_reasons_and_the_service() -> None:
     p = plan(resolve(lab(DR), "t.yml"))
     (svc,) = [a for a in p.actions if isinstance(a, AddIpvsService)]
-    assert (svc.netns, svc.vip, svc.port, svc.scheduler) == ("nl-t-director", "10.0.10.100", 80, "rr")
+    assert (svc.netns, svc.vip, svc.port, svc.scheduler) == ("nl-t.director", "10.0.10.100", 80, "rr")
     assert [(d.node, d.address, d.port, d.weight, d.mode) for d in svc.dests] == [
         ("rs1", "10.0.10.11", 80, 1, "dr"), ("rs2", "10.0.10.12", 80, 3, "dr")]
     vip_adds = [a for a in p.actions if isinstance(a, AddAddress) and a.address == "10.0.10.100/32"]
     assert all(a.reason for a in vip_adds) and len(vip_adds) == 3
     # the VIP comes after the director's own address on that interface: it must not become primary
-    director_adds = [a.address for a in p.actions if isinstance(a, AddAddress) and a.netns == "nl-t-director"
+    director_adds = [a.address for a in p.actions if isinstance(a, AddAddress) and a.netns == "nl-t.director"
                      and a.name == "eth2"]
     assert director_adds == ["10.0.10.2/24", "10.0.10.100/32"]
     assert p.to_dict()["actions"][-1]["action"] == "add_ipvs_service"
@@ -132,7 +132,7 @@ def test_tunl0_is_raised_by_name_without_a_tag() -> None:
 
 def test_nat_route_back_is_a_planned_route() -> None:
     topo = lab("  - {director: director, vip: 10.0.1.100, port: 80, mode: nat, real_servers: [{node: rs2}]}\n")
-    routes = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, AddRoute) and a.netns == "nl-t-rs2"]
+    routes = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, AddRoute) and a.netns == "nl-t.rs2"]
     assert [(r.to, r.via) for r in routes] == [("default", "10.0.10.2")] and routes[0].reason
 
 

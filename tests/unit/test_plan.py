@@ -83,8 +83,8 @@ def test_phases_come_in_order() -> None:
 def test_namespaces_first_nodes_then_lans() -> None:
     p = planned(FULL)
     assert [(a.netns, a.owner) for a in of_type(p, CreateNetns)] == [
-        ("nl-full-client", "client"), ("nl-full-router", "router"), ("nl-full-h1", "h1"), ("nl-full-h2", "h2"),
-        ("nl-full-seg", "LAN seg")]
+        ("nl-full.client", "client"), ("nl-full.router", "router"), ("nl-full.h1", "h1"), ("nl-full.h2", "h2"),
+        ("nl-full.seg", "LAN seg")]
     assert p.namespaces == tuple(a.netns for a in of_type(p, CreateNetns))
     assert all(a.ipv6 is False for a in of_type(p, CreateNetns))
 
@@ -99,25 +99,25 @@ def test_each_veth_pair_is_created_once() -> None:
 
 def test_point_to_point_pair_is_created_from_the_end_that_sorts_first() -> None:
     (veth, *_) = of_type(planned(FULL), CreateVeth)
-    assert (veth.netns, veth.name, veth.index) == ("nl-full-client", "eth0", 32)
-    assert (veth.peer_netns, veth.peer_name, veth.peer_index) == ("nl-full-router", "eth0", 32)
+    assert (veth.netns, veth.name, veth.index) == ("nl-full.client", "eth0", 32)
+    assert (veth.peer_netns, veth.peer_name, veth.peer_index) == ("nl-full.router", "eth0", 32)
 
 
 def test_lan_member_pairs_are_created_from_the_node_side() -> None:
-    lan_veths = [v for v in of_type(planned(FULL), CreateVeth) if v.peer_netns == "nl-full-seg"]
+    lan_veths = [v for v in of_type(planned(FULL), CreateVeth) if v.peer_netns == "nl-full.seg"]
     assert [(v.netns, v.name, v.peer_name, v.peer_index) for v in lan_veths] == [
-        ("nl-full-router", "eth1", "router", 33), ("nl-full-h1", "eth0", "h1", 34), ("nl-full-h2", "eth0", "h2", 35)]
+        ("nl-full.router", "eth1", "router", 33), ("nl-full.h1", "eth0", "h1", 34), ("nl-full.h2", "eth0", "h2", 35)]
 
 
 def test_lan_ports_are_up_with_the_bridge_as_master() -> None:
     p = planned(FULL)
     (bridge,) = of_type(p, CreateBridge)
-    assert (bridge.netns, bridge.name, bridge.index) == ("nl-full-seg", "br0", 32)
+    assert (bridge.netns, bridge.name, bridge.index) == ("nl-full.seg", "br0", 32)
     ups = {(a.netns, a.name): a.master_index for a in of_type(p, LinkUp)}
-    assert ups[("nl-full-seg", "br0")] is None
-    assert {name: m for (ns, name), m in ups.items() if ns == "nl-full-seg" and name != "br0"} == {
+    assert ups[("nl-full.seg", "br0")] is None
+    assert {name: m for (ns, name), m in ups.items() if ns == "nl-full.seg" and name != "br0"} == {
         "router": 32, "h1": 32, "h2": 32}
-    assert all(m is None for (ns, _), m in ups.items() if ns != "nl-full-seg")
+    assert all(m is None for (ns, _), m in ups.items() if ns != "nl-full.seg")
 
 
 def test_every_created_interface_except_lo_is_brought_up_with_the_lab_tag() -> None:
@@ -130,21 +130,21 @@ def test_every_created_interface_except_lo_is_brought_up_with_the_lab_tag() -> N
 
 def test_sysctls_node_keys_then_interface_keys() -> None:
     assert [(a.netns, a.key, a.value) for a in of_type(planned(FULL), SetSysctl)] == [
-        ("nl-full-client", "net.ipv4.conf.eth0.rp_filter", "0"),
-        ("nl-full-router", "net.ipv4.ip_forward", "1"),
+        ("nl-full.client", "net.ipv4.conf.eth0.rp_filter", "0"),
+        ("nl-full.router", "net.ipv4.ip_forward", "1"),
     ]
 
 
 def test_addresses_include_loopback_on_index_1() -> None:
     addrs = [(a.netns, a.name, a.index, a.address) for a in of_type(planned(FULL), AddAddress)]
-    assert ("nl-full-router", "lo", 1, "10.255.0.1/32") in addrs
+    assert ("nl-full.router", "lo", 1, "10.255.0.1/32") in addrs
     assert len(addrs) == 6
 
 
 def test_routes_after_addresses() -> None:
     p = planned(FULL)
     (route,) = of_type(p, AddRoute)
-    assert (route.netns, route.to, route.via, route.family) == ("nl-full-client", "default", "10.0.1.1", 4)
+    assert (route.netns, route.to, route.via, route.family) == ("nl-full.client", "default", "10.0.1.1", 4)
     last_address = max(i for i, a in enumerate(p.actions) if isinstance(a, AddAddress))
     assert p.actions.index(route) > last_address
 
@@ -165,9 +165,9 @@ def test_ipv6_flag_reaches_every_namespace() -> None:
 def test_plan_json_is_plain_data_with_action_names() -> None:
     data = json.loads(planned(FULL).to_json())
     assert data["lab"] == "full"
-    assert data["namespaces"][0] == "nl-full-client"
+    assert data["namespaces"][0] == "nl-full.client"
     first = data["actions"][0]
-    assert first == {"action": "create_netns", "phase": "netns", "netns": "nl-full-client", "owner": "client",
+    assert first == {"action": "create_netns", "phase": "netns", "netns": "nl-full.client", "owner": "client",
                      "ipv6": False}
     assert {a["action"] for a in data["actions"]} == {
         "create_netns", "create_bridge", "create_veth", "set_sysctl", "link_up", "add_address", "add_route",
@@ -182,8 +182,8 @@ def test_by_phase_groups_consecutive_actions() -> None:
 
 def test_every_action_describes_itself() -> None:
     lines = [a.describe() for a in planned(FULL).actions]
-    assert "veth nl-full-client:eth0 <-> nl-full-router:eth0" in lines
-    assert "up nl-full-seg:h1, port of bridge index 32" in lines
+    assert "veth nl-full.client:eth0 <-> nl-full.router:eth0" in lines
+    assert "up nl-full.seg:h1, port of bridge index 32" in lines
     assert "run in router: echo router-ready" in lines
     assert all(lines)
 

@@ -8,7 +8,8 @@ import pytest
 
 from netlab.model.resolved import ResolvedInterface, ResolvedLab
 from netlab.stages.load import load_text
-from netlab.stages.resolve import FIRST_INDEX, netns_name, resolve
+from netlab.naming import netns_name
+from netlab.stages.resolve import FIRST_INDEX, resolve
 from netlab.stages.validate import validate
 
 
@@ -43,8 +44,8 @@ ROUTER_LAB = """\
 
 def test_namespaces_are_nl_lab_node() -> None:
     lab = resolved(ROUTER_LAB)
-    assert [n.netns for n in lab.nodes] == ["nl-r-h1", "nl-r-h2", "nl-r-r"]
-    assert netns_name("routed", "client") == "nl-routed-client"
+    assert [n.netns for n in lab.nodes] == ["nl-r.h1", "nl-r.h2", "nl-r.r"]
+    assert netns_name("routed", "client") == "nl-routed.client"
 
 
 def test_lan_namespace_and_bridge() -> None:
@@ -57,8 +58,8 @@ def test_lan_namespace_and_bridge() -> None:
             members: [{node: h1}, {node: h2}]
         """)
     (lan,) = lab.lans
-    assert (lan.name, lan.netns, lan.bridge, lan.mtu) == ("seg", "nl-lab1-seg", "br0", 1400)
-    assert lab.namespaces == ("nl-lab1-h1", "nl-lab1-h2", "nl-lab1-seg")
+    assert (lan.name, lan.netns, lan.bridge, lan.mtu) == ("seg", "nl-lab1.seg", "br0", 1400)
+    assert lab.namespaces == ("nl-lab1.h1", "nl-lab1.h2", "nl-lab1.seg")
 
 
 def test_default_interface_names_count_per_node_in_file_order() -> None:
@@ -114,8 +115,8 @@ def test_peers_point_at_each_other() -> None:
     lab = resolved(ROUTER_LAB)
     h1 = iface(lab, "h1", "eth0")
     r0 = iface(lab, "r", "eth0")
-    assert (h1.peer.netns, h1.peer.ifname, h1.peer.index) == ("nl-r-r", "eth0", 32)
-    assert (r0.peer.netns, r0.peer.ifname, r0.peer.index) == ("nl-r-h1", "eth0", 32)
+    assert (h1.peer.netns, h1.peer.ifname, h1.peer.index) == ("nl-r.r", "eth0", 32)
+    assert (r0.peer.netns, r0.peer.ifname, r0.peer.index) == ("nl-r.h1", "eth0", 32)
     assert h1.segment == r0.segment == "links[0]"
 
 
@@ -135,7 +136,7 @@ def test_lan_bridge_takes_index_32_and_ports_are_named_after_nodes() -> None:
     assert [(p.name, p.index, p.node) for p in lan.ports] == [("h1", 33, "h1"), ("h2", 34, "h2"),
                                                               ("h2-1", 35, "h2")]
     member = iface(lab, "h2", "eth1")
-    assert (member.index, member.peer.netns, member.peer.ifname, member.peer.index) == (33, "nl-t-seg", "h2-1", 35)
+    assert (member.index, member.peer.netns, member.peer.ifname, member.peer.index) == (33, "nl-t.seg", "h2-1", 35)
 
 
 def test_mtu_of_an_end_overrides_the_link_or_lan_mtu() -> None:

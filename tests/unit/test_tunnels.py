@@ -50,16 +50,16 @@ def test_gre_tunnel_defaults_name_and_underlay_addresses() -> None:
                 " b: {node: r2, address: 192.168.9.2/30}}\n")
     t1, t2 = [a for a in p.actions if isinstance(a, CreateTunnel)]
     assert (t1.netns, t1.name, t1.index, t1.local, t1.remote, t1.key, t1.ttl) == (
-        "nl-t-r1", "gre1", 33, "10.0.1.1", "10.0.2.1", 7, 64)
-    assert (t2.netns, t2.local, t2.remote) == ("nl-t-r2", "10.0.2.1", "10.0.1.1")
-    assert "gre nl-t-r1:gre1 local 10.0.1.1 remote 10.0.2.1 key 7 ttl 64" in {a.describe() for a in p.actions}
+        "nl-t.r1", "gre1", 33, "10.0.1.1", "10.0.2.1", 7, 64)
+    assert (t2.netns, t2.local, t2.remote) == ("nl-t.r2", "10.0.2.1", "10.0.1.1")
+    assert "gre nl-t.r1:gre1 local 10.0.1.1 remote 10.0.2.1 key 7 ttl 64" in {a.describe() for a in p.actions}
 
 
 def test_routes_through_a_tunnel_validate_and_get_its_index() -> None:
     text = BASE.replace("r1: {routes: [", "r1: {routes: [{to: 10.2.0.0/24, via: 192.168.9.2}, {to: 10.3.0.0/24, "
                         "dev: ipip1}, ") + (
         "tunnels:\n  - {kind: ipip, a: {node: r1, address: 192.168.9.1/30}, b: {node: r2, address: 192.168.9.2/30}}\n")
-    routes = [a for a in plan_of(text).actions if a.phase == "routes" and a.netns == "nl-t-r1"]
+    routes = [a for a in plan_of(text).actions if a.phase == "routes" and a.netns == "nl-t.r1"]
     assert [(r.to, r.dev, r.dev_index) for r in routes][:2] == [("10.2.0.0/24", None, None),  # type: ignore[union-attr]
                                                                  ("10.3.0.0/24", "ipip1", 33)]
 
@@ -69,9 +69,9 @@ def test_vxlan_in_a_node_bridge_and_its_default_port() -> None:
         "tunnels:\n  - {kind: vxlan, vni: 42, a: {node: r1}, b: {node: r2}}\n")
     p = plan_of(text)
     (br,) = [a for a in p.actions if isinstance(a, CreateBridge)]
-    vx = next(a for a in p.actions if isinstance(a, CreateTunnel) and a.netns == "nl-t-r1")
-    assert (br.netns, br.name, br.index, vx.index, vx.vni, vx.port) == ("nl-t-r1", "br0", 33, 34, 42, 4789)
-    ups = {(a.name, a.master_index) for a in p.actions if isinstance(a, LinkUp) and a.netns == "nl-t-r1"}
+    vx = next(a for a in p.actions if isinstance(a, CreateTunnel) and a.netns == "nl-t.r1")
+    assert (br.netns, br.name, br.index, vx.index, vx.vni, vx.port) == ("nl-t.r1", "br0", 33, 34, 42, 4789)
+    ups = {(a.name, a.master_index) for a in p.actions if isinstance(a, LinkUp) and a.netns == "nl-t.r1"}
     assert {("eth0", 33), ("vxlan1", 33), ("br0", None)} <= ups
 
 
@@ -82,7 +82,7 @@ def test_subinterface_across_namespaces_gets_an_index_free_in_both() -> None:
     (sub,) = [a for a in p.actions if isinstance(a, CreateSubInterface)]
     # u has eth0..eth2 at 32..34; m's counter starts at 32: the first index free in both is 35
     assert (sub.netns, sub.parent_name, sub.parent_index, sub.target_netns, sub.name, sub.index, sub.mode) == (
-        "nl-t-u", "eth2", 34, "nl-t-m", "mv0", 35, "bridge")
+        "nl-t.u", "eth2", 34, "nl-t.m", "mv0", 35, "bridge")
     assert p.by_phase()[2][0] == "sublinks"  # after every veth (the parent) exists
 
 
