@@ -34,6 +34,7 @@ from netlab.stages.apply import (
     Applier,
     Progress,
     kill_processes,
+    pids_in_namespaces,
     read_namespace_tag,
     remove_namespaces,
     run_in_netns,
@@ -136,11 +137,18 @@ class Lab:
         start = time.monotonic()
         with self.store.locked():
             current = self.store.read(self.name)
-            if current is not None and current.live:
-                if current.topology_sha256 == self.sha256 and not recreate:
+            if current is not None and current.live and not recreate:
+                gone = [ns.name for ns in current.namespaces if not _owned(current, ns.name)]
+                if gone:
+                    raise ApplyError(
+                        f"lab {self.name} is recorded as up, but {len(gone)} of its namespaces are gone or no "
+                        f"longer carry its tag ({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}): "
+                        "something removed them behind netlab's back\n"
+                        f"    hint: `netlab up --recreate {self.name}` rebuilds it")
+                if current.topology_sha256 == self.sha256:
                     return UpResult(self.name, False, len(current.namespaces), 0, 0.0,
                                     f"lab {self.name} is already up (same topology); nothing to do")
-                if not recreate:
+                else:
                     raise ApplyError(
                         f"lab {self.name} is already up from a different version of its topology\n"
                         f"    hint: `netlab up --recreate {self.name}` tears it down and brings the new one "
@@ -150,7 +158,7 @@ class Lab:
             plan = self.plan()
             state = new_state(self.resolved, self.sha256, new_run_id())
             self.store.write(state)  # the journal: written before anything exists
-            applier = Applier(plan, state.run, progress, log_dir=self.store.logs_dir / self.name)
+            applier = Applier(plan, state.run, progress, log_dir=self.store.log_dir(self.name))
             try:
                 applier.apply()
             except BaseException:
@@ -194,11 +202,16 @@ def _owned(state: LabState, name: str) -> bool:
 
 
 def _teardown(store: StateStore, state: LabState) -> list[str]:
-    """Remove what ``state`` records (and only what still carries its tag), then the state file."""
-    # services (recorded with their start time, so a recycled pid is never hit); removing the namespaces
-    # below also kills every process still inside them
-    kill_processes([p.pid for p in state.processes if process_start_time(p.pid) == p.start_time])
+    """Remove what ``state`` records (and only what still carries its tag), then the state file.
+
+    A recorded service is stopped only if it is still the process that was started (same start time: a
+    recycled pid is never hit) *and* it lives in one of this lab's namespaces; removing the namespaces
+    then kills every process still inside them. Namespace names were recomputed when the state was read.
+    """
     ours = [ns.name for ns in state.namespaces if _owned(state, ns.name)]
+    inside = {pid for group in pids_in_namespaces(ours).values() for pid in group}
+    kill_processes([p.pid for p in state.processes
+                    if p.pid in inside and process_start_time(p.pid) == p.start_time])
     removed = remove_namespaces(ours)
     store.remove(state.lab)
     return removed
@@ -230,7 +243,7 @@ def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | Non
     require_root()
     store = store or StateStore()
     state = state_of(lab, store)
-    runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.logs_dir / lab / "pcap")
+    runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.log_dir(lab) / "pcap")
     return runner.run(only, progress)
 
 
@@ -271,6 +284,8 @@ class CleanReport:
     """Labs whose state was stale (crashed up) or, with ``all_labs``, live."""
     namespaces: tuple[str, ...]
     """Namespaces removed."""
+    files: tuple[str, ...] = ()
+    """Damaged state files and stale temporary files removed."""
 
 
 def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanReport:
@@ -284,7 +299,16 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
     store = store or StateStore()
     labs: list[str] = []
     removed: list[str] = []
+    repaired: list[str] = []
     with store.locked():
+        # a state file torn by a crash (or not netlab's): removed; its namespaces go with the orphans below
+        for lab in store.torn():
+            repaired.append(str(store.path(lab)))
+            store.remove(lab)
+            labs.append(lab)
+        for tmp in store.stale_temp_files():  # kill -9 between writing a state and renaming it
+            tmp.unlink(missing_ok=True)
+            repaired.append(str(tmp))
         live: dict[str, LabState] = {}
         for state in store.all():
             if state.live and not all_labs:
@@ -300,7 +324,7 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
                 if tag.lab not in labs:
                     labs.append(tag.lab)
         removed += remove_namespaces(orphans)
-    return CleanReport(tuple(labs), tuple(removed))
+    return CleanReport(tuple(labs), tuple(removed), tuple(repaired))
 
 
 def live_labs(store: StateStore | None = None) -> list[LabState]:

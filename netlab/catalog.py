@@ -40,9 +40,20 @@ def names() -> list[str]:
 
 
 def summary(path: Path) -> dict[str, object]:
-    """Name, one-line description and declared requirements of a catalog file, without validating it."""
-    data = yaml.safe_load(path.read_text()) or {}
+    """Name, one-line description and declared requirements of a lab file, without validating it.
+
+    Whatever the file holds (a list, a scalar, broken YAML), this answers with what it can; the name is
+    the caller's to check (netlab.naming), since it becomes a state path; it is None when the file is not
+    a mapping at all.
+    """
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        return {"name": None, "file": str(path), "summary": "", "description": "", "requires": []}
     description = str(data.get("description") or "").strip()
+    requires = data.get("requires")
     return {"name": data.get("name", path.stem), "file": str(path),
             "summary": description.splitlines()[0] if description else "",
-            "description": description, "requires": list(data.get("requires") or [])}
+            "description": description, "requires": list(requires) if isinstance(requires, list) else []}

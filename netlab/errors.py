@@ -95,4 +95,12 @@ class Diagnostic:
         text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
         if self.hint:
             text += f"\n    hint: {self.hint}"
-        return text
+        return printable(text)
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escape sequences above all) shown as escapes, newlines kept.
+
+    Diagnostics quote what a file contains, and a file can contain ESC sequences that would rewrite the
+    user's terminal."""
+    return "".join(c if c == "\n" or c.isprintable() else repr(c)[1:-1] for c in text)

@@ -119,34 +119,38 @@ def missing(topo: Topology, cache_dir: Path | None = None) -> list[Missing]:
 
 
 def _cache_path(cache_dir: Path | None) -> Path | None:
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return None  # no boot id: no cache, detect every time
-    from netlab.stages.record import DEFAULT_RUN_DIR
+    from netlab.paths import boot_id, run_dir
 
-    return (cache_dir or DEFAULT_RUN_DIR) / f"features-{boot}.json"
+    boot = boot_id()
+    if boot is None or os.geteuid() != 0:
+        return None  # no boot id, or not root (the run directory is root's): detect every time
+    return (cache_dir or run_dir()) / f"features-{boot}.json"
 
 
 def _read_cache(path: Path | None) -> set[str]:
+    """The features known to be available; a planted or unreadable file counts as no cache."""
+    from netlab import paths
+
     if path is None:
         return set()
     try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
+        paths.check_dir(path.parent)
+        text = paths.read_file(path)
+        data = json.loads(text) if text else []
+    except (OSError, ValueError, paths.UnsafeRunDir):
         return set()
     return {str(x) for x in data} if isinstance(data, list) else set()
 
 
 def _write_cache(path: Path | None, available: set[str]) -> None:
+    from netlab import paths
+
     if path is None:
         return
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(sorted(available)))
-        os.replace(tmp, path)
-    except OSError:
+        paths.make_dir(path.parent)
+        paths.write_file(path, json.dumps(sorted(available)))
+    except (OSError, paths.UnsafeRunDir):
         pass  # a cache that cannot be written only costs time
 
 

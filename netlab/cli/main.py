@@ -128,15 +128,21 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _lab_name(ref: str) -> str:
-    """``down``/``status`` take a lab name; a path to its file works too (its ``name:`` is read)."""
+    """``down``/``status`` take a lab name; a path to its file works too (its ``name:`` is read).
+
+    Checked either way: the name becomes a state path, and a file anyone can write could name anything.
+    """
     from netlab import catalog
+    from netlab.naming import checked_lab_name
 
     if catalog.looks_like_path(ref):
         path = catalog.find(ref)
         if path is not None and path.is_file():
-            summary = catalog.summary(path)
-            return str(summary["name"])
-    return ref
+            name = catalog.summary(path)["name"]
+            if name is None:
+                raise InvalidInput(message=f"{ref}: not a lab file (its top level is not a mapping with `name:`)")
+            return checked_lab_name(name, where=f"{ref}: name")
+    return checked_lab_name(ref)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -155,9 +161,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from netlab.api import live_labs, state_of
+    from netlab.api import live_labs, require_root, state_of
     from netlab.inspect import lab_status
 
+    require_root()  # the state is root's and the kernel is read from inside the namespaces
     states = [state_of(_lab_name(args.lab))] if args.lab else live_labs()
     data = [lab_status(s) for s in states]
     if args.json:
@@ -274,14 +281,18 @@ def cmd_shell(args: argparse.Namespace) -> int:
     import tempfile
 
     from netlab.api import exec_in
+    from netlab.naming import is_node_name
 
     lab = _lab_name(args.lab)
-    prompt = f"[{lab}:{args.node}] \\w \\$ "
+    if not is_node_name(args.node):
+        raise InvalidInput(message=f"{args.node!r} is not a node name")
+    # No shell text is built from data: the rc file is constant and reads lab, node and prompt from the
+    # environment; the prompt's own text is escaped for bash's prompt expansion ($, `, \).
+    prompt = f"[{_prompt_escape(lab)}:{_prompt_escape(args.node)}] \\w \\$ "
     with tempfile.NamedTemporaryFile("w", prefix="netlab-rc-", suffix=".sh", delete=False) as rc:
-        rc.write("[ -f ~/.bashrc ] && . ~/.bashrc\n"
-                 f"PS1='{prompt}'\nexport NETLAB_LAB={lab} NETLAB_NODE={args.node}\n")
+        rc.write('[ -f ~/.bashrc ] && . ~/.bashrc\nPS1="$NETLAB_PS1"\nexport NETLAB_LAB NETLAB_NODE\n')
     try:
-        os.environ["PS1"] = prompt
+        os.environ.update(PS1=prompt, NETLAB_PS1=prompt, NETLAB_LAB=lab, NETLAB_NODE=args.node)
         shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
         argv = [shell, "--rcfile", rc.name, "-i"] if shell.endswith("bash") else [shell, "-i"]
         print(f"entering node {args.node} of lab {lab}; exit the shell to leave")
@@ -290,15 +301,22 @@ def cmd_shell(args: argparse.Namespace) -> int:
         os.unlink(rc.name)
 
 
+def _prompt_escape(text: str) -> str:
+    return "".join("\\" + c if c in "$`\\" else c for c in text if c.isprintable())
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     from netlab.api import clean
 
     report = clean(all_labs=args.all)
     if args.json:
-        _print_json({"labs": list(report.labs), "removed": list(report.namespaces)})
-    elif report.namespaces or report.labs:
+        _print_json({"labs": list(report.labs), "removed": list(report.namespaces), "files": list(report.files)})
+        return 0
+    if report.namespaces or report.labs:
         print(f"removed {len(report.namespaces)} namespaces of {', '.join(report.labs) or 'no lab'}")
-    else:
+    for path in report.files:
+        print(f"removed damaged or stale state file {path}")
+    if not (report.namespaces or report.labs or report.files):
         print("nothing to clean")
     return 0
 

@@ -20,6 +20,7 @@ import ctypes
 import errno
 import os
 import resource
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,6 +33,7 @@ MS_REC = 16384
 MS_SHARED = 1 << 20
 MS_SLAVE = 1 << 19
 MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
 NETNS_DIR = Path("/run/netns")
 FD_MARGIN = 64
 """Open files left free for everything else (state file, lock, subprocess pipes) by :func:`raise_fd_limit`."""
@@ -189,12 +191,19 @@ def netns_inode(path: Path) -> int | None:
 
 
 def remove_netns(name: str) -> bool:
-    """Unmount and unlink ``/run/netns/NAME``. True if something was there."""
+    """Unmount and unlink ``/run/netns/NAME``. True if something was there.
+
+    Never through a symlink (UMOUNT_NOFOLLOW, and a link is left alone): /run/netns is a place others may
+    have written to, and a planted link must not make root detach some other mount.
+    """
     path = netns_path(name)
-    if not path.exists():
+    try:
+        if stat.S_ISLNK(os.lstat(path).st_mode):
+            return False
+    except FileNotFoundError:
         return False
     try:
-        umount(str(path))
+        umount(str(path), MNT_DETACH | UMOUNT_NOFOLLOW)
     except OSError as exc:
         if exc.errno not in (errno.EINVAL, errno.ENOENT):  # EINVAL: not a mount (leftover file)
             raise
@@ -233,8 +242,10 @@ def inside(name: str) -> Iterator[bool]:
     """
     path = netns_path(name)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
+        # O_NONBLOCK: whatever sits in /run/netns (a FIFO someone made) must not hang us; O_NOFOLLOW: a
+        # symlink there is nobody's namespace
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except OSError:
         yield False
         return
     home = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import fcntl
+import os
 import select
 import socket
 import struct
@@ -229,7 +230,9 @@ def sll_bytes(frame: Frame) -> bytes:
 def write_pcap(path: Path, linktype: int, records: Iterable[tuple[float, bytes]]) -> Path:
     """A classic pcap file (readable by tcpdump -r, Wireshark, scapy's rdpcap)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as f:
+    # never through a symlink: the default directory is under the run directory, written as root
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as f:
         f.write(struct.pack("=IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, linktype))
         for stamp, data in records:
             sec = int(stamp)

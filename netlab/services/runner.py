@@ -26,11 +26,12 @@ import traceback
 from pathlib import Path
 from typing import NoReturn
 
+from netlab import paths
 from netlab.errors import ApplyError
 from netlab.kernel.netns import setns
 from netlab.model.plan import StartService
 from netlab.services.model import ServiceSpec
-from netlab.stages.record import DEFAULT_RUN_DIR, ProcessRecord, process_start_time
+from netlab.stages.record import ProcessRecord, process_start_time
 
 READY_TIMEOUT = 10.0
 PR_SET_NAME = 15
@@ -38,7 +39,7 @@ PR_SET_NAME = 15
 
 def default_log_dir(lab: str) -> Path:
     """``/run/netlab/logs/<lab>``: next to the state, gone with it at reboot, kept after ``down`` for reading."""
-    return DEFAULT_RUN_DIR / "logs" / lab
+    return paths.run_dir() / "logs" / lab
 
 
 def log_path(log_dir: Path, spec: ServiceSpec) -> Path:
@@ -50,7 +51,7 @@ def _daemon(ns_fd: int, spec: ServiceSpec, log: Path, ready_fd: int) -> NoReturn
     code = 1
     try:
         setns(ns_fd)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
@@ -95,9 +96,10 @@ def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path
     """Start a service in the namespace ``ns_fd``; return once it listens. Raises ApplyError otherwise."""
     spec = ServiceSpec(service.node, service.name, service.kind, service.protocol, service.address, service.port,
                        service.body)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    paths.make_dir(log_dir.parent)
+    paths.make_dir(log_dir)  # checked: root writes here, so nobody else may have planted anything
     log = log_path(log_dir, spec)
-    log.write_bytes(b"")  # a fresh log per up
+    os.close(paths.open_file(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))  # a fresh log per up
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:  # the intermediate child: never returns

@@ -1,14 +1,15 @@
 """Stage 6, record: what netlab made, on disk, so ``down`` and ``clean`` need nothing else.
 
-One JSON file per lab under ``/run/netlab/labs/``, replaced atomically (write, rename) and
-only while holding ``/run/netlab/lock``. The state is written *before* apply creates anything, with
-``status: applying`` and the owner's pid and start time: it is a journal. If ``up`` is killed
-(even with -9), the journal names every namespace it may have made, and ``clean`` can tell a crashed
-``up`` (owner gone) from one still running (owner alive). ``up`` rewrites it with ``status: up``
-when it is done.
+One JSON file per lab under ``<run dir>/labs/``, replaced atomically (write, rename) and only while
+holding ``<run dir>/lock``. The state is written *before* apply creates anything, with ``status:
+applying`` and the owner's pid and start time: it is a journal. If ``up`` is killed (even with -9), the
+journal names every namespace it may have made, and ``clean`` can tell a crashed ``up`` (owner gone) from
+one still running (owner alive). ``up`` rewrites it with ``status: up`` when it is done.
 
-Under ``/run`` on purpose: a reboot empties ``/run`` and with it every namespace mount, so state and
-kernel objects go away together.
+A state file is read as untrusted data (netlab.paths keeps others from writing the run directory, and
+this module does not rely on that alone): the lab name must be the file's own, and every namespace name
+is recomputed from the lab and owner names and must equal the recorded one. A file that fails is
+reported as damaged (``TornState``: its path, and that ``netlab clean`` repairs it), never acted on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -24,11 +26,33 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
+from netlab import paths
+from netlab.errors import NetlabError
 from netlab.model.resolved import ResolvedLab
+from netlab.naming import checked_lab_name, is_node_name, netns_name
 
-DEFAULT_RUN_DIR = Path(os.environ.get("NETLAB_RUN_DIR", "/run/netlab"))
 STATE_VERSION = 1
 Status = Literal["applying", "up", "tearing-down"]
+LOCK_TIMEOUT = 120.0
+"""Seconds a command waits for another one's ``up``/``down``/``clean`` (a 1000-node ``up`` takes ≈ 3 s)."""
+_STATE_FILE = re.compile(r"([a-z0-9][a-z0-9-]{0,23})\.json")
+_TEMP_FILE = re.compile(r"\.([a-z0-9][a-z0-9-]{0,23})\.json\.(\d+)(?:\.[0-9a-f]+)?\.tmp")
+
+
+class TornState(NetlabError):
+    """A state file that cannot be read back: torn by a crash, or not written by netlab."""
+
+    exit_code = 1
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path = path
+        super().__init__(f"the state file {path} is damaged ({why}); nothing was done\n"
+                         "    hint: `netlab clean` repairs it (it removes the file and every namespace of that "
+                         "lab that no live lab owns)")
+
+
+class LockBusy(NetlabError):
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -78,10 +102,33 @@ class LabState:
     @staticmethod
     def from_json(text: str) -> LabState:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         data.pop("version", None)
         data["namespaces"] = tuple(NamespaceRecord(**n) for n in data.get("namespaces", []))
         data["processes"] = tuple(ProcessRecord(**p) for p in data.get("processes", []))
         return LabState(**data)
+
+    def problem(self, lab: str) -> str | None:
+        """Why this state cannot be lab ``lab``'s, or None: every name checked, every path recomputed."""
+        if self.lab != lab:
+            return f"it names lab {self.lab!r}"
+        if self.status not in ("applying", "up", "tearing-down"):
+            return f"unknown status {self.status!r}"
+        for field_name in ("owner_pid", "owner_start"):
+            if not isinstance(getattr(self, field_name), int):
+                return f"{field_name} is not a number"
+        for ns in self.namespaces:
+            if ns.kind not in ("node", "lan") or not is_node_name(ns.owner):
+                return f"namespace record {ns.name!r} has a bad owner or kind"
+            if ns.name != netns_name(lab, ns.owner):
+                return f"namespace {ns.name!r} is not the one netlab derives for {ns.owner!r}"
+        for proc in self.processes:
+            if not (isinstance(proc.pid, int) and isinstance(proc.start_time, int) and proc.pid > 1):
+                return f"process record {proc.pid!r} is not a process"
+        if not isinstance(self.resolved, dict):
+            return "the resolved lab is not an object"
+        return None
 
     def owner_alive(self) -> bool:
         return process_start_time(self.owner_pid) == self.owner_start
@@ -118,57 +165,112 @@ def new_state(lab: ResolvedLab, topology_sha256: str, run: str) -> LabState:
 
 
 class StateStore:
-    """The state directory: one file per lab, one lock for all changes."""
+    """The state directory: one file per lab, one lock for all changes (see netlab.paths for the checks)."""
 
-    def __init__(self, root: Path = DEFAULT_RUN_DIR) -> None:
-        self.root = root
-        self.labs_dir = root / "labs"
-        self.logs_dir = root / "logs"
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = root if root is not None else paths.run_dir()
+        self.labs_dir = self.root / "labs"
+        self.logs_dir = self.root / "logs"
 
     def _ensure(self) -> None:
-        self.labs_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+        paths.make_dir(self.root)
+        paths.make_dir(self.labs_dir)
+
+    def log_dir(self, lab: str) -> Path:
+        """``<run dir>/logs/<lab>``, created and checked: services and captures write there as root."""
+        paths.make_dir(self.logs_dir)
+        return paths.make_dir(self.logs_dir / checked_lab_name(lab))
 
     @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Exclusive lock over every lab's state: one up/down/clean at a time on this machine."""
+    def locked(self, timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+        """Exclusive lock over every lab's state: one up/down/clean at a time on this machine.
+
+        The lock file is 0600 (anyone who can open it can hold it forever); the holder writes its pid into
+        it, so a command that waits too long can say who holds it.
+        """
         self._ensure()
-        fd = os.open(self.root / "lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        path = self.root / "lock"
+        fd = paths.open_file(path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.fchmod(fd, 0o600)
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+                        raise LockBusy(f"another netlab command holds {path} (pid {holder or '?'}) and did not "
+                                       f"finish within {timeout:.0f} s\n    hint: wait for it, or look at "
+                                       f"`ps -p {holder or '<pid>'} -o pid,etime,args`") from None
+                    time.sleep(0.05)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
             yield
         finally:
             os.close(fd)
 
     def path(self, lab: str) -> Path:
-        return self.labs_dir / f"{lab}.json"
+        """The state file of ``lab``: computed from the checked name, never taken from a file."""
+        return self.labs_dir / f"{checked_lab_name(lab)}.json"
 
     def read(self, lab: str) -> LabState | None:
-        try:
-            return LabState.from_json(self.path(lab).read_text())
-        except FileNotFoundError:
+        """The state of ``lab``, None if there is none; TornState if the file cannot be trusted."""
+        path = self.path(lab)
+        if not self.labs_dir.is_dir():
             return None
+        paths.check_dir(self.labs_dir)
+        text = paths.read_file(path)
+        if text is None:
+            return None
+        try:
+            state = LabState.from_json(text)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise TornState(path, f"{type(exc).__name__}: {exc}") from None
+        problem = state.problem(lab)
+        if problem:
+            raise TornState(path, problem)
+        return state
 
     def write(self, state: LabState) -> None:
         self._ensure()
-        target = self.path(state.lab)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        # No fsync: the rename is atomic for every reader and survives the writer's kill -9 (the data
-        # is in the page cache); what fsync adds is surviving a power loss, after which /run and every
-        # namespace are gone anyway. On a disk-backed /run it cost ≈ 0.1 s per write at 1000 nodes.
-        with open(tmp, "w") as f:
-            f.write(state.to_json())
-        os.replace(tmp, target)
+        paths.write_file(self.path(state.lab), state.to_json())
 
     def remove(self, lab: str) -> None:
         self.path(lab).unlink(missing_ok=True)
 
-    def all(self) -> list[LabState]:
+    def names(self) -> list[str]:
+        """Labs that have a state file (by file name; nothing else in the directory counts)."""
         if not self.labs_dir.is_dir():
             return []
+        return sorted(m[1] for e in os.scandir(self.labs_dir) if (m := _STATE_FILE.fullmatch(e.name)))
+
+    def all(self) -> list[LabState]:
+        """Every readable state; a damaged one is skipped here (``torn()`` lists those)."""
         out = []
-        for path in sorted(self.labs_dir.glob("*.json")):
+        for lab in self.names():
             try:
-                out.append(LabState.from_json(path.read_text()))
-            except (ValueError, TypeError, KeyError):
-                continue  # a torn or foreign file: never acted on
+                state = self.read(lab)
+            except TornState:
+                continue
+            if state is not None:
+                out.append(state)
         return out
+
+    def torn(self) -> list[str]:
+        """Labs whose state file is damaged."""
+        bad = []
+        for lab in self.names():
+            try:
+                self.read(lab)
+            except TornState:
+                bad.append(lab)
+        return bad
+
+    def stale_temp_files(self) -> list[Path]:
+        """Temporary state files whose writer is dead (a kill -9 between write and rename)."""
+        if not self.labs_dir.is_dir():
+            return []
+        return [Path(e.path) for e in os.scandir(self.labs_dir)
+                if (m := _TEMP_FILE.fullmatch(e.name)) and process_start_time(int(m[2])) is None]

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from netlab import paths
 from netlab.paths import boot_id, run_dir
 from netlab.vm.backends import UML_BINARY, VmBackend, find_vng, find_vng_kernel, qemu_binary
 
@@ -70,8 +71,10 @@ class BootCache:
         if not self.enabled:
             return {}
         try:
-            data = json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            paths.check_dir(self.path.parent)
+            text = paths.read_file(self.path)
+            data = json.loads(text) if text else None
+        except (OSError, ValueError, paths.UnsafeRunDir):
             return {}
         if not isinstance(data, dict) or data.get("boot_id") != boot_id() or not isinstance(data.get("records"), dict):
             return {}
@@ -97,10 +100,8 @@ class BootCache:
         records = self._load()
         records[kind.value] = asdict(record)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps({"boot_id": boot_id(), "records": records}, indent=1))
-            os.replace(tmp, self.path)
-        except OSError:
+            paths.make_dir(self.path.parent)
+            paths.write_file(self.path, json.dumps({"boot_id": boot_id(), "records": records}, indent=1))
+        except (OSError, paths.UnsafeRunDir):
             pass  # a record that cannot be written only costs a boot next time
         return record

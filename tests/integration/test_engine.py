@@ -24,7 +24,7 @@ def state_file(lab: str) -> Path:
 def assert_nothing_left(lab: str) -> None:
     assert netns_of(lab) == [], f"namespaces of {lab} left behind"
     assert not state_file(lab).exists(), f"state file of {lab} left behind"
-    leftovers = [p.name for p in Path("/run/netns").glob(f"nl-{lab}-*")] if Path("/run/netns").is_dir() else []
+    leftovers = [p.name for p in Path("/run/netns").glob(f"nl-{lab}.*")] if Path("/run/netns").is_dir() else []
     assert leftovers == [], f"files under /run/netns left behind: {leftovers}"
 
 

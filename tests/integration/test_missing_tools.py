@@ -26,6 +26,7 @@ base = tempfile.mkdtemp(prefix="netlab-hide-")
 for d in ("/run/netns", "/run/netlab"):
     os.makedirs(d, exist_ok=True)
     mount("tmpfs", d, "tmpfs", 0)
+    os.chmod(d, 0o755)  # a tmpfs starts 1777: netlab refuses a run directory others can write
 for d in ("/usr/bin", "/usr/sbin"):
     saved = base + d
     os.makedirs(saved)

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 
 from netlab.model.resolved import ResolvedInterface, ResolvedLab
-from netlab.stages.load import load_text
 from netlab.naming import netns_name
+from netlab.stages.load import load_text
 from netlab.stages.resolve import FIRST_INDEX, resolve
 from netlab.stages.validate import validate
 
