@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlab.iptables.model import TABLE_ORDER, Iptables, NamedRule
+from netlab.ownership import RULE_COMMENT_PREFIX as COMMENT_PREFIX
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "raw": ("PREROUTING", "OUTPUT"),
@@ -39,10 +40,9 @@ TARGETS = frozenset((
     "SYNPROXY", "TCPMSS", "TCPOPTSTRIP", "TEE", "TOS", "TPROXY", "TRACE", "TTL", "ULOG"))
 NAT_TARGETS = {"DNAT": ("PREROUTING", "OUTPUT"), "REDIRECT": ("PREROUTING", "OUTPUT"),
                "SNAT": ("POSTROUTING", "INPUT"), "MASQUERADE": ("POSTROUTING",), "NETMAP": ()}
-CHAIN_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,27}$")  # XT_EXTENSION_MAXNAMELEN - 1 = 28
-RULE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9 _.:/+=,@-]{0,99}$")
+CHAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,27}")  # XT_EXTENSION_MAXNAMELEN - 1 = 28
+RULE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.:/+=,@-]{0,99}")
 HEAD = re.compile(r"^\s*(?:-A|--append|-I|--insert)\s+\S+(?:\s+\d+(?=\s|$))?")
-COMMENT_PREFIX = "netlab:"
 
 PathKey = tuple[str | int, ...]
 Report = Callable[[PathKey, str, str | None], None]
@@ -72,7 +72,7 @@ def check(node: str, ipt: Iptables, report: Report) -> None:
             cpath: PathKey = (*tpath, "chains", k)
             if not isinstance(chain, str):
                 continue
-            if not CHAIN_NAME.match(chain):
+            if not CHAIN_NAME.fullmatch(chain):
                 report(cpath, f"chain name {chain!r} cannot be used",
                        "1-28 characters: letters, digits, '_', '.', '-' (not starting with '-' or '.')")
             elif chain in ALL_BUILTIN:
@@ -96,7 +96,7 @@ def check(node: str, ipt: Iptables, report: Report) -> None:
                 continue
             rule, name = rule_text(item)
             rpath: PathKey = (*tpath, "rules", k)
-            if name is not None and not RULE_NAME.match(name):
+            if name is not None and not RULE_NAME.fullmatch(name):
                 report((*rpath, "name"), f"rule name {name!r} cannot be used",
                        "up to 100 letters, digits, spaces and _.:/+=,@- (it goes into the rule's comment)")
             problem = rule_problem(table, rule, declared)

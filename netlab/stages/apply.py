@@ -28,7 +28,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.errors import ApplyError
@@ -83,7 +82,7 @@ from netlab.model.plan import (
     SetSysctl,
     StartService,
 )
-from netlab.stages.plan import ALIAS_PREFIX
+from netlab.ownership import NamespaceTag, namespace_tag
 from netlab.stages.record import ProcessRecord
 
 RTM_NEWLINK = 16
@@ -107,28 +106,6 @@ NETNS_THREADED_FROM = 16
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): called as apply moves through the plan."""
-
-
-def namespace_tag(lab: str, run: str, owner: str) -> str:
-    """The ifalias of ``lo`` in every namespace netlab makes: the namespace's ownership tag."""
-    return f"{ALIAS_PREFIX}{lab} run={run} owner={owner}"
-
-
-@dataclass(frozen=True)
-class NamespaceTag:
-    lab: str
-    run: str
-    owner: str
-
-    @staticmethod
-    def parse(alias: str | None) -> NamespaceTag | None:
-        if not alias or not alias.startswith(ALIAS_PREFIX):
-            return None
-        lab, _, rest = alias[len(ALIAS_PREFIX):].partition(" ")
-        fields = dict(part.partition("=")[::2] for part in rest.split())
-        if "run" not in fields:
-            return None
-        return NamespaceTag(lab, fields["run"], fields.get("owner", ""))
 
 
 class _Handle:

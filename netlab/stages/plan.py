@@ -27,14 +27,8 @@ from netlab.model.plan import (
     StartService,
 )
 from netlab.model.resolved import ResolvedLab
+from netlab.ownership import interface_tag
 from netlab.tunnels.plan import overlay_actions
-
-ALIAS_PREFIX = "netlab:"
-
-
-def interface_tag(lab: str) -> str:
-    """The ifalias every interface netlab creates carries: whose it is."""
-    return f"{ALIAS_PREFIX}{lab}"
 
 
 def plan(lab: ResolvedLab) -> Plan:
