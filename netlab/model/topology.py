@@ -54,10 +54,11 @@ class Route(Model):
     """Next-hop address; it must be in a subnet of one of the node's interfaces."""
     dev: str | None = None
     """Output interface (a name of this node's); needed when ``via`` is absent."""
-    metric: int | None = Field(default=None, ge=0)
-    """Route priority; lower wins."""
+    metric: int | None = Field(default=None, ge=0, le=2**32 - 1)
+    """Route priority (0-4294967295, the kernel's u32); lower wins. Default: 0 for IPv4, 1024 for IPv6 (the
+    kernel's; an IPv6 metric of 0 means 1024 too)."""
     src: str | None = None
-    """Preferred source address for traffic using this route."""
+    """Preferred source address for traffic using this route: an address of this node, of the route's family."""
 
 
 class Endpoint(Model):

@@ -51,9 +51,11 @@ if TYPE_CHECKING:
     from netlab.stages.load import PathKey
     from netlab.stages.validate import Collector
 
-PROBE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
-MATCH_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\[[1-9][0-9]*\])?\.[A-Za-z_][A-Za-z0-9_]*$")
+# Every pattern is used with fullmatch: ``match`` with ``$`` lets a trailing newline through.
+PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
+MATCH_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\[[1-9][0-9]*\])?\.[A-Za-z_][A-Za-z0-9_]*")
+SYSCTL_KEY = re.compile(r"net\.[A-Za-z0-9_.-]+")
 TABLES = ("filter", "nat", "mangle", "raw", "security")
 _PROBE_MODELS: dict[str, type[Any]] = {m.model_fields["kind"].annotation.__args__[0]: m
                                        for m in AnyProbe.__args__}
@@ -168,7 +170,7 @@ def check_services(col: Collector, raw_nodes: object, nodes: dict[str, Node]) ->
         for i, svc in _parse_list(raw.get("services"), adapter):
             path: PathKey = ("nodes", str(node), "services", i)
             name = service_name(svc)
-            if not SERVICE_NAME.match(name):
+            if not SERVICE_NAME.fullmatch(name):
                 col.add((*path, "name"), f"service name {name!r} cannot be used",
                         "1-32 characters: letters, digits, '-' and '_' (it names the log file)")
             if name in names:
@@ -281,7 +283,7 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
         for k, spec in enumerate(probe.at):
             _check_at(col, (*path, "at", k) if len(probe.at) > 1 else (*path, "at"), spec, nodes, interfaces)
         for key in probe.match:
-            if not MATCH_KEY.match(key):
+            if not MATCH_KEY.fullmatch(key):
                 col.add((*path, "match", key), f"{key!r} is not a scapy field reference",
                         "write Layer.field (IP.src, TCP.dport) or Layer[2].field for the second such layer")
         if probe.filter is not None:
@@ -304,7 +306,7 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
                         "add `ipvs: {service: NAME}`, or count `packets`/`bytes` of the rule")
             if probe.packets is None and probe.bytes is None:
                 col.add(path, "a counters probe needs `packets` and/or `bytes`", "e.g. packets: {min: 1}")
-    if isinstance(probe, SysctlProbe) and not re.match(r"^net\.[A-Za-z0-9_.-]+$", probe.key):
+    if isinstance(probe, SysctlProbe) and not SYSCTL_KEY.fullmatch(probe.key):
         col.add((*path, "key"), f"{probe.key!r} is not a network sysctl",
                 "only net.* sysctls belong to a node's namespace")
 
@@ -359,7 +361,7 @@ def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], int
     first: dict[str, int] = {}
     for i, probe in probes:
         path: PathKey = ("probes", i, "name")
-        if not PROBE_NAME.match(probe.name):
+        if not PROBE_NAME.fullmatch(probe.name):
             col.add(path, f"probe name {probe.name!r} cannot be used",
                     "letters, digits, '.', '-' and '_' (it is a command-line argument and a JUnit test name)")
         if probe.name in first:

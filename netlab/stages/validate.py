@@ -1,10 +1,14 @@
 """Stage 2, validate: every problem in a topology at once, each with file:line, data path and hint.
 
 Two passes. The *shape* pass is pydantic (unknown keys, wrong types), whose errors we translate into
-words a learner understands. The *meaning* pass checks what a schema cannot: references to nodes
-that do not exist, names the kernel would refuse, addresses that collide or whose ends are not in
-one subnet, routes whose gateway no interface can reach. The meaning pass runs on every item that
-has the right shape, so one typo does not hide the other problems of the file.
+words a learner understands (:mod:`.validate_shape`). The *meaning* pass checks what a schema cannot:
+references to nodes that do not exist, names the kernel would refuse, addresses that collide or whose
+ends are not in one subnet, routes whose gateway no interface can reach -- and everything the kernel
+would refuse at ``up`` although the shape is right (:mod:`.validate_kernel`, :mod:`.validate_routes`,
+:mod:`.validate_sysctls`, with the facts in :mod:`.kernel_limits`): the rule is that a topology
+``validate`` accepts comes up, or ``up`` stops before creating anything because the kernel lacks a
+feature (exit 4). The meaning pass runs on every item that has the right shape, so one typo does not
+hide the other problems of the file.
 
 Nothing here touches the kernel.
 """
@@ -14,29 +18,26 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import ipaddress
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
-
-from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from netlab.errors import Diagnostic, InvalidInput
 from netlab.iptables import rules as iptables_checks
 from netlab.iptables.model import Iptables
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
+from netlab.naming import LAB_NAME, LAB_NAME_RULE, NODE_NAME, NODE_NAME_RULE, is_lab_name, is_node_name
 from netlab.probes import checks as probe_checks
+from netlab.stages import validate_ipvs, validate_kernel, validate_routes, validate_sysctls
+from netlab.stages.kernel_limits import IFNAME_BAD_BYTES, IFNAME_MAX, RESERVED_IFNAMES
 from netlab.stages.load import LoadedFile, PathKey, format_path
+from netlab.stages.validate_kernel import MAC, mac_problem
+from netlab.stages.validate_shape import parse, partial, salvage
+from netlab.stages.validate_sysctls import SYSCTL_KEY
 from netlab.tunnels import checks as tunnel_checks
+from netlab.tunnels.resolve import FALLBACK_DEVICES
 
-#: Lab names prefix namespace names; keep them short and shell-friendly.
-LAB_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
-#: Node and LAN names become bridge-port names, so they obey interface-name rules and stay simple.
-NODE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,14}$")
-IFNAME_MAX = 15  # IFNAMSIZ - 1
-SYSCTL_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
-MAC = re.compile(r"^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$")
+__all__ = ["LAB_NAME", "MAC", "NODE_NAME", "SYSCTL_KEY", "Collector", "default_interface_names",
+           "interface_name_problem", "mac_problem", "salvage", "validate"]
 
 
 @dataclass
@@ -47,201 +48,41 @@ class Collector:
     items: list[Diagnostic]
     incomplete: set[int] = dataclasses.field(default_factory=set)
     """ids of models salvaged from a shape error: checks of what they lack would only echo it."""
+    muted: set[PathKey] = dataclasses.field(default_factory=set)
+    """Data paths already reported for a reason that makes every other message about them an echo (a NUL byte)."""
 
     def add(self, path: PathKey, message: str, hint: str | None = None) -> None:
-        self.items.append(Diagnostic(self.loaded.source, self.loaded.line_of(path), format_path(path),
+        if path in self.muted:
+            return
+        self.items.append(Diagnostic(self.loaded.source, self.loaded.line_of(path), _printable(format_path(path)),
                                      message, hint))
 
 
+def _printable(text: str) -> str:
+    """A data path with its control characters escaped: a key ``"a\\n"`` must not break the report's lines."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def interface_name_problem(name: str) -> str | None:
-    """Why the kernel would refuse ``name`` as an interface name (``dev_valid_name``), or None."""
+    """Why the kernel would refuse ``name`` as an interface name (``dev_valid_name``, and the names of the
+    namespace-wide conf directories), or None."""
     if not name:
         return "is empty"
-    if len(name.encode()) > IFNAME_MAX:
-        return f"is {len(name.encode())} bytes; Linux interface names are at most {IFNAME_MAX}"
+    raw = name.encode("utf-8", "surrogatepass")
+    if len(raw) > IFNAME_MAX:
+        return f"is {len(raw)} bytes; Linux interface names are at most {IFNAME_MAX}"
     if name in (".", ".."):
         return "is not a valid interface name"
+    if name in RESERVED_IFNAMES:
+        return (f"is reserved: /proc/sys/net/ipv4/conf/{name} holds the namespace-wide settings, so the kernel "
+                "refuses it for an interface (EINVAL)")
+    if "\x00" in name:
+        return "contains a NUL byte"
     if any(c == "/" or c == ":" or c.isspace() for c in name):
         return "contains '/', ':' or white space, which interface names cannot"
+    if any(b in IFNAME_BAD_BYTES for b in raw):  # 0xa0 is white space to the kernel's isspace(), byte by byte
+        return "has a character whose UTF-8 holds the byte 0xa0 (as 'à' does), which the kernel takes for white space"
     return None
-
-
-# ---------------------------------------------------------------- shape (pydantic) errors
-
-def _field_names(model: type[BaseModel]) -> list[str]:
-    return list(model.model_fields)
-
-
-def _model_at(path: PathKey) -> type[BaseModel] | None:
-    """The model class that the mapping at ``path`` should match (for "did you mean" hints).
-
-    Walked from the models' own annotations, so every section a feature adds (tunnels, iptables,
-    IPVS, ...) gets hints without being listed here.
-    """
-    model: type[BaseModel] = Topology
-    i = 0
-    while i < len(path):
-        part = path[i]
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        below = _model_below(field.annotation) if field is not None else None
-        if below is None:
-            return None
-        model, i = below[0], i + 1 + below[1]
-    return model
-
-
-def _model_below(annotation: Any) -> tuple[type[BaseModel], int] | None:
-    """(model, extra path steps) that a field's value holds: 0 for a model, 1 more per list index or
-    dict key in between. None for scalars and for unions of several models (no one set of keys)."""
-    origin, args = get_origin(annotation), get_args(annotation)
-    if origin is Annotated:
-        return _model_below(args[0])
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, 0
-    if origin in (tuple, list, dict) and args:
-        inner = _model_below(args[-1] if origin is dict else args[0])
-        return (inner[0], inner[1] + 1) if inner is not None else None
-    if origin in (Union, UnionType):
-        found = [b for b in (_model_below(a) for a in args if a is not type(None)) if b is not None]
-        return found[0] if len(found) == 1 else None
-    return None
-
-
-def _shape_diagnostics(exc: ValidationError, col: Collector) -> None:
-    for err in exc.errors():
-        loc: PathKey = tuple(p for p in err["loc"] if isinstance(p, str | int))
-        # pydantic adds the union member tag or the dict-key marker to locations; drop them.
-        loc = tuple(p for p in loc if p not in ("[key]",) and not str(p).startswith("function-"))
-        loc = probe_checks.clean_loc(loc)
-        special = probe_checks.shape_problem(err, loc, col.loaded.data)
-        if special is not None:  # probes and services: wording that knows their kinds
-            col.add(loc, *special)
-            continue
-        kind = err["type"]
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            model = _model_at(loc[:-1])
-            hint = None
-            if model is not None:
-                close = difflib.get_close_matches(key, _field_names(model), n=1)
-                allowed = ", ".join(_field_names(model))
-                hint = f"did you mean {close[0]!r}?" if close else f"allowed keys here: {allowed}"
-            col.add(loc, f"unknown key {key!r}", hint)
-        elif kind == "missing":
-            col.add(loc, f"required key {str(loc[-1])!r} is missing")
-        elif kind in ("string_type", "int_type", "int_parsing", "bool_type", "bool_parsing", "dict_type",
-                      "tuple_type", "list_type", "model_type"):
-            wanted = {"string_type": "a string", "int_type": "an integer", "int_parsing": "an integer",
-                      "bool_type": "true or false", "bool_parsing": "true or false",
-                      "dict_type": "a mapping", "tuple_type": "a list", "list_type": "a list",
-                      "model_type": "a mapping"}[kind]
-            col.add(loc, f"must be {wanted}, not {_describe(err.get('input'))}")
-        elif kind in ("greater_than_equal", "less_than_equal"):
-            col.add(loc, f"{err.get('input')!r} is out of range: {err['msg'].lower()}")
-        else:
-            col.add(loc, err["msg"])
-
-
-def _describe(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return f"{type(value).__name__} {value!r}"
-
-
-def _parse_each(loaded: LoadedFile, col: Collector) -> Topology | None:
-    """Parse the whole file; on shape errors, report them and parse what can be parsed."""
-    try:
-        return Topology.model_validate(loaded.data)
-    except ValidationError as exc:
-        _shape_diagnostics(exc, col)
-    return None
-
-
-M = TypeVar("M", bound=BaseModel)
-_MISSING = object()
-
-
-def _salvage_value(annotation: Any, value: object, col: Collector) -> object:
-    """``value`` checked against ``annotation``; for containers of models, what of it is well-formed.
-
-    Models in a list that cannot be salvaged become ``None`` (so the data paths of the others keep
-    their indexes); the meaning pass skips them. Bad scalars in a list are dropped. Returns ``_MISSING``
-    if nothing can be kept.
-    """
-    try:
-        return TypeAdapter(annotation).validate_python(value)
-    except ValidationError:
-        pass
-    base = annotation
-    if get_origin(base) is Annotated:
-        base = get_args(base)[0]
-    origin, args = get_origin(base), get_args(base)
-    if origin is tuple and args and isinstance(value, list):
-        item = args[0]
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return tuple(salvage(item, x, col) for x in value)
-        scalars = [_salvage_value(item, x, col) for x in value]
-        return tuple(x for x in scalars if x is not _MISSING)  # scalars: drop the bad ones
-    if origin is dict and len(args) == 2 and isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            kept = _salvage_value(args[1], item, col)
-            if kept is not _MISSING:
-                out[str(key)] = kept
-        return out
-    if isinstance(base, type) and issubclass(base, BaseModel):
-        kept_model = salvage(base, value, col)
-        return _MISSING if kept_model is None else kept_model
-    return _MISSING
-
-
-def salvage(model: type[M], raw: object, col: Collector) -> M | None:
-    """As much of ``model`` as ``raw`` holds well-formed, so one typo does not hide other problems.
-
-    Fields with shape errors fall back to their defaults; a model missing a required field that
-    cannot be salvaged is ``None``. The result is built without validation (``model_construct``)
-    and is only ever used by the meaning pass of a file that already failed.
-    """
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return model.model_validate(raw)
-    except ValidationError:
-        pass
-    values: dict[str, object] = {}
-    for name, field in model.model_fields.items():
-        annotation = Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation
-        kept = _salvage_value(annotation, raw[name], col) if name in raw else _MISSING
-        if kept is _MISSING:
-            if field.is_required():
-                return None
-            values[name] = field.get_default(call_default_factory=True)
-        else:
-            values[name] = kept
-    built = model.model_construct(None, **values)
-    col.incomplete.add(id(built))
-    return built
-
-
-def _partial(loaded: LoadedFile, col: Collector) -> Topology:
-    """The topology of a file that failed the shape pass, with every well-formed part kept."""
-    data = loaded.data if isinstance(loaded.data, dict) else {}
-    raw_nodes = data.get("nodes")
-    nodes = {}
-    if isinstance(raw_nodes, dict):
-        # a node exists even if its body is wrong: references to it are not "unknown node"
-        nodes = {str(k): salvage(Node, v, col) or Node() for k, v in raw_nodes.items()}
-    fixed = {**data, "nodes": {}, "name": data.get("name") if isinstance(data.get("name"), str) else "?"}
-    topo = salvage(Topology, fixed, col)
-    if topo is None:
-        topo = Topology.model_construct(name="?", nodes={})
-    return topo.model_copy(update={"nodes": nodes})
 
 
 # ---------------------------------------------------------------- meaning
@@ -292,17 +133,13 @@ def default_interface_names(links: list[tuple[int, Link]], lans: dict[str, Lan])
 
 
 def _check_names(lab_name: str | None, nodes: dict[str, Node], lans: dict[str, Lan], col: Collector) -> None:
-    if lab_name is not None and not LAB_NAME.match(lab_name):
-        col.add(("name",), f"lab name {lab_name!r} cannot be used",
-                "1-24 characters: lower-case letters, digits and '-', starting with a letter or digit "
-                "(it prefixes namespace names)")
+    if lab_name is not None and not is_lab_name(lab_name):
+        col.add(("name",), f"lab name {lab_name!r} cannot be used", LAB_NAME_RULE)
     for name in nodes:
-        if not NODE_NAME.match(name):
-            col.add(("nodes", name), f"node name {name!r} cannot be used",
-                    "1-15 characters: letters, digits, '-' and '_', starting with a letter or digit "
-                    "(node names become namespace and bridge-port names)")
+        if not is_node_name(name):
+            col.add(("nodes", name), f"node name {name!r} cannot be used", NODE_NAME_RULE)
     for name in lans:
-        if not NODE_NAME.match(name):
+        if not is_node_name(name):
             col.add(("lans", name), f"LAN name {name!r} cannot be used",
                     "1-15 characters: letters, digits, '-' and '_', starting with a letter or digit")
         if name in nodes:
@@ -316,10 +153,14 @@ def _parse_address(text: str, path: PathKey, col: Collector,
         col.add(path, f"address {text!r} has no prefix length", f"write it as {text}/24 (or the right length)")
         return None
     try:
-        return ipaddress.ip_interface(text)
+        iface = ipaddress.ip_interface(text)
     except ValueError:
         col.add(path, f"{text!r} is not an IP address with prefix", "example: 10.0.1.1/24 or 2001:db8::1/64")
         return None
+    if "%" in text:  # Python parses fe80::1%eth0; the kernel's addresses have no scope id (inet_pton refuses it)
+        col.add(path, f"{text!r} has a scope id (%…)", "write the address alone: it is on the interface it is given to")
+        return None
+    return iface
 
 
 def _check_addresses(nodes: dict[str, Node], links: list[tuple[int, Link]], lans: dict[str, Lan],
@@ -335,8 +176,8 @@ def _check_addresses(nodes: dict[str, Node], links: list[tuple[int, Link]], lans
             if iface is None:
                 continue
             net = iface.network
-            if net.prefixlen < net.max_prefixlen - 1 and iface.ip in (net.network_address,
-                                                                       net.broadcast_address):
+            if net.prefixlen < net.max_prefixlen - 1 and not iface.ip.is_unspecified \
+                    and iface.ip in (net.network_address, net.broadcast_address):
                 which = "network" if iface.ip == net.network_address else "broadcast"
                 col.add(apath, f"{text} is the {which} address of {net}", "pick a host address inside it")
             if iface.ip in seen:
@@ -386,69 +227,24 @@ def _check_endpoints(nodes: dict[str, Node], links: list[tuple[int, Link]], lans
                 col.add((*path, "interface"), "'lo' is the loopback interface",
                         "use the node's `loopback:` key for addresses on lo")
                 continue
+            if ep.interface in FALLBACK_DEVICES:
+                col.add((*path, "interface"), f"{ep.interface!r} is the name of a kernel fallback device",
+                        "a full kernel adds gre0, tunl0, sit0, … to every namespace once the tunnel modules are "
+                        "loaded, and would answer EEXIST; pick another name")
+                continue
         other = per_node.setdefault(ep.node, {}).get(ifname)
         if other is not None:
             col.add((*path, "interface"), f"node {ep.node!r} already has an interface {ifname!r}",
                     f"also at {format_path(other)}")
         else:
             per_node[ep.node][ifname] = path
-        if ep.mac is not None:
-            if not MAC.match(ep.mac):
-                col.add((*path, "mac"), f"{ep.mac!r} is not a MAC address", "example: 02:00:00:00:00:01")
-            elif int(ep.mac[:2], 16) & 1:
-                col.add((*path, "mac"), f"{ep.mac} is a multicast MAC address",
-                        "the first byte must be even (02:... is a safe locally administered choice)")
-        for key in ep.sysctls:
-            if not SYSCTL_KEY.match(key) or key.startswith("net."):
-                col.add((*path, "sysctls", key), f"per-interface sysctl {key!r} is not a conf key",
-                        "write keys relative to net.ipv4.conf.<ifname>. (e.g. rp_filter), or ipv6.<key>")
+        mac = mac_problem(ep.mac) if ep.mac is not None else None
+        if mac is not None:
+            col.add((*path, "mac"), *mac)
     for i, link in links:
         if link.a is not None and link.b is not None and link.a.node == link.b.node:
             col.add(("links", i), f"both ends are on node {link.a.node!r}", "a link joins two different nodes")
     return {node: set(ifs) for node, ifs in per_node.items()}
-
-
-def _check_node(name: str, node: Node, interfaces: set[str],
-                connected: list[ipaddress.IPv4Interface | ipaddress.IPv6Interface], col: Collector) -> None:
-    for key in node.sysctls:
-        if not key.startswith("net.") or not SYSCTL_KEY.match(key):
-            col.add(("nodes", name, "sysctls", key), f"sysctl {key!r} is not a network-namespace sysctl",
-                    "only net.* keys are per namespace; anything else would change the whole machine")
-    for k, route in enumerate(node.routes):
-        if route is None:  # shape error, already reported
-            continue
-        path: PathKey = ("nodes", name, "routes", k)
-        to = route.to
-        if to != "default":
-            try:
-                ipaddress.ip_network(to, strict=True)
-            except ValueError:
-                try:
-                    ipaddress.ip_network(to, strict=False)
-                    col.add((*path, "to"), f"{to!r} has host bits set",
-                            f"did you mean {ipaddress.ip_network(to, strict=False)}?")
-                except ValueError:
-                    col.add((*path, "to"), f"{to!r} is not a prefix", "example: 10.0.2.0/24 or default")
-        if route.dev is not None and route.dev not in interfaces and route.dev != "lo":
-            col.add((*path, "dev"), f"node {name!r} has no interface {route.dev!r}",
-                    f"its interfaces: {', '.join(sorted(interfaces)) or 'none'}")
-        if route.via is None and route.dev is None and id(route) not in col.incomplete:
-            col.add(path, "a route needs `via` (a gateway) or `dev` (an interface)")
-        if route.via is not None:
-            try:
-                gw = ipaddress.ip_address(route.via)
-            except ValueError:
-                col.add((*path, "via"), f"{route.via!r} is not an IP address")
-                continue
-            if not any(gw in c.network and c.network.prefixlen < c.network.max_prefixlen for c in connected):
-                col.add((*path, "via"), f"gateway {gw} is not in any subnet of node {name!r}",
-                        "the gateway must be reachable on one of the node's links or LANs")
-            if to != "default":
-                try:
-                    if ipaddress.ip_network(to, strict=False).version != gw.version:
-                        col.add((*path, "via"), f"gateway {gw} and destination {to} are different IP versions")
-                except ValueError:
-                    pass
 
 
 def _check_requires(topo: Topology, col: Collector) -> None:
@@ -460,75 +256,6 @@ def _check_requires(topo: Topology, col: Collector) -> None:
             close = difflib.get_close_matches(name, list(names), n=1)
             col.add(("requires", k), f"unknown feature {name!r}",
                     f"did you mean {close[0]!r}?" if close else "`netlab doctor` lists the features netlab knows")
-
-
-def _check_ipvs(topo: Topology, interfaces: dict[str, set[str]],
-                connected: dict[str, list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]], col: Collector) -> None:
-    """Virtual services: nodes exist, VIP xor fwmark, ports, and the L2/L3 facts each mode depends on."""
-    seen: dict[tuple[object, ...], int] = {}
-    for k, svc in enumerate(topo.ipvs):
-        if svc is None:
-            continue
-        path: PathKey = ("ipvs", k)
-        if svc.director not in topo.nodes:
-            col.add((*path, "director"), f"unknown node {svc.director!r}",
-                    f"nodes are: {', '.join(topo.nodes) or 'none'}")
-        if (svc.vip is None) == (svc.fwmark is None):
-            col.add(path, "a virtual service needs exactly one of `vip` (with `port`) or `fwmark`")
-        vip = None
-        if svc.vip is not None:
-            try:
-                vip = ipaddress.ip_address(svc.vip)
-            except ValueError:
-                col.add((*path, "vip"), f"{svc.vip!r} is not an IP address", "the VIP is a single address, no prefix")
-            if svc.port is None:
-                col.add(path, "a VIP service needs `port`", "e.g. port: 80 (0 only with persistence: every port)")
-            elif svc.port == 0 and not svc.persistence:
-                col.add((*path, "port"), "port 0 (every port) needs `persistence`", "as `ipvsadm -p` requires")
-        key = (svc.vip, svc.port, svc.protocol, svc.fwmark)
-        if key in seen:
-            col.add(path, "the same virtual service is defined twice", f"also at ipvs[{seen[key]}]")
-        seen.setdefault(key, k)
-        if any(f.startswith("sh-") for f in svc.flags) and svc.scheduler != "sh":
-            col.add((*path, "flags"), "sh-fallback and sh-port are flags of the sh scheduler",
-                    "set `scheduler: sh`, or remove the flags")
-        if svc.vip_interface is not None and svc.director in topo.nodes and svc.vip_interface != "lo" \
-                and svc.vip_interface not in interfaces.get(svc.director, set()):
-            col.add((*path, "vip_interface"), f"node {svc.director!r} has no interface {svc.vip_interface!r}")
-        if not svc.real_servers:
-            col.add((*path, "real_servers"), "a virtual service needs at least one real server")
-        director_nets = [c.network for c in connected.get(svc.director, []) if c.network.prefixlen < c.max_prefixlen]
-        for j, rs in enumerate(svc.real_servers):
-            if rs is None:
-                continue
-            rpath: PathKey = (*path, "real_servers", j)
-            mode = rs.mode or svc.mode
-            if rs.node not in topo.nodes:
-                close = difflib.get_close_matches(rs.node, list(topo.nodes), n=1)
-                col.add((*rpath, "node"), f"unknown node {rs.node!r}",
-                        f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(topo.nodes)}")
-                continue
-            if rs.node == svc.director:
-                col.add((*rpath, "node"), "the director cannot be its own real server in this model",
-                        "use a separate node")
-            if rs.port is not None and svc.port and rs.port != svc.port and mode != "nat":
-                col.add((*rpath, "port"), f"{mode.upper()} cannot change the port ({svc.port} → {rs.port})",
-                        "DR and TUN deliver the packet unchanged; only NAT rewrites the port")
-            rs_nets = [c.network for c in connected.get(rs.node, []) if c.network.prefixlen < c.max_prefixlen]
-            shared = set(director_nets) & set(rs_nets)
-            if mode in ("dr", "nat") and not shared and svc.director in topo.nodes:
-                why = ("DR rewrites only the destination MAC, so the real server must be on the director's own "
-                       "segment") if mode == "dr" else ("NAT real servers route their replies back through the "
-                                                        "director, so they need a subnet in common")
-                col.add((*rpath, "node"), f"{rs.node} shares no subnet with director {svc.director} ({mode})", why)
-            if rs.address is not None:
-                try:
-                    ipaddress.ip_address(rs.address)
-                except ValueError:
-                    col.add((*rpath, "address"), f"{rs.address!r} is not an IP address")
-            if vip is not None and rs.address is None and not rs_nets:
-                col.add(rpath, f"real server {rs.node} has no address the director could use",
-                        "give it an interface address, or set `address:`")
 
 
 def _check_ipv6_off(topo: Topology, links: list[tuple[int, Link]], lans: dict[str, Lan], col: Collector) -> None:
@@ -545,14 +272,31 @@ def _check_ipv6_off(topo: Topology, links: list[tuple[int, Link]], lans: dict[st
                 col.add(("nodes", name, "routes", k), "IPv6 route in a lab with `ipv6: false`", hint)
 
 
+def _check_kernel(topo: Topology, links: list[tuple[int, Link]], lans: dict[str, Lan],
+                  interfaces: dict[str, set[str]], col: Collector) -> None:
+    """What the kernel would refuse although the shape is right: addresses, MTUs, LAN sizes, routes, sysctls."""
+    names = default_interface_names(links, lans)
+    facts = validate_kernel.node_facts(topo, names, probe_checks.kernel_devices(tuple(topo.ipvs)))
+    validate_kernel.check_addresses(facts, col)
+    validate_kernel.check_sizes(topo, facts, col)
+    ipv6 = validate_kernel.lab_uses_ipv6(topo)
+    vips = validate_ipvs.vips(topo)
+    ends = [(ep, path, names[path]) for ep, path, _seg in _endpoints(links, lans) if path in names]
+    for name, node in topo.nodes.items():
+        validate_routes.check_routes(name, node, facts[name], interfaces.get(name, set()), ipv6,
+                                     vips.get(name, set()), col)
+        validate_sysctls.check_sysctls(name, node, facts[name], [e for e in ends if e[0].node == name], col)
+
+
 def validate(loaded: LoadedFile) -> Topology:
     """Return the typed topology, or raise :class:`InvalidInput` with every problem found."""
     col = Collector(loaded, list(loaded.duplicate_keys))
     if not isinstance(loaded.data, dict):
         col.add((), "a topology file is a mapping with at least `name:` and `nodes:`")
         raise InvalidInput(col.items)
-    parsed = _parse_each(loaded, col)
-    topo = parsed if parsed is not None else _partial(loaded, col)
+    validate_kernel.check_nul(loaded.data, col)
+    parsed = parse(loaded, col)
+    topo = parsed if parsed is not None else partial(loaded, col)
     nodes, links, lans = dict(topo.nodes), list(enumerate(topo.links)), dict(topo.lans)
     links = [(i, link) for i, link in links if link is not None]
     lans = {k: v for k, v in lans.items() if v is not None}
@@ -566,10 +310,9 @@ def validate(loaded: LoadedFile) -> Topology:
         interfaces.setdefault(name, set()).update(ifnames)
     for name, addrs in more_addrs.items():
         connected.setdefault(name, []).extend(addrs)
-    for name, node in nodes.items():
-        _check_node(name, node, interfaces.get(name, set()), connected.get(name, []), col)
+    _check_kernel(topo, links, lans, interfaces, col)
     _check_requires(topo, col)
-    _check_ipvs(topo, interfaces, connected, col)
+    validate_ipvs.check_services(topo, interfaces, connected, col)
     for name, node in nodes.items():
         ipt = getattr(node, "iptables", None)
         raw_nodes = loaded.data.get("nodes")
@@ -578,9 +321,13 @@ def validate(loaded: LoadedFile) -> Topology:
             ipt = salvage(Iptables, raw["iptables"], col)  # a misspelt table must not hide the rules' problems
         if ipt is not None:
             iptables_checks.check(name, ipt, col.add)
+            validate_kernel.check_iptables_tables(name, ipt, col)
     probe_checks.check(col, loaded.data, nodes, interfaces, tuple(topo.ipvs))
     if topo.ipv6 is False:
         _check_ipv6_off(topo, links, lans, col)
+    if not col.items and parsed is not None:
+        names = default_interface_names(links, lans)  # what netlab adds for IPVS roles, on a well-formed lab
+        validate_ipvs.check_derived(parsed, [(ep, p, names[p]) for ep, p, _s in _endpoints(links, lans)], col)
     if col.items:
         col.items.sort(key=lambda d: (d.line or 0, d.path))
         raise InvalidInput(col.items)

@@ -235,7 +235,7 @@ def _quiet(texts: tuple[str, ...]) -> list[str]:
 def _check_subinterfaces(topo: Topology, interfaces: dict[str, set[str]], taken: dict[str, set[str]],
                          seen: dict[object, PathKey], added_ifs: dict[str, set[str]],
                          added_addrs: dict[str, list[Addr]], col: Collector) -> None:
-    from netlab.stages.validate import MAC
+    from netlab.stages.validate_kernel import mac_problem
 
     names = subinterface_names(topo)
     kinds_on: dict[tuple[str, str], tuple[str, PathKey]] = {}
@@ -253,8 +253,8 @@ def _check_subinterfaces(topo: Topology, interfaces: dict[str, set[str]], taken:
                 if sub.kind == "ipvlan":
                     col.add((*path, "mac"), "an ipvlan has its parent's MAC; it cannot have its own",
                             "use `kind: macvlan` for a MAC per interface")
-                elif not MAC.match(sub.mac) or int(sub.mac[:2], 16) & 1:
-                    col.add((*path, "mac"), f"{sub.mac!r} is not a unicast MAC address", "example: 02:00:00:00:00:01")
+                elif (problem := mac_problem(sub.mac)) is not None:  # the kernel refuses it (EADDRNOTAVAIL)
+                    col.add((*path, "mac"), f"{sub.mac!r} is not a unicast MAC address", problem[1])
             pnode, pif = split_parent(sub.parent, node_name)
             if _unknown_node(pnode, topo, (*path, "parent"), col):
                 continue
