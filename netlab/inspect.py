@@ -10,7 +10,7 @@ import socket
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from netlab.ipvs.kernel import ServiceStats
+from netlab.features.ipvs.kernel import ServiceStats
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import inside
 from netlab.stages.record import LabState
@@ -141,7 +141,7 @@ def lab_status(state: LabState) -> dict[str, object]:
 def read_iptables(netns: str) -> dict[str, object]:
     """A node's rules and built-in chain policies with their counters, read back with the backend netlab
     loads rules with (``iptables-save -c`` inside the node); ``error`` says why they could not be read."""
-    from netlab.iptables.kernel import parse_save, save_argv
+    from netlab.features.iptables.kernel import parse_save, save_argv
     from netlab.kernel.netns import is_mounted_netns, netns_path
     from netlab.probes.nsfork import exec_in
 
@@ -156,7 +156,7 @@ def read_iptables(netns: str) -> dict[str, object]:
 
 def read_ipvs(netns: str) -> list[ServiceStats]:
     """The IPVS table of a namespace (``ipvsadm -Ln --stats`` as data); empty if it has none or is gone."""
-    from netlab.ipvs.kernel import read_table
+    from netlab.features.ipvs.kernel import read_table
 
     with inside(netns) as present:
         if not present:

@@ -65,8 +65,8 @@ def _declared(topo: Topology) -> list[Requirement]:
 
 
 def _tunnels(topo: Topology) -> list[Requirement]:
-    """gre/ipip/vxlan tunnels, macvlan/ipvlan sub-interfaces, bridges inside nodes (netlab.tunnels)."""
-    from netlab.tunnels.requirements import requirements  # imports Requirement from here
+    """gre/ipip/vxlan tunnels, macvlan/ipvlan sub-interfaces, bridges inside nodes (netlab.features.tunnels)."""
+    from netlab.features.tunnels.requirements import requirements  # imports Requirement from here
 
     return requirements(topo)
 

@@ -436,9 +436,9 @@ class _Prober:
 
     def probe_iptables(self) -> _Result:
         """What ``up`` will really use: the first iptables-restore that loads a rule in a scratch namespace
-        (netlab.iptables.kernel.detect_backend). Listing tables is not enough: the nf_tables build lists
+        (netlab.features.iptables.kernel.detect_backend). Listing tables is not enough: the nf_tables build lists
         them on kernels where it cannot load one, and netlab then falls back to iptables-legacy."""
-        from netlab.iptables.kernel import NoBackend, detect_backend
+        from netlab.features.iptables.kernel import NoBackend, detect_backend
 
         try:
             backend = detect_backend()

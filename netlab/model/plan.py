@@ -224,7 +224,7 @@ class AddIpvsService:
 @dataclass(frozen=True)
 class LoadIptables:
     """A node's whole iptables ruleset as one ``iptables-restore`` payload, loaded all-or-nothing inside it
-    (see :mod:`netlab.iptables.kernel`): after the addresses and routes, before commands and services."""
+    (see :mod:`netlab.features.iptables.kernel`): after the addresses and routes, before commands and services."""
 
     phase: ClassVar[Phase] = "iptables"
     netns: str

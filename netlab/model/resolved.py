@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from netlab.iptables.rules import ResolvedTable
-from netlab.ipvs.derive import DerivedSetting, ResolvedService
-from netlab.services.model import ServiceSpec
-from netlab.tunnels.resolve import ResolvedOverlay
+from netlab.features.iptables.rules import ResolvedTable
+from netlab.features.ipvs.derive import DerivedSetting, ResolvedService
+from netlab.features.services.model import ServiceSpec
+from netlab.features.tunnels.resolve import ResolvedOverlay
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ class ResolvedLab:
     lans: tuple[ResolvedLan, ...]
     ipvs: tuple[ResolvedService, ...] = ()
     overlay: ResolvedOverlay = field(default_factory=ResolvedOverlay)
-    """Tunnels, macvlan/ipvlan sub-interfaces and bridges inside nodes (:mod:`netlab.tunnels`)."""
+    """Tunnels, macvlan/ipvlan sub-interfaces and bridges inside nodes (:mod:`netlab.features.tunnels`)."""
     probes: tuple[dict[str, object], ...] = ()
     """The declared probes as plain data (``from`` spelled as in YAML). Recorded in the state so that
     ``netlab probe`` runs exactly the probes of the lab that was brought up."""

@@ -15,11 +15,11 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from netlab.iptables.model import Iptables
-from netlab.ipvs.model import VirtualService
+from netlab.features.iptables.model import Iptables
+from netlab.features.ipvs.model import VirtualService
+from netlab.features.services.model import Service
+from netlab.features.tunnels.model import NodeBridge, SubInterface, Tunnel
 from netlab.probes.model import Probe
-from netlab.services.model import Service
-from netlab.tunnels.model import NodeBridge, SubInterface, Tunnel
 
 SysctlValue = int | str
 

@@ -19,6 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
+from netlab.features.services.model import (
+    SERVICE_KINDS,
+    HttpService,
+    Service,
+    TcpEchoService,
+    UdpEchoService,
+    service_name,
+    service_protocol,
+)
 from netlab.probes.model import (
     PROBE_KINDS,
     TRAFFIC_KINDS,
@@ -35,18 +44,9 @@ from netlab.probes.model import (
     TcpProbe,
     UdpProbe,
 )
-from netlab.services.model import (
-    SERVICE_KINDS,
-    HttpService,
-    Service,
-    TcpEchoService,
-    UdpEchoService,
-    service_name,
-    service_protocol,
-)
 
 if TYPE_CHECKING:
-    from netlab.ipvs.model import VirtualService
+    from netlab.features.ipvs.model import VirtualService
     from netlab.model.topology import Node
     from netlab.stages.load import PathKey
     from netlab.stages.validate import Collector
@@ -315,7 +315,7 @@ def _check_ipvs_counter(col: Collector, path: PathKey, probe: CountersProbe, nod
                         services: tuple[VirtualService | None, ...]) -> None:
     """An IPVS counters probe names a virtual service of the lab, read on its director, and one of its real
     servers; the iptables keys mean nothing here."""
-    from netlab.ipvs.derive import service_name
+    from netlab.features.ipvs.derive import service_name
 
     assert probe.ipvs is not None
     for key in ("table", "chain", "rule", "family"):

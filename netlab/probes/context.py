@@ -65,7 +65,7 @@ class IpvsServiceView:
 
 
 def _overlay_interfaces(overlay: Mapping[str, Any], node: str) -> list[tuple[str, tuple[str, ...]]]:
-    """A node's tunnel, sub-interface and bridge interfaces with their addresses (netlab.tunnels), so that
+    """A node's tunnel, sub-interface and bridge interfaces with their addresses (netlab.features.tunnels), so that
     probes find the interface on a target's subnet there too (an ARP probe from a macvlan, say)."""
     found = [(str(b["name"]), tuple(str(a) for a in b.get("addresses", ())))
              for b in overlay.get("bridges", []) if b.get("node") == node]

@@ -2,7 +2,7 @@
 
 A firewall rule that should drop a flow proves it by counting: if the tcp probe fails *and* the DROP
 rule's packet counter grew, the rule is why. Counters come from ``iptables-save -c`` run inside the
-node with the backend netlab loads rules with (:func:`netlab.iptables.kernel.detect_backend`: the system's
+node with the backend netlab loads rules with (:func:`netlab.features.iptables.kernel.detect_backend`: the system's
 ``iptables-restore``, or the legacy one where nf_tables is missing); a rule is picked by a
 piece of its text, which must select exactly one rule, so a probe never silently reads the wrong one.
 
@@ -93,7 +93,7 @@ def select_counter(text: str, probe: CountersProbe) -> Counter:
 
 
 def read_counter(netns: str, probe: CountersProbe) -> Counter:
-    from netlab.iptables.kernel import save_argv
+    from netlab.features.iptables.kernel import save_argv
 
     argv = save_argv(probe.family, probe.table)  # the backend netlab loads rules with (nft, or legacy in the VM)
     tool = argv[0].rsplit("/", 1)[-1]
@@ -135,7 +135,7 @@ def _same_address(a: str, b: str | None) -> bool:
 
 def select_ipvs(table: list[Any], svc: IpvsServiceView, dest: str | None) -> IpvsSample:
     """The statistics of ``svc`` (or of its real server ``dest``) in a table read by
-    :func:`netlab.ipvs.kernel.read_table`."""
+    :func:`netlab.features.ipvs.kernel.read_table`."""
     label = f"IPVS service {svc.name}"
     for stats in table:
         if svc.fwmark is not None:
@@ -161,7 +161,7 @@ def _ipvs_reading(svc: IpvsServiceView, dest: str | None) -> Callable[[Channel],
     """In the director's namespace: the statistics once the estimator has published everything that
     happened before this call (see the module docstring), or the text of what went wrong."""
     def body(_channel: Channel) -> IpvsSample | str:
-        from netlab.ipvs.kernel import read_table
+        from netlab.features.ipvs.kernel import read_table
 
         try:
             first = select_ipvs(read_table(), svc, dest)

@@ -75,7 +75,7 @@ class ProbeRunner:
         if any(isinstance(p, CaptureProbe) and p.match for p in closure):
             capture.Matcher({})  # imports scapy (quietly)
         if any(isinstance(p, CountersProbe) and p.ipvs is not None for p in closure):
-            # what netlab.ipvs.kernel.read_table imports: once here, not in every child that reads the table
+            # what netlab.features.ipvs.kernel.read_table imports: once here, not in every child that reads the table
             from pyroute2 import IPVS, IPVSService  # noqa: F401
 
     def run_probe(self, probe: AnyProbe) -> ProbeResult:

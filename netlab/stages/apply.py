@@ -242,7 +242,7 @@ class Applier:
 
     def _ipvs(self, actions: list[AddIpvsService]) -> None:
         """Virtual services through pyroute2's IPVS API, from inside each director's namespace."""
-        from netlab.ipvs.kernel import configure
+        from netlab.features.ipvs.kernel import configure
 
         by_ns: dict[str, list[AddIpvsService]] = defaultdict(list)
         for action in actions:
@@ -258,15 +258,15 @@ class Applier:
                     raise ApplyError(f"step `{action.describe()}` failed: {detail}") from None
 
     def _iptables(self, actions: list[LoadIptables]) -> None:
-        """Each node's ruleset with one ``iptables-restore`` inside it, all or nothing (netlab.iptables.kernel)."""
-        from netlab.iptables.kernel import load
+        """Each node's ruleset with one ``iptables-restore`` inside it, all or nothing (features.iptables.kernel)."""
+        from netlab.features.iptables.kernel import load
 
         for action in actions:
             load(self.handles[action.netns].fd, action)
 
     def _services(self, actions: list[StartService]) -> None:
-        """Start each service in its node (fork + setns) and wait until it listens; see netlab.services."""
-        from netlab.services.runner import default_log_dir, start_service
+        """Start each service in its node (fork + setns) and wait until it listens; see netlab.features.services."""
+        from netlab.features.services.runner import default_log_dir, start_service
 
         log_dir = self.log_dir or default_log_dir(self.plan.lab)
         for action in actions:
@@ -416,7 +416,7 @@ class Applier:
         already exists is an error, never silently reused.
         """
         if isinstance(action, CreateTunnel | CreateSubInterface):
-            from netlab.tunnels.kernel import encode  # gre/ipip/vxlan, macvlan/ipvlan (sub-interface: by fd)
+            from netlab.features.tunnels.kernel import encode  # gre/ipip/vxlan, macvlan/ipvlan (sub-interface: by fd)
 
             return encode(action, lambda netns: self.handles[netns].fd)
         if isinstance(action, CreateBridge):

@@ -9,7 +9,8 @@ listen on addresses or behind firewall rules that commands set up).
 
 from __future__ import annotations
 
-from netlab.iptables.rules import render as render_iptables
+from netlab.features.iptables.rules import render as render_iptables
+from netlab.features.tunnels.plan import overlay_actions
 from netlab.model.plan import (
     PHASES,
     Action,
@@ -28,7 +29,6 @@ from netlab.model.plan import (
 )
 from netlab.model.resolved import ResolvedLab
 from netlab.ownership import interface_tag
-from netlab.tunnels.plan import overlay_actions
 
 
 def plan(lab: ResolvedLab) -> Plan:

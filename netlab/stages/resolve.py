@@ -20,8 +20,10 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
-from netlab.iptables.rules import resolve_tables
-from netlab.ipvs.derive import derive_settings, resolve_services
+from netlab.features.iptables.rules import resolve_tables
+from netlab.features.ipvs.derive import derive_settings, resolve_services
+from netlab.features.services.model import ServiceSpec
+from netlab.features.tunnels.resolve import overlay_addresses, resolve_overlay
 from netlab.model.resolved import (
     BridgePort,
     Peer,
@@ -33,10 +35,8 @@ from netlab.model.resolved import (
 )
 from netlab.model.topology import Endpoint, Topology
 from netlab.naming import netns_name
-from netlab.services.model import ServiceSpec
 from netlab.stages.load import PathKey, format_path
 from netlab.stages.validate import default_interface_names
-from netlab.tunnels.resolve import overlay_addresses, resolve_overlay
 
 FIRST_INDEX = 32
 

@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from netlab.errors import Diagnostic, InvalidInput
-from netlab.iptables import rules as iptables_checks
-from netlab.iptables.model import Iptables
+from netlab.features.iptables import rules as iptables_checks
+from netlab.features.iptables.model import Iptables
+from netlab.features.tunnels import checks as tunnel_checks
+from netlab.features.tunnels.resolve import FALLBACK_DEVICES
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
 from netlab.naming import LAB_NAME, LAB_NAME_RULE, NODE_NAME, NODE_NAME_RULE, is_lab_name, is_node_name
 from netlab.probes import checks as probe_checks
@@ -33,8 +35,6 @@ from netlab.stages.load import LoadedFile, PathKey, format_path
 from netlab.stages.validate_kernel import MAC, mac_problem
 from netlab.stages.validate_shape import parse, partial, salvage
 from netlab.stages.validate_sysctls import SYSCTL_KEY
-from netlab.tunnels import checks as tunnel_checks
-from netlab.tunnels.resolve import FALLBACK_DEVICES
 
 __all__ = ["LAB_NAME", "MAC", "NODE_NAME", "SYSCTL_KEY", "Collector", "default_interface_names",
            "interface_name_problem", "mac_problem", "salvage", "validate"]

@@ -1,7 +1,7 @@
 """The IPVS checks of validate: virtual services, and what netlab derives for their roles.
 
 Why separate: IPVS is a model of its own (``ipvs:``), and netlab *derives* addresses, routes and sysctls
-for each role (:mod:`netlab.ipvs.derive`) -- so besides the services' own references (nodes, VIP xor
+for each role (:mod:`netlab.features.ipvs.derive`) -- so besides the services' own references (nodes, VIP xor
 fwmark, ports, the subnets DR and NAT depend on), validation must check that what netlab adds does not
 collide in the kernel with what the topology already has (a NAT real server's derived default route
 against a user route to 0.0.0.0/0; a VIP against the same address on the same interface: EEXIST).
@@ -122,7 +122,7 @@ def check_derived(topo: Topology, ends: list[tuple[Endpoint, PathKey, str]], col
     """Routes and VIP addresses netlab derives for IPVS roles, against what the topology already has: a NAT real
     server's derived default route against a route to 0.0.0.0/0, a director's VIP against the same address on
     the same interface (EEXIST either way). Run on a lab with no other problem, where deriving is safe."""
-    from netlab.ipvs.derive import derive_settings
+    from netlab.features.ipvs.derive import derive_settings
 
     iface_map: dict[str, list[tuple[str, tuple[str, ...]]]] = {n: [] for n in topo.nodes}
     for ep, _path, ifname in ends:

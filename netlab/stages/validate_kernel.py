@@ -16,11 +16,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from netlab.iptables import rules as iptables_checks
-from netlab.iptables.model import Iptables
+from netlab.features.iptables import rules as iptables_checks
+from netlab.features.iptables.model import Iptables
+from netlab.features.tunnels.resolve import FALLBACK_DEVICES, split_parent, subinterface_names, tunnel_ifnames
 from netlab.model.topology import Topology
 from netlab.stages.kernel_limits import BRIDGE_MAX_PORTS, DEFAULT_MTU, IPV6_MIN_MTU, RESERVED_IFNAMES
-from netlab.tunnels.resolve import FALLBACK_DEVICES, split_parent, subinterface_names, tunnel_ifnames
 
 if TYPE_CHECKING:
     from netlab.stages.load import PathKey
@@ -254,7 +254,7 @@ _FREE_TEXT = ("--comment", "--log-prefix", "--nflog-prefix")
 
 
 def check_iptables_tables(node: str, ipt: Iptables, col: Collector) -> None:
-    """What netlab.iptables.rules lets through and iptables-restore refuses, found by fuzzing: a rule that names
+    """What features.iptables.rules lets through and iptables-restore refuses, found by fuzzing: a rule that names
     its table as ``--table=nat``, ``--tab nat`` or ``-tnat`` (the table comes from the payload's ``*table``
     line, and a table named in a rule is refused), and ``-p NAME`` with a protocol iptables does not know
     (``unknown protocol "icmype" specified``). Either failed ``up`` after building the lab."""
@@ -270,7 +270,7 @@ def check_iptables_tables(node: str, ipt: Iptables, col: Collector) -> None:
             try:
                 tokens = shlex.split(rule)
             except ValueError:
-                continue  # reported by netlab.iptables.rules
+                continue  # reported by netlab.features.iptables.rules
             for i, tok in enumerate(tokens):
                 if i and tokens[i - 1] in _FREE_TEXT:
                     continue

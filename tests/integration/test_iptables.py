@@ -20,7 +20,7 @@ import pytest
 
 from netlab.api import Lab
 from netlab.errors import ApplyError
-from netlab.iptables.kernel import detect_backend, load, parse_save
+from netlab.features.iptables.kernel import detect_backend, load, parse_save
 from netlab.model.plan import LoadIptables
 from netlab.pytest_plugin import leftovers
 from tests.integration.conftest import REPO, netlab, netns_of
@@ -111,7 +111,7 @@ def test_a_bad_rule_fails_up_with_file_line_and_iptables_message_and_leaves_noth
 def test_a_load_refused_after_a_commit_leaves_no_half_ruleset(monkeypatch: pytest.MonkeyPatch) -> None:
     """iptables-restore commits table by table: make the nat table load and the filter table fail (by
     skipping --test), and check that the node is left with neither table's rules."""
-    import netlab.iptables.kernel as kernel
+    import netlab.features.iptables.kernel as kernel
 
     real_run = kernel._run
 

@@ -32,7 +32,7 @@ ROOT_SYSCTLS = ("net/ipv4/conf/all/arp_ignore", "net/ipv4/conf/all/arp_announce"
 def root_state() -> dict[str, object]:
     """The root namespace as an IPVS lab could disturb it: what the shared leak check looks at, plus the
     ARP/rp_filter/redirect sysctls and the IPVS table (IPVS state is per namespace: it must stay empty here)."""
-    from netlab.ipvs.kernel import read_table
+    from netlab.features.ipvs.kernel import read_table
 
     state: dict[str, object] = dict(root_snapshot())
     for key in ROOT_SYSCTLS:

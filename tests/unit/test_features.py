@@ -45,7 +45,7 @@ def test_every_ipvs_scheduler_the_model_accepts_is_a_catalog_feature() -> None:
     """One list: the IPVS model's Scheduler type, the catalog's schedulers, requirements, doctor and the VM."""
     import typing
 
-    from netlab.ipvs.model import Scheduler
+    from netlab.features.ipvs.model import Scheduler
 
     assert set(typing.get_args(Scheduler)) == set(catalog.IPVS_SCHEDULERS)
     for sched in catalog.IPVS_SCHEDULERS:

@@ -8,8 +8,8 @@ import textwrap
 import pytest
 
 from netlab.errors import InvalidInput
-from netlab.iptables.kernel import _message, _origin_of, parse_save, written
-from netlab.iptables.rules import render_empty, with_comment
+from netlab.features.iptables.kernel import _message, _origin_of, parse_save, written
+from netlab.features.iptables.rules import render_empty, with_comment
 from netlab.model.plan import LoadIptables
 from netlab.requirements import derive
 from netlab.stages.load import load_text
@@ -200,7 +200,7 @@ def test_the_docs_example_validates_and_loads_what_it_says() -> None:
 def test_a_table_refused_at_commit_is_traced_to_its_rule_and_rolled_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without a kernel: a fake iptables-restore that accepts --test but refuses, at COMMIT, any filter table
     holding the rule "-p tcp --dport 5"; netlab must find that rule, then load empty tables."""
-    import netlab.iptables.kernel as kernel
+    import netlab.features.iptables.kernel as kernel
     from netlab.errors import ApplyError
 
     calls: list[tuple[list[str], str]] = []
@@ -223,7 +223,7 @@ def test_a_table_refused_at_commit_is_traced_to_its_rule_and_rolled_back(monkeyp
 
 
 def test_iptables_never_runs_when_entering_the_namespace_fails() -> None:
-    from netlab.iptables.kernel import _run
+    from netlab.features.iptables.kernel import _run
 
     def fail() -> None:
         raise OSError("setns refused")

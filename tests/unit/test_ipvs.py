@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netlab.errors import InvalidInput
-from netlab.ipvs.derive import DerivedSetting
+from netlab.features.ipvs.derive import DerivedSetting
 from netlab.model.plan import AddAddress, AddIpvsService, AddRoute, LinkUp, SetSysctl
 from netlab.model.topology import Topology
 from netlab.requirements import derive as requirements
@@ -175,7 +175,7 @@ def test_tun_across_a_router_is_fine_where_dr_is_not() -> None:
 def test_a_fwmark_service_is_sent_with_a_netmask() -> None:
     """The kernel answers EINVAL to a new service without IPVS_SVC_ATTR_NETMASK; pyroute2 adds one only
     when the service has an address, so a firewall-mark service must bring its own."""
-    from netlab.ipvs.kernel import _service_fields
+    from netlab.features.ipvs.kernel import _service_fields
 
     topo = lab("  - {director: director, fwmark: 1, scheduler: dh, real_servers: [{node: rs1}]}\n")
     (svc,) = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, AddIpvsService)]

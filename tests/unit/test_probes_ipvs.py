@@ -13,7 +13,7 @@ import pytest
 
 from netlab.api import Lab
 from netlab.errors import InvalidInput
-from netlab.ipvs.kernel import DestStats, ServiceStats
+from netlab.features.ipvs.kernel import DestStats, ServiceStats
 from netlab.probes.connect import _expected_distribution, _stickiness
 from netlab.probes.context import IpvsServiceView, LabView
 from netlab.probes.counters import CounterError, IpvsSample, select_ipvs

@@ -12,6 +12,7 @@ import struct
 import pytest
 
 from netlab.errors import InvalidInput
+from netlab.features.tunnels.kernel import encode
 from netlab.kernel.netlink import IFLA_NET_NS_FD, nla_u32
 from netlab.model.plan import CreateBridge, CreateSubInterface, CreateTunnel, LinkUp, Plan
 from netlab.requirements import derive
@@ -19,7 +20,6 @@ from netlab.stages.load import load_text
 from netlab.stages.plan import plan
 from netlab.stages.resolve import resolve
 from netlab.stages.validate import validate
-from netlab.tunnels.kernel import encode
 
 BASE = """
 name: t

@@ -21,7 +21,7 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from netlab.iptables.model import TABLE_ORDER, Iptables, NamedRule
+from netlab.features.iptables.model import TABLE_ORDER, Iptables, NamedRule
 from netlab.ownership import RULE_COMMENT_PREFIX as COMMENT_PREFIX
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {

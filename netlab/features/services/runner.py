@@ -28,9 +28,9 @@ from typing import NoReturn
 
 from netlab import paths
 from netlab.errors import ApplyError
+from netlab.features.services.model import ServiceSpec
 from netlab.kernel.netns import setns
 from netlab.model.plan import StartService
-from netlab.services.model import ServiceSpec
 from netlab.stages.record import ProcessRecord, process_start_time
 
 READY_TIMEOUT = 10.0
@@ -66,8 +66,8 @@ def _daemon(ns_fd: int, spec: ServiceSpec, log: Path, ready_fd: int) -> NoReturn
             ctypes.CDLL(None).prctl(PR_SET_NAME, f"netlab-{spec.kind}".encode()[:15], 0, 0, 0)
         except (OSError, AttributeError):
             pass
-        from netlab.services.server import Server, listen
-        from netlab.services.server import log as write_log
+        from netlab.features.services.server import Server, listen
+        from netlab.features.services.server import log as write_log
 
         try:
             sock = listen(spec)

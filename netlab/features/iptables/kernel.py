@@ -163,7 +163,7 @@ def load(ns_fd: int, action: LoadIptables) -> Backend:
 
 
 def _empty(tables: tuple[str, ...]) -> str:
-    from netlab.iptables.rules import render_empty
+    from netlab.features.iptables.rules import render_empty
 
     return render_empty(tables)
 

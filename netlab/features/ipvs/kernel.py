@@ -12,7 +12,7 @@ import socket
 import struct
 from dataclasses import dataclass
 
-from netlab.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS
+from netlab.features.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS
 from netlab.model.plan import AddIpvsService
 
 IP_VS_SVC_F_PERSISTENT = 0x0001

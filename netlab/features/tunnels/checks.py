@@ -19,9 +19,8 @@ import difflib
 import ipaddress
 from typing import TYPE_CHECKING
 
-from netlab.model.topology import Topology
-from netlab.tunnels.model import IPVLAN_MODES, MACVLAN_MODES
-from netlab.tunnels.resolve import (
+from netlab.features.tunnels.model import IPVLAN_MODES, MACVLAN_MODES
+from netlab.features.tunnels.resolve import (
     FALLBACK_DEVICES,
     VXLAN_PORT,
     local_candidates,
@@ -29,6 +28,7 @@ from netlab.tunnels.resolve import (
     subinterface_names,
     tunnel_ifnames,
 )
+from netlab.model.topology import Topology
 
 if TYPE_CHECKING:
     from netlab.stages.load import PathKey

@@ -1,6 +1,6 @@
 """The servers behind ``tcp-echo``, ``udp-echo`` and ``http``: one single-threaded event loop each.
 
-This code runs in the service process (forked by :mod:`netlab.services.runner`, already inside its
+This code runs in the service process (forked by :mod:`netlab.features.services.runner`, already inside its
 node's namespace, stdout and stderr going to the service's log file). It uses only the standard
 library's ``socket`` and ``selectors``: nothing to import that the parent did not already have.
 
@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netlab.services.model import ServiceSpec
+from netlab.features.services.model import ServiceSpec
 
 IP_FREEBIND = 15
 IPV6_FREEBIND = 78

@@ -15,7 +15,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
-from netlab.ipvs.model import VirtualService
+from netlab.features.ipvs.model import VirtualService
 from netlab.model.plan import IpvsDest  # one type for a real server, resolved and planned
 from netlab.model.topology import Topology
 

@@ -7,8 +7,8 @@ exists), ``up`` with the bridge as master for ports, then the addresses.
 
 from __future__ import annotations
 
+from netlab.features.tunnels.resolve import ResolvedOverlay
 from netlab.model.plan import Action, AddAddress, CreateBridge, CreateSubInterface, CreateTunnel, LinkUp
-from netlab.tunnels.resolve import ResolvedOverlay
 
 
 def overlay_actions(overlay: ResolvedOverlay, tag: str) -> dict[str, list[Action]]:

@@ -1,0 +1,1 @@
+"""What every part of netlab shares: typed data helpers with no knowledge of any feature or of the kernel."""
