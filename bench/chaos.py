@@ -43,7 +43,7 @@ def star(path: Path, n: int) -> Path:
 
 def leftovers() -> list[str]:
     """Everything a crashed netlab could have left, found without trusting netlab's own bookkeeping."""
-    from netlab.stages.apply import pids_in_namespaces, tagged_namespaces
+    from netlab.stages.teardown import pids_in_namespaces, tagged_namespaces
 
     found = [f"tagged namespace {name}" for name, _ in tagged_namespaces()]
     netns = Path("/run/netns")

@@ -19,69 +19,26 @@ import hashlib
 import os
 import subprocess
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netlab import catalog
-from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingFeatures, MissingTool, NotPermitted
-from netlab.kernel.netns import is_mounted_netns, netns_path
+from netlab import pipeline
+from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingTool
+from netlab.kernel.netns import netns_path
 from netlab.model.plan import Plan
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
+from netlab.pipeline import CleanReport, UpResult, clean, down, require_root, root_command
 from netlab.stages import plan as plan_stage
-from netlab.stages.apply import (
-    Applier,
-    Progress,
-    kill_processes,
-    pids_in_namespaces,
-    read_namespace_tag,
-    remove_namespaces,
-    run_in_netns,
-    tagged_namespaces,
-)
-from netlab.stages.load import load_file
-from netlab.stages.record import LabState, StateStore, new_run_id, new_state, process_start_time
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
+from netlab.stages.apply import Progress, run_in_netns
+from netlab.stages.record import LabState, StateStore
+
+__all__ = ["CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "live_labs", "require_root", "root_command",
+           "run_probes", "state_of"]
 
 if TYPE_CHECKING:
     from netlab.probes.result import ProbeResult, SuiteResult
     from netlab.probes.runner import Progress as ProbeProgress
-
-
-def require_root() -> None:
-    if os.geteuid() != 0:
-        raise NotPermitted(
-            "netlab needs root: it creates network namespaces and mounts them under /run/netns "
-            "(CAP_SYS_ADMIN) and configures interfaces, addresses and routes in them (CAP_NET_ADMIN).\n"
-            f"    hint: run it as root, e.g. {root_command()}")
-
-
-def root_command() -> str:
-    """The command line that reruns this command as root and really finds netlab: ``sudo`` resets PATH
-    (secure_path), so a netlab installed in a venv is ``command not found`` under a plain ``sudo netlab``."""
-    import shlex
-    import shutil
-    import sys
-
-    args = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    exe = shutil.which("netlab")
-    if exe and os.path.dirname(exe) in ("/usr/bin", "/usr/local/bin", "/bin"):
-        return f"sudo netlab {args}".rstrip()
-    target = shlex.quote(exe) if exe else f"{shlex.quote(sys.executable)} -m netlab"
-    return f"sudo {target} {args}".rstrip()
-
-
-@dataclass(frozen=True)
-class UpResult:
-    lab: str
-    created: bool
-    """False when the lab was already up with the same topology (a no-op)."""
-    namespaces: int
-    actions: int
-    seconds: float
-    message: str
 
 
 class Lab:
@@ -92,6 +49,7 @@ class Lab:
         self.topology = topology
         self.resolved = resolved
         self.path = path
+        self.text = text
         self.sha256 = hashlib.sha256(text.encode()).hexdigest()
         self.store = store or StateStore()
         self.pcap_dir: Path | None = None
@@ -102,27 +60,24 @@ class Lab:
         return self.resolved.name
 
     @classmethod
-    def load(cls, ref: str | Path, store: StateStore | None = None) -> Lab:
-        """Load, validate and resolve a lab by catalog name or path. Raises :class:`InvalidInput`."""
-        ref_s = str(ref)
-        path = catalog.find(ref_s)
-        if path is None:
-            known = ", ".join(catalog.names())
-            raise InvalidInput(message=f"{ref_s}: no such lab file or catalog lab\n    hint: catalog labs: {known}")
-        loaded = load_file(path, display=ref_s if catalog.looks_like_path(ref_s) else str(path))
-        topo = validate(loaded)
-        return cls(topo, resolve(topo, str(path.resolve()), loaded.lines), path, loaded.text, store)
+    def load(cls, ref: str | Path, store: StateStore | None = None, *, name_suffix: str | None = None) -> Lab:
+        """Load, validate and resolve a lab by catalog name or path. Raises :class:`InvalidInput`.
+
+        ``name_suffix`` renames the lab ``<name>-<suffix>``: every kernel name and the state file derive from
+        the lab name, so the same file can be up twice at once (two pytest-xdist workers running one catalog
+        lab). The rename happens before validate, so the new name passes the same checks as a written one
+        (:data:`netlab.naming.LAB_NAME`: at most 24 characters) or fails with the same error, at the file's
+        ``name:`` line.
+        """
+        built = pipeline.build(ref, name_suffix)
+        return cls(built.topology, built.resolved, built.path, built.text, store)
 
     def plan(self) -> Plan:
         return plan_stage.plan(self.resolved)
 
     def check_requirements(self) -> None:
         """Raise :class:`MissingFeatures` (exit 4) if this kernel lacks something the lab needs."""
-        from netlab import requirements
-
-        gaps = requirements.missing(self.topology)
-        if gaps:
-            raise MissingFeatures(requirements.describe_missing(self.name, gaps))
+        pipeline.check_requirements(self.topology)
 
     def up(self, progress: Progress | None = None, recreate: bool = False) -> UpResult:
         """Bring the lab up. If it is already up from the same file content, do nothing and say so.
@@ -130,43 +85,8 @@ class Lab:
         If it is up from a different content, raise unless ``recreate`` (then down, then up). Before
         anything is created, every kernel feature the lab needs is checked for real.
         """
-        import time
-
-        require_root()
-        self.check_requirements()
-        start = time.monotonic()
-        with self.store.locked():
-            current = self.store.read(self.name)
-            if current is not None and current.live and not recreate:
-                gone = [ns.name for ns in current.namespaces if not _owned(current, ns.name)]
-                if gone:
-                    raise ApplyError(
-                        f"lab {self.name} is recorded as up, but {len(gone)} of its namespaces are gone or no "
-                        f"longer carry its tag ({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}): "
-                        "something removed them behind netlab's back\n"
-                        f"    hint: `netlab up --recreate {self.name}` rebuilds it")
-                if current.topology_sha256 == self.sha256:
-                    return UpResult(self.name, False, len(current.namespaces), 0, 0.0,
-                                    f"lab {self.name} is already up (same topology); nothing to do")
-                else:
-                    raise ApplyError(
-                        f"lab {self.name} is already up from a different version of its topology\n"
-                        f"    hint: `netlab up --recreate {self.name}` tears it down and brings the new one "
-                        f"up, or `netlab down {self.name}` first")
-            if current is not None:
-                _teardown(self.store, current)
-            plan = self.plan()
-            state = new_state(self.resolved, self.sha256, new_run_id())
-            self.store.write(state)  # the journal: written before anything exists
-            applier = Applier(plan, state.run, progress, log_dir=self.store.log_dir(self.name))
-            try:
-                applier.apply()
-            except BaseException:
-                self.store.remove(self.name)  # apply removed what it made
-                raise
-            self.store.write(replace(_with_status(state, "up"), processes=tuple(applier.processes)))
-        return UpResult(self.name, True, len(plan.namespaces), len(plan.actions), time.monotonic() - start,
-                        f"lab {self.name} is up: {len(plan.namespaces)} namespaces, {len(plan.actions)} actions")
+        return pipeline.up(pipeline.Built(self.topology, self.resolved, self.path, self.text), self.store,
+                           progress, recreate)
 
     def down(self) -> list[str]:
         return down(self.name, self.store)
@@ -182,51 +102,6 @@ class Lab:
     def probe(self, name: str, pcap_dir: Path | None = None) -> ProbeResult:
         """Run one probe: ``assert lab.probe("client-ping").passed`` (its ``verdict`` says why not)."""
         return self.probes([name], pcap_dir).results[0]
-
-
-def _with_status(state: LabState, status: str) -> LabState:
-    return replace(state, status=status)  # type: ignore[arg-type]
-
-
-def _owned(state: LabState, name: str) -> bool:
-    """A recorded namespace is removed only if its tag says it is this lab's, this run's — or if it
-    has no tag at all but is a leftover empty file the journal lists (killed between create and mount)."""
-    tag = read_namespace_tag(name)
-    if tag is not None:
-        return tag.lab == state.lab and tag.run == state.run
-    path = netns_path(name)
-    try:
-        return not path.is_symlink() and path.stat().st_size == 0 and not is_mounted_netns(path)
-    except FileNotFoundError:
-        return False
-
-
-def _teardown(store: StateStore, state: LabState) -> list[str]:
-    """Remove what ``state`` records (and only what still carries its tag), then the state file.
-
-    A recorded service is stopped only if it is still the process that was started (same start time: a
-    recycled pid is never hit) *and* it lives in one of this lab's namespaces; removing the namespaces
-    then kills every process still inside them. Namespace names were recomputed when the state was read.
-    """
-    ours = [ns.name for ns in state.namespaces if _owned(state, ns.name)]
-    inside = {pid for group in pids_in_namespaces(ours).values() for pid in group}
-    kill_processes([p.pid for p in state.processes
-                    if p.pid in inside and process_start_time(p.pid) == p.start_time])
-    removed = remove_namespaces(ours)
-    store.remove(state.lab)
-    return removed
-
-
-def down(lab: str, store: StateStore | None = None) -> list[str]:
-    """Remove everything lab ``lab`` made, from its state alone. Idempotent: a lab that is not up is
-    not an error for ``down`` (returns ``[]``)."""
-    require_root()
-    store = store or StateStore()
-    with store.locked():
-        state = store.read(lab)
-        if state is None:
-            return []
-        return _teardown(store, state)
 
 
 def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
@@ -276,55 +151,6 @@ def exec_in(lab: str, node: str, argv: list[str], capture: bool = True,
         raise ApplyError(f"cannot run `{argv[0]}`: {exc.strerror}") from None
     finally:
         os.close(fd)
-
-
-@dataclass(frozen=True)
-class CleanReport:
-    labs: tuple[str, ...]
-    """Labs whose state was stale (crashed up) or, with ``all_labs``, live."""
-    namespaces: tuple[str, ...]
-    """Namespaces removed."""
-    files: tuple[str, ...] = ()
-    """Damaged state files and stale temporary files removed."""
-
-
-def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanReport:
-    """Remove what netlab made that no live lab owns; with ``all_labs``, every lab.
-
-    Two sources, neither a name pattern: state files whose ``up`` died (owner process gone before
-    ``status: up``), and namespaces whose ``lo`` carries a netlab tag that no live state matches
-    (e.g. the state file was deleted).
-    """
-    require_root()
-    store = store or StateStore()
-    labs: list[str] = []
-    removed: list[str] = []
-    repaired: list[str] = []
-    with store.locked():
-        # a state file torn by a crash (or not netlab's): removed; its namespaces go with the orphans below
-        for lab in store.torn():
-            repaired.append(str(store.path(lab)))
-            store.remove(lab)
-            labs.append(lab)
-        for tmp in store.stale_temp_files():  # kill -9 between writing a state and renaming it
-            tmp.unlink(missing_ok=True)
-            repaired.append(str(tmp))
-        live: dict[str, LabState] = {}
-        for state in store.all():
-            if state.live and not all_labs:
-                live[state.lab] = state
-                continue
-            labs.append(state.lab)
-            removed += _teardown(store, state)
-        orphans: list[str] = []
-        for name, tag in tagged_namespaces():
-            owner = live.get(tag.lab)
-            if owner is None or owner.run != tag.run:
-                orphans.append(name)
-                if tag.lab not in labs:
-                    labs.append(tag.lab)
-        removed += remove_namespaces(orphans)
-    return CleanReport(tuple(labs), tuple(removed), tuple(repaired))
 
 
 def live_labs(store: StateStore | None = None) -> list[LabState]:

@@ -7,9 +7,11 @@ the topology asked for: a learner who changes things by hand sees the change.
 from __future__ import annotations
 
 import socket
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
+from netlab.core.derived import DerivedSetting
+from netlab.features.iptables.kernel import ChainPolicy, RuleCounter, parse_save, save_argv
 from netlab.features.ipvs.kernel import ServiceStats
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import inside
@@ -106,52 +108,78 @@ def _tunnel_detail(kind: str, linkinfo: Any) -> str:
     return text
 
 
-def lab_status(state: LabState) -> dict[str, object]:
+@dataclass(frozen=True)
+class IptablesStatus:
+    """A node's rules and built-in chain policies with their counters, as the kernel reports them."""
+
+    rules: tuple[RuleCounter, ...]
+    policies: tuple[ChainPolicy, ...]
+    error: str = ""
+    """Why they could not be read (empty when they were)."""
+
+
+@dataclass(frozen=True)
+class LabStatus:
+    """What ``netlab status`` shows of one lab: the recorded lab (typed, from its state) and the kernel now.
+
+    ``--json`` prints ``to_data`` of this, so the fields and their order are the JSON's."""
+
+    lab: str
+    status: str
+    run: str
+    source: str
+    description: str
+    created: float
+    nodes: tuple[NodeStatus, ...]
+    derived: tuple[DerivedSetting, ...]
+    """Settings netlab derived from the nodes' IPVS roles, each with its reason (from the resolved lab)."""
+    ipvs: dict[str, tuple[ServiceStats, ...]]
+    """Director → its IPVS table read back from the kernel."""
+    iptables: dict[str, IptablesStatus]
+    """Node → its iptables, for the nodes whose topology declares rules."""
+
+
+def _node_netns(state: LabState, node: str) -> str | None:
+    return next((ns.name for ns in state.namespaces if ns.owner == node and ns.kind == "node"), None)
+
+
+def lab_status(state: LabState) -> LabStatus:
     resolved = state.resolved
-    descriptions: dict[str, str] = {}
-    raw_nodes = resolved.get("nodes", [])
-    for node in raw_nodes if isinstance(raw_nodes, list) else []:
-        descriptions[str(node["name"])] = str(node.get("description", ""))
+    descriptions = {node.name: node.description for node in resolved.nodes}
     nodes = []
     for ns in state.namespaces:
         ifaces = read_interfaces(ns.name)
         nodes.append(NodeStatus(ns.owner, ns.kind, ns.name, ifaces is not None, descriptions.get(ns.owner, ""),
                                 ifaces or ()))
-    derived = []
-    for node in raw_nodes if isinstance(raw_nodes, list) else []:
-        for d in node.get("derived", []):
-            derived.append(d)
-    raw_ipvs = resolved.get("ipvs", [])
-    directors = sorted({str(svc["director"]) for svc in raw_ipvs}) if isinstance(raw_ipvs, list) else []
     ipvs = {}
-    for director in directors:
-        netns = next((ns.name for ns in state.namespaces if ns.owner == director and ns.kind == "node"), None)
+    for director in sorted({svc.director for svc in resolved.ipvs}):
+        netns = _node_netns(state, director)
         if netns is not None:
-            ipvs[director] = [asdict(s) for s in read_ipvs(netns)]
+            ipvs[director] = tuple(read_ipvs(netns))
     iptables = {}
-    for node in raw_nodes if isinstance(raw_nodes, list) else []:
-        netns = next((ns.name for ns in state.namespaces if ns.owner == node["name"] and ns.kind == "node"), None)
-        if node.get("iptables") and netns is not None:
-            iptables[str(node["name"])] = read_iptables(netns)
-    return {"lab": state.lab, "status": state.status, "run": state.run, "source": state.source,
-            "description": resolved.get("description", ""), "created": state.created,
-            "nodes": [asdict(n) for n in nodes], "derived": derived, "ipvs": ipvs, "iptables": iptables}
+    for node in resolved.nodes:
+        netns = _node_netns(state, node.name)
+        if node.iptables and netns is not None:
+            iptables[node.name] = read_iptables(netns)
+    return LabStatus(lab=state.lab, status=state.status, run=state.run, source=state.source,
+                     description=resolved.description, created=state.created, nodes=tuple(nodes),
+                     derived=tuple(d for node in resolved.nodes for d in node.derived), ipvs=ipvs,
+                     iptables=iptables)
 
 
-def read_iptables(netns: str) -> dict[str, object]:
+def read_iptables(netns: str) -> IptablesStatus:
     """A node's rules and built-in chain policies with their counters, read back with the backend netlab
     loads rules with (``iptables-save -c`` inside the node); ``error`` says why they could not be read."""
-    from netlab.features.iptables.kernel import parse_save, save_argv
     from netlab.kernel.netns import is_mounted_netns, netns_path
     from netlab.probes.nsfork import exec_in
 
     if not is_mounted_netns(netns_path(netns)):
-        return {"rules": [], "policies": [], "error": "namespace is gone"}
+        return IptablesStatus((), (), "namespace is gone")
     done = exec_in(netns, save_argv(), timeout=10)
     if done.exit != 0:
-        return {"rules": [], "policies": [], "error": done.output.strip()[:300] or f"exit {done.exit}"}
+        return IptablesStatus((), (), done.output.strip()[:300] or f"exit {done.exit}")
     rules, policies = parse_save(done.output)
-    return {"rules": [asdict(r) for r in rules], "policies": [asdict(p) for p in policies], "error": ""}
+    return IptablesStatus(tuple(rules), tuple(policies))
 
 
 def read_ipvs(netns: str) -> list[ServiceStats]:

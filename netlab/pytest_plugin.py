@@ -15,6 +15,19 @@ that leaks is a bug worth a red test, in netlab or in the lab.
 Labs need root; without it the fixture skips the test with a reason. ``--netlab-pcap DIR`` keeps
 every probe's captures. This module imports nothing heavy until a fixture is used: pytest loads it
 in every session of an environment where netlab is installed.
+
+Parallel runs. Every kernel name and the state file of a lab derive from its name, so two processes
+bringing up the same lab would tear down each other's. The fixture therefore renames the labs it
+loads ``<name>-<suffix>`` (see ``Lab.load(name_suffix=...)``) when a suffix is set:
+
+* under pytest-xdist, the worker id (``gw0``, ``gw1``, …, from ``PYTEST_XDIST_WORKER``): ``-n 4`` runs
+  ``routed`` as ``routed-gw0`` … ``routed-gw3``, side by side;
+* ``--netlab-suffix S`` (or ``netlab_suffix = S`` in the ini file): for separate pytest runs on one
+  machine; with xdist too, the worker id follows (``routed-S-gw0``).
+
+Without either the names stay as written. A test that names its lab (``netlab exec``, a state file)
+uses ``lab.name``. The suffixed name must still be a lab name (at most 24 characters, lower case):
+if not, loading fails with the usual validation error at the file's ``name:`` line.
 """
 
 from __future__ import annotations
@@ -40,6 +53,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("netlab", "netlab labs")
     group.addoption("--netlab-pcap", metavar="DIR", default=None,
                     help="keep the packet captures of every probe run through netlab_lab in DIR")
+    group.addoption("--netlab-suffix", metavar="SUFFIX", default=None,
+                    help="rename every lab netlab_lab brings up <name>-SUFFIX (default: the pytest-xdist worker "
+                         "id, if any), so the same lab can be up in several pytest runs at once")
+    parser.addini("netlab_suffix", default="", help="default for --netlab-suffix")
+
+
+def name_suffix(config: pytest.Config) -> str | None:
+    """The suffix of every lab name in this process: ``--netlab-suffix`` (else the ini's ``netlab_suffix``),
+    then the xdist worker id, joined by ``-``; None when neither is set (names as written)."""
+    given = config.getoption("--netlab-suffix", default=None) or str(config.getini("netlab_suffix") or "")
+    parts = [part for part in (given, os.environ.get("PYTEST_XDIST_WORKER", "")) if part]
+    return "-".join(parts) or None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -55,8 +80,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
     """What lab ``lab`` left behind after ``down``: tagged namespaces, its state file, live services."""
-    from netlab.stages.apply import tagged_namespaces
     from netlab.stages.record import process_start_time
+    from netlab.stages.teardown import tagged_namespaces
 
     found = [f"namespace {name}" for name, tag in tagged_namespaces() if tag.lab == lab]
     if store.path(lab).exists():
@@ -79,7 +104,8 @@ def _zombie(pid: int) -> bool:
 @pytest.fixture
 def netlab_lab(request: pytest.FixtureRequest) -> Iterator[Callable[[str | Path], Lab]]:
     """A factory: ``netlab_lab(catalog name or path)`` brings the lab up (fresh, even if it was up) and
-    returns its :class:`netlab.Lab`; teardown takes it down and fails on anything left behind."""
+    returns its :class:`netlab.Lab`; teardown takes it down and fails on anything left behind. The lab is
+    named with this run's suffix, if any (see the module docstring): use ``lab.name``."""
     if os.geteuid() != 0:
         pytest.skip("netlab labs need root (network namespaces under /run/netns)")
     from netlab.api import Lab
@@ -98,10 +124,11 @@ def netlab_lab(request: pytest.FixtureRequest) -> Iterator[Callable[[str | Path]
 
     pcap = request.config.getoption("--netlab-pcap", default=None)
     pcap_dir = Path(pcap) / request.node.name if pcap else None
+    suffix = name_suffix(request.config)
     labs: list[Lab] = []
 
     def bring_up(ref: str | Path) -> Lab:
-        lab = TrackedLab.load(ref)
+        lab = TrackedLab.load(ref, name_suffix=suffix)
         lab.up(recreate=True)
         labs.append(lab)
         lab.pcap_dir = pcap_dir

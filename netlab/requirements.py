@@ -5,8 +5,8 @@ stop with "ip_vs is missing; run it in the VM with ...", not fail halfway with E
 rollback. The user never lists the obvious (a LAN needs ``bridge``); a topology's ``requires:``
 adds what netlab cannot see (a feature used only by a node's ``commands``).
 
-Each part of the topology contributes through one small function below; later features (tunnels,
-iptables, IPVS) add theirs next to them.
+The core's parts contribute through the small functions below; every feature through its
+``requirements`` hook (netlab.features.base).
 """
 
 from __future__ import annotations
@@ -16,15 +16,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from netlab.core.requirement import Requirement
+from netlab.features.registry import FEATURES
 from netlab.model.topology import Topology
-
-
-@dataclass(frozen=True)
-class Requirement:
-    feature: str
-    """A key of :data:`netlab.kernel.features.KNOWN_FEATURES` (``tool:NAME`` for a program)."""
-    reason: str
-    """Why this lab needs it, in words: ``LAN lan1 is a Linux bridge``."""
 
 
 def _base(topo: Topology) -> list[Requirement]:
@@ -38,40 +32,16 @@ def _lans(topo: Topology) -> list[Requirement]:
     return [Requirement("bridge", f"LAN {name} is a Linux bridge") for name in topo.lans]
 
 
-def _ipvs(topo: Topology) -> list[Requirement]:
-    reqs = []
-    for svc in topo.ipvs:
-        name = svc.name or (f"{svc.vip}:{svc.port}" if svc.vip else f"fwmark {svc.fwmark}")
-        reqs.append(Requirement("ip_vs", f"virtual service {name} is IPVS"))
-        # every scheduler is a module of its own (ip_vs_lblc...), checked like any other feature
-        reqs.append(Requirement(f"ip_vs_{svc.scheduler}", f"virtual service {name} uses the {svc.scheduler} scheduler"))
-        if any((rs.mode or svc.mode) == "tun" for rs in svc.real_servers):
-            reqs.append(Requirement("tunl0", f"virtual service {name} forwards in tunnel mode (IPIP to tunl0)"))
-    return reqs
-
-
-def _iptables(topo: Topology) -> list[Requirement]:
-    reqs = []
-    for name, node in topo.nodes.items():
-        if node.iptables is not None:
-            tables = ", ".join(t for t, _ in node.iptables.tables()) or "no tables"
-            reqs.append(Requirement("iptables", f"node {name} has iptables rules ({tables})"))
-            reqs.append(Requirement("tool:iptables-restore", f"node {name}'s rules are loaded with iptables-restore"))
-    return reqs
-
-
 def _declared(topo: Topology) -> list[Requirement]:
     return [Requirement(name, "listed under `requires:` in the topology") for name in topo.requires]
 
 
-def _tunnels(topo: Topology) -> list[Requirement]:
-    """gre/ipip/vxlan tunnels, macvlan/ipvlan sub-interfaces, bridges inside nodes (netlab.features.tunnels)."""
-    from netlab.features.tunnels.requirements import requirements  # imports Requirement from here
-
-    return requirements(topo)
+def _features(topo: Topology) -> list[Requirement]:
+    """What each feature's sections need (netlab.features.registry: tunnels, IPVS, iptables, ...)."""
+    return [req for f in FEATURES if f.requirements is not None for req in f.requirements(topo)]
 
 
-DERIVERS = (_base, _lans, _ipvs, _iptables, _tunnels, _declared)
+DERIVERS = (_base, _lans, _features, _declared)
 
 
 def derive(topo: Topology) -> list[Requirement]:
@@ -156,8 +126,7 @@ def _write_cache(path: Path | None, available: set[str]) -> None:
 
 def _package_fix(item: Missing) -> str | None:
     """The apt package that fixes ``item``, if a package does (a program, or iptables' own binaries)."""
-    from netlab.kernel.catalog import TOOL_PREFIX
-    from netlab.kernel.tools import TOOL_PACKAGES
+    from netlab.core.catalog import TOOL_PACKAGES, TOOL_PREFIX
 
     feature = item.requirement.feature
     if feature.startswith(TOOL_PREFIX):

@@ -45,8 +45,8 @@ def python_side() -> list[dict[str, Any]]:
 def _needed_by() -> dict[str, list[str]]:
     from netlab import catalog, requirements
     from netlab.api import Lab
+    from netlab.core.catalog import canonical_name
     from netlab.errors import InvalidInput
-    from netlab.kernel.catalog import canonical_name
 
     needed: dict[str, list[str]] = {}
     for name in catalog.names():
@@ -60,7 +60,7 @@ def _needed_by() -> dict[str, list[str]]:
 
 
 def _features(root: bool) -> list[dict[str, Any]]:
-    from netlab.kernel.catalog import TOOL_PREFIX, known
+    from netlab.core.catalog import TOOL_PREFIX, known
     from netlab.kernel.features import FeatureStatus, detect_many
 
     names = list(known())
@@ -125,7 +125,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def _advice(features: list[dict[str, Any]], python: list[dict[str, Any]], vm: list[dict[str, Any]],
             root: bool) -> None:
     """One line per remedy: packages to install, labs that need the VM, and whether a VM boots at all."""
-    from netlab.kernel.catalog import TOOL_PREFIX
+    from netlab.core.catalog import TOOL_PREFIX
 
     missing = [r for r in features if r["checked"] and not r["available"]]
     needed = [r for r in missing if r["needed_by"]] + [p for p in python if not p["available"]]

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from netlab.cli.common import console as _console
+from netlab.cli.common import lab_name as _lab_name
 from netlab.cli.common import print_json as _print_json
 from netlab.cli.doctor import cmd_doctor
+from netlab.cli.status import cmd_status
 from netlab.cli.vm import cmd_vm
 from netlab.errors import InvalidInput, NetlabError
 
@@ -127,24 +129,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _lab_name(ref: str) -> str:
-    """``down``/``status`` take a lab name; a path to its file works too (its ``name:`` is read).
-
-    Checked either way: the name becomes a state path, and a file anyone can write could name anything.
-    """
-    from netlab import catalog
-    from netlab.naming import checked_lab_name
-
-    if catalog.looks_like_path(ref):
-        path = catalog.find(ref)
-        if path is not None and path.is_file():
-            name = catalog.summary(path)["name"]
-            if name is None:
-                raise InvalidInput(message=f"{ref}: not a lab file (its top level is not a mapping with `name:`)")
-            return checked_lab_name(name, where=f"{ref}: name")
-    return checked_lab_name(ref)
-
-
 def cmd_down(args: argparse.Namespace) -> int:
     from netlab.api import down
 
@@ -158,112 +142,6 @@ def cmd_down(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(out)
     return 0
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    from netlab.api import live_labs, require_root, state_of
-    from netlab.inspect import lab_status
-
-    require_root()  # the state is root's and the kernel is read from inside the namespaces
-    states = [state_of(_lab_name(args.lab))] if args.lab else live_labs()
-    data = [lab_status(s) for s in states]
-    if args.json:
-        _print_json(data if not args.lab else data[0])
-        return 0
-    console = _console()
-    if not data:
-        console.print("no labs are up  (netlab list shows the catalog; netlab up LAB brings one up)")
-        return 0
-    from rich.table import Table
-
-    for lab in data:
-        console.print(f"[bold]lab {lab['lab']}[/]  ({lab['status']}, from {lab['source']})")
-        if args.lab and lab["description"]:
-            console.print(str(lab["description"]), markup=False)
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        for col in ("node", "namespace", "interface", "state", "mac", "addresses"):
-            table.add_column(col)
-        for node in lab["nodes"]:  # type: ignore[attr-defined]
-            label = node["name"] if node["kind"] == "node" else f"{node['name']} (LAN)"
-            if not node["present"]:
-                table.add_row(label, node["netns"], "-", "MISSING", "", "")
-                continue
-            first = True
-            for iface in node["interfaces"]:
-                if iface["name"] == "lo" and not [a for a in iface["addresses"] if not a.startswith(("127.", "::1"))]:
-                    continue
-                if not iface.get("alias") and not iface["addresses"] and iface["state"] == "DOWN":
-                    continue  # gre0, tunl0, ...: the kernel's per-namespace fallback devices, unused
-                name = iface["name"] + (f" ({iface['detail']})" if iface.get("detail") else "")
-                table.add_row(label if first else "", node["netns"] if first else "", name,
-                              iface["state"], iface["mac"], ", ".join(iface["addresses"]))
-                first = False
-            if first:
-                table.add_row(label, node["netns"], "", "", "", "")
-        console.print(table)
-        _print_ipvs(console, lab)
-        _print_iptables(console, lab)
-        if args.lab:
-            _print_derived(console, lab)
-    return 0
-
-
-def _print_ipvs(console: Any, lab: dict[str, Any]) -> None:
-    """The IPVS table of each director, laid out like ``ipvsadm -Ln --stats``."""
-    for director, services in lab.get("ipvs", {}).items():
-        console.print(f"[bold]IPVS on {director}[/] (read back from the kernel)")
-        lines = [f"  {'Prot LocalAddress:Port':<34} {'Sched':<6} {'Conns':>6} {'InPkts':>8} {'OutPkts':>8}",
-                 f"    {'-> RemoteAddress:Port':<32} {'Forward':<7} {'Weight':>6} {'Active':>6} {'InAct':>6} "
-                 f"{'Conns':>6} {'InPkts':>8} {'OutPkts':>8}"]
-        for svc in services:
-            vip = f"{svc['protocol'].upper()} {svc['address']}:{svc['port']}"
-            where = f"FWM {svc['fwmark']}" if svc["fwmark"] else vip
-            persist = f" persistent {svc['persistent']}" if svc["persistent"] else ""
-            lines.append(f"  {where:<34} {svc['scheduler']:<6} {svc['conns']:>6} {svc['inpkts']:>8} "
-                         f"{svc['outpkts']:>8}{persist}")
-            for d in svc["dests"]:
-                lines.append(f"    -> {d['address'] + ':' + str(d['port']):<29} {d['forward'].capitalize():<7} "
-                             f"{d['weight']:>6} {d['active']:>6} {d['inactive']:>6} {d['conns']:>6} "
-                             f"{d['inpkts']:>8} {d['outpkts']:>8}")
-        console.print("\n".join(lines), markup=False)
-
-
-def _print_iptables(console: Any, lab: dict[str, Any]) -> None:
-    """Each node's iptables rules with packet and byte counters, as ``iptables-save -c`` reads them back
-    (built-in chain policies shown when not ACCEPT or when they counted something)."""
-    for node, data in lab.get("iptables", {}).items():
-        console.print(f"[bold]iptables on {node}[/] (read back from the kernel)")
-        if data.get("error"):
-            console.print(f"  cannot read: {data['error']}", markup=False)
-            continue
-        order = ("raw", "mangle", "nat", "filter")
-        rows: list[tuple[int, int, str, str, int, int, str]] = []
-        for p in data["policies"]:
-            if p["policy"] != "ACCEPT" or p["packets"]:
-                rows.append((order.index(p["table"]) if p["table"] in order else 9, len(rows), p["table"], p["chain"],
-                             p["packets"], p["bytes"], f"(policy {p['policy']})"))
-        for r in data["rules"]:
-            rule = r["rule"].split(" ", 2)[2] if r["rule"].count(" ") >= 2 else r["rule"]
-            rows.append((order.index(r["table"]) if r["table"] in order else 9, len(rows), r["table"], r["chain"],
-                         r["packets"], r["bytes"], rule))
-        lines = [f"  {'table':<7} {'chain':<12} {'pkts':>8} {'bytes':>10}  rule"]
-        for _, _, table, chain, packets, size, text in sorted(rows):
-            lines.append(f"  {table:<7} {chain:<12} {packets:>8} {size:>10}  {text}")
-        console.print("\n".join(lines), markup=False)
-
-
-def _print_derived(console: Any, lab: dict[str, Any]) -> None:
-    """Settings netlab derived from the nodes' roles, each with why (and whether the topology overrode it)."""
-    derived = lab.get("derived", [])
-    if not derived:
-        return
-    console.print("[bold]derived settings[/] (from the nodes' IPVS roles)")
-    for d in derived:
-        what = {"sysctl": f"{d['target']}={d['value']}", "address": f"address {d['target']} on {d['value']}",
-                "route": f"route {d['target']} via {d['value']}", "link-up": f"{d['target']} up"}[d["kind"]]
-        state = "  [yellow](overridden by the topology)[/]" if d["overridden"] else ""
-        console.print(f"  {d['node']}: [bold]{what}[/]{state}")
-        console.print(f"      {d['reason']}", markup=False)
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

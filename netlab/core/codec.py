@@ -53,6 +53,17 @@ def _where(path: str) -> str:
     return path or "the top level"
 
 
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _short(data: object) -> str:
+    """A bad value as a message shows it: a state file is untrusted and may hold a megabyte where a number
+    belongs, and the path already says where."""
+    text = repr(data)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def from_data(cls: type[T], data: object, path: str = "") -> T:
     """Build a ``cls`` from plain data, checking every value against its annotation."""
     return typing.cast(T, _read(cls, data, path))
@@ -72,10 +83,11 @@ def _read(tp: Any, data: object, path: str) -> object:
                 return _read(arg, data, path)
             except CodecError as exc:
                 errors.append(str(exc))
-        raise CodecError(errors[0] if len(errors) == 1 else f"{_where(path)}: {data!r} fits none of {tp}")
+        raise CodecError(errors[0] if len(errors) == 1 else f"{_where(path)}: {_short(data)} fits none of {tp}")
     if origin is typing.Literal:
-        if data not in get_args(tp):
-            raise CodecError(f"{_where(path)}: {data!r} is not one of {get_args(tp)}")
+        # by type too: ``True in (1,)`` and ``1 in (True,)`` are both true in Python
+        if not any(type(data) is type(choice) and data == choice for choice in get_args(tp)):
+            raise CodecError(f"{_where(path)}: {_short(data)} is not one of {get_args(tp)}")
         return data
     if origin is tuple:
         if not isinstance(data, list | tuple):
@@ -90,7 +102,7 @@ def _read(tp: Any, data: object, path: str) -> object:
         if not isinstance(data, dict):
             raise CodecError(f"{_where(path)}: expected an object, got {type(data).__name__}")
         _, value_type = get_args(tp)
-        return {str(k): _read(value_type, v, f"{path}.{k}") for k, v in data.items()}
+        return {str(k): _read(value_type, v, _join(path, str(k))) for k, v in data.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _read_dataclass(tp, data, path)
     if tp is float:
@@ -98,7 +110,7 @@ def _read(tp: Any, data: object, path: str) -> object:
             return float(data)
     elif tp in (str, int, bool) and type(data) is tp:
         return data
-    raise CodecError(f"{_where(path)}: expected {getattr(tp, '__name__', tp)}, got {data!r}")
+    raise CodecError(f"{_where(path)}: expected {getattr(tp, '__name__', tp)}, got {_short(data)}")
 
 
 def _read_dataclass(cls: type, data: object, path: str) -> object:
@@ -107,11 +119,11 @@ def _read_dataclass(cls: type, data: object, path: str) -> object:
     fields = _fields(cls)
     unknown = set(data) - {name for name, _, _ in fields}
     if unknown:
-        raise CodecError(f"{_where(path)}: unknown key(s) {sorted(unknown)} for {cls.__name__}")
+        raise CodecError(f"{_where(path)}: unknown key(s) {_short(sorted(map(str, unknown)))} for {cls.__name__}")
     kwargs = {}
     for name, tp, has_default in fields:
         if name in data:
-            kwargs[name] = _read(tp, data[name], f"{path}.{name}" if path else name)
+            kwargs[name] = _read(tp, data[name], _join(path, name))
         elif not has_default:
             raise CodecError(f"{_where(path)}: {cls.__name__} needs {name!r}")
     return cls(**kwargs)

@@ -45,8 +45,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from netlab.kernel import catalog, tools
-from netlab.kernel.catalog import canonical_name
+from netlab.core import catalog
+from netlab.core.catalog import canonical_name
+from netlab.kernel import tools
 from netlab.kernel.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NLMSG_ERROR, NLMSG_HDR, nla
 from netlab.kernel.netns import CLONE_NEWNET, unshare
 
@@ -438,7 +439,7 @@ class _Prober:
         """What ``up`` will really use: the first iptables-restore that loads a rule in a scratch namespace
         (netlab.features.iptables.kernel.detect_backend). Listing tables is not enough: the nf_tables build lists
         them on kernels where it cannot load one, and netlab then falls back to iptables-legacy."""
-        from netlab.features.iptables.kernel import NoBackend, detect_backend
+        from netlab.kernel.iptables import NoBackend, detect_backend
 
         try:
             backend = detect_backend()

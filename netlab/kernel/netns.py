@@ -1,7 +1,7 @@
 """Named network namespaces, made in-process.
 
 ``ip netns add`` and pyroute2's ``netns.create`` fork a helper per namespace; at a thousand nodes that
-fork dominates the build (see shared/NOTES.md §4). We do what they do, in this process instead:
+fork dominates the build (see bench/MEASUREMENTS.md §1). We do what they do, in this process instead:
 ``unshare(CLONE_NEWNET)`` moves the calling thread into a fresh namespace, we do the work that must
 happen inside (open a netlink socket, which stays bound to that namespace; write the IPv6 sysctls;
 tag and raise ``lo``), bind-mount the namespace onto ``/run/netns/NAME`` so it outlives us and ``ip

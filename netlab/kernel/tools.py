@@ -14,30 +14,12 @@ from __future__ import annotations
 import os
 import shutil
 
+from netlab.core.catalog import TOOL_PACKAGES
 from netlab.errors import MissingTool
 
 __all__ = ["TOOL_PACKAGES", "install_hint", "require", "sbin_path", "which", "with_sbin"]
 
-#: The Debian/Ubuntu package that ships each program netlab or a catalog lab runs.
-TOOL_PACKAGES: dict[str, str] = {
-    "ip": "iproute2",
-    "tc": "iproute2",
-    "ss": "iproute2",
-    "iptables": "iptables",
-    "iptables-restore": "iptables",
-    "iptables-save": "iptables",
-    "iptables-legacy-restore": "iptables",
-    "nft": "nftables",
-    "ipvsadm": "ipvsadm",
-    "tcpdump": "tcpdump",
-    "socat": "socat",
-    "ping": "iputils-ping",
-    "arping": "iputils-arping",
-    "modprobe": "kmod",
-    "sysctl": "procps",
-    "bash": "bash",
-    "sh": "dash",
-}
+
 
 
 def with_sbin(path: str) -> str:

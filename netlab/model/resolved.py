@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from netlab.core.derived import DerivedSetting
 from netlab.features.iptables.rules import ResolvedTable
-from netlab.features.ipvs.derive import DerivedSetting, ResolvedService
+from netlab.features.ipvs.derive import ResolvedService
 from netlab.features.services.model import ServiceSpec
 from netlab.features.tunnels.resolve import ResolvedOverlay
 

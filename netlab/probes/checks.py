@@ -12,21 +12,18 @@ neither hides the problems of the others nor shifts their indexes in the message
 from __future__ import annotations
 
 import difflib
-import ipaddress
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import TypeAdapter
 
+from netlab.core.checks import check_ip, parse_list
 from netlab.features.services.model import (
     SERVICE_KINDS,
     HttpService,
-    Service,
     TcpEchoService,
     UdpEchoService,
-    service_name,
-    service_protocol,
 )
 from netlab.probes.model import (
     PROBE_KINDS,
@@ -46,14 +43,12 @@ from netlab.probes.model import (
 )
 
 if TYPE_CHECKING:
+    from netlab.core.diagnostics import Collector, PathKey
     from netlab.features.ipvs.model import VirtualService
-    from netlab.model.topology import Node
-    from netlab.stages.load import PathKey
-    from netlab.stages.validate import Collector
+    from netlab.model.topology import Node, Topology
 
 # Every pattern is used with fullmatch: ``match`` with ``$`` lets a trailing newline through.
 PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 MATCH_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\[[1-9][0-9]*\])?\.[A-Za-z_][A-Za-z0-9_]*")
 SYSCTL_KEY = re.compile(r"net\.[A-Za-z0-9_.-]+")
 TABLES = ("filter", "nat", "mangle", "raw", "security")
@@ -128,66 +123,11 @@ def shape_problem(err: Any, loc: PathKey, data: object) -> tuple[str, str | None
 
 # ---------------------------------------------------------------------------------- meaning
 
-def _parse_list(raw: object, adapter: TypeAdapter[Any]) -> list[tuple[int, Any]]:
-    """The well-formed items of a list, with their indexes in the file."""
-    if not isinstance(raw, list):
-        return []
-    out = []
-    for i, item in enumerate(raw):
-        try:
-            out.append((i, adapter.validate_python(item)))
-        except ValidationError:
-            continue  # reported by the shape pass
-    return out
-
-
 def _unknown_node(col: Collector, path: PathKey, name: str, nodes: Iterable[str]) -> None:
     nodes = list(nodes)
     close = difflib.get_close_matches(name, nodes, n=1)
     col.add(path, f"unknown node {name!r}",
             f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(nodes) or 'none'}")
-
-
-def _check_ip(col: Collector, path: PathKey, text: str, what: str = "address") -> ipaddress.IPv4Address | \
-        ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        col.add(path, f"{text!r} is not an IP {what}", "a single address without prefix: 10.0.2.10 or 2001:db8::10")
-        return None
-
-
-def check_services(col: Collector, raw_nodes: object, nodes: dict[str, Node]) -> None:
-    """Service names unique per node; addresses parse; no two services on one protocol, address and port."""
-    if not isinstance(raw_nodes, dict):
-        return
-    adapter: TypeAdapter[Any] = TypeAdapter(Service)
-    for node, raw in raw_nodes.items():
-        if str(node) not in nodes or not isinstance(raw, dict):
-            continue
-        names: dict[str, int] = {}
-        ports: dict[tuple[str, str, int], int] = {}
-        for i, svc in _parse_list(raw.get("services"), adapter):
-            path: PathKey = ("nodes", str(node), "services", i)
-            name = service_name(svc)
-            if not SERVICE_NAME.fullmatch(name):
-                col.add((*path, "name"), f"service name {name!r} cannot be used",
-                        "1-32 characters: letters, digits, '-' and '_' (it names the log file)")
-            if name in names:
-                col.add(path, f"node {node!r} already has a service named {name!r}",
-                        f"also at services[{names[name]}]; give one of them a `name:`")
-            names.setdefault(name, i)
-            if svc.address is not None and _check_ip(col, (*path, "address"), svc.address) is None:
-                continue
-            proto, address = service_protocol(svc.kind), svc.address or "0.0.0.0"
-            for (other_proto, other_address, other_port), j in ports.items():
-                if other_proto == proto and other_port == svc.port and (
-                        address == other_address or "0.0.0.0" in (address, other_address)
-                        or "::" in (address, other_address)):
-                    col.add((*path, "port"), f"{proto.upper()} port {svc.port} is already taken in node {node!r}",
-                            f"by services[{j}]; two servers cannot listen on one port and address")
-                    break
-            ports.setdefault((proto, address, svc.port), i)
 
 
 def _check_at(col: Collector, path: PathKey, spec: str, nodes: dict[str, Node],
@@ -226,11 +166,11 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
             and probe.from_ not in nodes:
         _unknown_node(col, (*path, "from"), probe.from_, nodes)
     if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe):
-        target = _check_ip(col, (*path, "to"), probe.to)
+        target = check_ip(col, (*path, "to"), probe.to)
         if isinstance(probe, ArpProbe) and target is not None and target.version != 4:
             col.add((*path, "to"), "ARP exists only in IPv4", "IPv6 uses neighbour discovery instead")
     if isinstance(probe, TcpProbe | UdpProbe | HttpProbe | ArpProbe) and probe.source is not None:
-        _check_ip(col, (*path, "source"), probe.source)
+        check_ip(col, (*path, "source"), probe.source)
     if isinstance(probe, CountersProbe | SysctlProbe | StateProbe) and probe.node not in nodes:
         _unknown_node(col, (*path, "node"), probe.node, nodes)
     if isinstance(probe, HttpProbe):
@@ -254,12 +194,12 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
         if not probe.to:
             col.add((*path, "to"), "no address to send the requests to", "give one address, or a list")
         for k, address in enumerate(probe.to):
-            _check_ip(col, (*path, "to", k) if len(probe.to) > 1 else (*path, "to"), address)
+            check_ip(col, (*path, "to", k) if len(probe.to) > 1 else (*path, "to"), address)
         if probe.sticky == "destination" and len(probe.to) < 2:
             col.add((*path, "sticky"), "`sticky: destination` with a single `to` address proves nothing",
                     "give `to` a list of addresses (destination hashing maps each to one node)")
         for k, source in enumerate(probe.sources):
-            _check_ip(col, (*path, "sources", k), source)
+            check_ip(col, (*path, "sources", k), source)
         for node, weight in probe.shares.items():
             if node not in nodes:
                 _unknown_node(col, (*path, "shares", node), node, nodes)
@@ -356,7 +296,7 @@ def kernel_devices(services: tuple[VirtualService | None, ...]) -> dict[str, set
 def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], interfaces: dict[str, set[str]],
                  services: tuple[VirtualService | None, ...] = ()) -> None:
     """Names unique, references to nodes, interfaces, IPVS services and other probes resolvable."""
-    probes = _parse_list(raw_probes, TypeAdapter(Probe))
+    probes = parse_list(raw_probes, TypeAdapter(Probe))
     by_name: dict[str, Any] = {}
     first: dict[str, int] = {}
     for i, probe in probes:
@@ -374,11 +314,9 @@ def check_probes(col: Collector, raw_probes: object, nodes: dict[str, Node], int
         _check_probe(col, ("probes", i), probe, by_name, nodes, interfaces, services)
 
 
-def check(col: Collector, data: object, nodes: dict[str, Node], interfaces: dict[str, set[str]],
-          services: tuple[VirtualService | None, ...] = ()) -> None:
-    """Every meaning check of ``services:`` and ``probes:`` (validate's entry point); ``services`` are the
-    lab's IPVS virtual services (what an IPVS counters probe and a capture on ``tunl0`` refer to)."""
+def check(col: Collector, data: object, topo: Topology, interfaces: dict[str, set[str]]) -> None:
+    """Every meaning check of ``probes:`` (validate's entry point); ``services`` are the lab's IPVS virtual
+    services (what an IPVS counters probe and a capture on ``tunl0`` refer to)."""
     if not isinstance(data, dict):
         return
-    check_services(col, data.get("nodes"), nodes)
-    check_probes(col, data.get("probes"), nodes, interfaces, services)
+    check_probes(col, data.get("probes"), dict(topo.nodes), interfaces, tuple(topo.ipvs))

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from netlab.errors import InvalidInput
+from netlab.features.tunnels.resolve import ResolvedOverlay
+from netlab.model.resolved import ResolvedLab
 from netlab.probes.model import AnyProbe, Probe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, PacketSocket
@@ -64,15 +66,12 @@ class IpvsServiceView:
     """(node, address, port) of each real server."""
 
 
-def _overlay_interfaces(overlay: Mapping[str, Any], node: str) -> list[tuple[str, tuple[str, ...]]]:
+def _overlay_interfaces(overlay: ResolvedOverlay, node: str) -> list[tuple[str, tuple[str, ...]]]:
     """A node's tunnel, sub-interface and bridge interfaces with their addresses (netlab.features.tunnels), so that
     probes find the interface on a target's subnet there too (an ARP probe from a macvlan, say)."""
-    found = [(str(b["name"]), tuple(str(a) for a in b.get("addresses", ())))
-             for b in overlay.get("bridges", []) if b.get("node") == node]
-    found += [(str(e["ifname"]), tuple(str(a) for a in e.get("addresses", ())))
-              for t in overlay.get("tunnels", []) for e in t.get("ends", []) if e.get("node") == node]
-    found += [(str(s["ifname"]), tuple(str(a) for a in s.get("addresses", ())))
-              for s in overlay.get("subinterfaces", []) if s.get("node") == node]
+    found = [(b.name, b.addresses) for b in overlay.bridges if b.node == node]
+    found += [(e.ifname, e.addresses) for t in overlay.tunnels for e in t.ends if e.node == node]
+    found += [(s.ifname, s.addresses) for s in overlay.subinterfaces if s.node == node]
     return found
 
 
@@ -94,34 +93,28 @@ class LabView:
             raise InvalidInput(message=f"lab {self.lab} has no node {node!r}") from None
 
     @staticmethod
-    def from_resolved(resolved: Mapping[str, Any]) -> LabView:
-        """From the resolved lab as plain data (the ``resolved`` of a state file)."""
+    def from_resolved(resolved: ResolvedLab) -> LabView:
+        """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it)."""
         nodes = {}
-        for raw in resolved.get("nodes", []):
-            ifaces = [(str(i["name"]), tuple(str(a) for a in i.get("addresses", ())))
-                      for i in raw.get("interfaces", [])]
-            ifaces += _overlay_interfaces(resolved.get("overlay") or {}, str(raw["name"]))
-            ifaces.append(("lo", tuple(str(a) for a in raw.get("loopback", ()))))
-            nodes[str(raw["name"])] = NodeView(str(raw["name"]), str(raw["netns"]), tuple(ifaces))
+        for node in resolved.nodes:
+            ifaces = [(i.name, i.addresses) for i in node.interfaces]
+            ifaces += _overlay_interfaces(resolved.overlay, node.name)
+            ifaces.append(("lo", node.loopback))
+            nodes[node.name] = NodeView(node.name, node.netns, tuple(ifaces))
         adapter: TypeAdapter[Any] = TypeAdapter(Probe)
         probes: dict[str, AnyProbe] = {}
-        for raw_probe in resolved.get("probes", []):
+        for raw_probe in resolved.probes:
             try:
                 probe = adapter.validate_python(raw_probe)
             except ValidationError as exc:
-                raise InvalidInput(message=f"lab {resolved.get('name')}: a recorded probe no longer validates "
+                raise InvalidInput(message=f"lab {resolved.name}: a recorded probe no longer validates "
                                            f"({exc.error_count()} errors)\n    hint: netlab up --recreate the lab "
                                            "with this version of netlab") from None
             probes[probe.name] = probe
-        ipvs = {}
-        for svc in resolved.get("ipvs", []):
-            fwmark = svc.get("fwmark")
-            ipvs[str(svc["name"])] = IpvsServiceView(
-                str(svc["name"]), str(svc["director"]), str(svc.get("protocol", "tcp")),
-                None if svc.get("vip") is None else str(svc["vip"]), int(svc.get("port") or 0),
-                None if fwmark is None else int(fwmark),
-                tuple((str(d["node"]), str(d["address"]), int(d["port"])) for d in svc.get("dests", [])))
-        return LabView(str(resolved.get("name", "")), nodes, probes, ipvs)
+        ipvs = {svc.name: IpvsServiceView(svc.name, svc.director, svc.protocol, svc.vip, svc.port, svc.fwmark,
+                                          tuple((d.node, d.address, d.port) for d in svc.dests))
+                for svc in resolved.ipvs}
+        return LabView(resolved.name, nodes, probes, ipvs)
 
 
 class Context(Protocol):

@@ -1,7 +1,7 @@
 """Run a function inside a lab's namespace, in a child forked from this (already imported) process.
 
 Why fork and not a new interpreter: inside the full-kernel VM, ``import scapy.all`` alone takes ≈28 s
-(shared/NOTES.md §2). A forked child shares every module its parent imported, ``setns()``-es into the
+(bench/MEASUREMENTS.md §2). A forked child shares every module its parent imported, ``setns()``-es into the
 node's network namespace (which changes only the child) and is ready in a few milliseconds.
 
 The child talks to the parent over a pipe: length-prefixed pickles, ``("msg", x)`` while it runs (a

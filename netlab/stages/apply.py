@@ -1,9 +1,9 @@
 """Stage 5, apply: execute a plan against the kernel, and undo it.
 
-How it stays fast (shared/NOTES.md §4, bench/README.md): namespaces are made in-process
+How it stays fast (bench/MEASUREMENTS.md §1, bench/README.md): namespaces are made in-process
 (:mod:`netlab.kernel.netns`), two threads at a time for a large lab; each gets one raw rtnetlink
 socket opened inside it; both ends of a veth are created directly in their namespaces with the
-indexes the plan chose; messages are packed with :mod:`struct` (:mod:`netlab.kernel.netlink`), not
+indexes the plan chose; messages are packed with :mod:`struct` (:mod:`netlab.kernel.rtnl`), not
 by pyroute2, and each phase of the plan is sent as one batch per namespace. Sysctls are written
 through /proc from inside the namespace, with plain system calls. A lab that uses no IPv6 gets it
 turned off in each namespace before any interface exists (no DAD, MLD or router solicitations
@@ -17,92 +17,48 @@ the kernel's own message.
 
 from __future__ import annotations
 
-import errno
-import ipaddress
+import functools
 import os
 import signal
-import socket
 import subprocess
 import threading
-import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from netlab.errors import ApplyError
-from netlab.kernel.netlink import (
-    IFA_ADDRESS,
-    IFA_BROADCAST,
-    IFA_LOCAL,
-    IFLA_ADDRESS,
-    IFLA_IFALIAS,
-    IFLA_IFNAME,
-    IFLA_INFO_DATA,
-    IFLA_INFO_KIND,
-    IFLA_LINKINFO,
-    IFLA_MASTER,
-    IFLA_MTU,
-    IFLA_NET_NS_FD,
-    NLM_F_CREATE,
-    NLM_F_EXCL,
-    RTA_DST,
-    RTA_GATEWAY,
-    RTA_OIF,
-    RTA_PREFSRC,
-    RTA_PRIORITY,
-    RTA_TABLE,
-    VETH_INFO_PEER,
-    RtnlSocket,
-    ifaddr,
-    ifinfo,
-    nla,
-    nla_ip,
-    nla_mac,
-    nla_nested,
-    nla_str,
-    nla_u32,
-    route,
-)
-from netlab.kernel.netns import NetnsDirectory, netns_path, raise_fd_limit, remove_netns
+from netlab.features.base import by_action, load_hook
+from netlab.features.registry import FEATURES
+from netlab.kernel import rtnl
+from netlab.kernel.netlink import RtnlSocket
+from netlab.kernel.netns import NetnsDirectory, netns_path, raise_fd_limit
 from netlab.model.plan import (
     Action,
     AddAddress,
-    AddIpvsService,
     AddRoute,
     CreateBridge,
     CreateNetns,
-    CreateSubInterface,
-    CreateTunnel,
     CreateVeth,
     LinkUp,
-    LoadIptables,
     Plan,
     RunCommand,
     SetSysctl,
-    StartService,
 )
-from netlab.ownership import NamespaceTag, namespace_tag
+from netlab.ownership import namespace_tag
 from netlab.stages.record import ProcessRecord
+from netlab.stages.teardown import remove_namespaces
 
-RTM_NEWLINK = 16
-RTM_NEWADDR = 20
-RTM_NEWROUTE = 24
-RT_TABLE_MAIN = 254
-RTPROT_STATIC = 4
-RT_SCOPE_UNIVERSE = 0
-RT_SCOPE_LINK = 253
-RT_SCOPE_HOST = 254
-RTN_UNICAST = 1
-IFF_UP = 1
-IFA_F_PERMANENT = 0x80
-IFA_F_NODAD = 0x02
 IPV6_ALL = "/proc/sys/net/ipv6/conf/all/disable_ipv6"
 IPV6_DEFAULT = "/proc/sys/net/ipv6/conf/default/disable_ipv6"
 NETNS_WORKERS = 2
 """Threads creating namespaces (see :meth:`Applier._netns`); two is what the measurements justify."""
 NETNS_THREADED_FROM = 16
 """Fewer namespaces than this are made in the calling thread: threads would not pay for themselves."""
+
+_EXECUTORS = by_action(FEATURES, "executors")
+_ENCODERS = by_action(FEATURES, "encoders")
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): called as apply moves through the plan."""
@@ -218,20 +174,7 @@ class Applier:
             self._preflight()
             for phase, actions in self.plan.by_phase():
                 self.progress(phase, 0, len(actions))
-                if phase == "netns":
-                    self._netns([a for a in actions if isinstance(a, CreateNetns)])
-                elif phase == "sysctls":
-                    self._sysctls([a for a in actions if isinstance(a, SetSysctl)])
-                elif phase == "commands":
-                    self._commands([a for a in actions if isinstance(a, RunCommand)])
-                elif phase == "services":
-                    self._services([a for a in actions if isinstance(a, StartService)])
-                elif phase == "ipvs":
-                    self._ipvs([a for a in actions if isinstance(a, AddIpvsService)])
-                elif phase == "iptables":
-                    self._iptables([a for a in actions if isinstance(a, LoadIptables)])
-                else:
-                    self._netlink(actions)
+                self._run_phase(actions)
                 self.progress(phase, len(actions), len(actions))
         except BaseException:
             with _sigint_deferred():  # a second Ctrl-C must not leave half the lab behind
@@ -240,37 +183,46 @@ class Applier:
             raise
         self.close()
 
-    def _ipvs(self, actions: list[AddIpvsService]) -> None:
-        """Virtual services through pyroute2's IPVS API, from inside each director's namespace."""
-        from netlab.features.ipvs.kernel import configure
-
-        by_ns: dict[str, list[AddIpvsService]] = defaultdict(list)
+    def _run_phase(self, actions: list[Action]) -> None:
+        """Hand each run of actions to its executor: the core's (namespaces, sysctls, commands), a feature's
+        (netlab.features.base: IPVS, iptables, services), or the netlink batcher for everything that is one
+        rtnetlink message. Runs keep the plan's order."""
+        run: list[Action] = []
+        current: Callable[[list[Action]], None] | None = None
         for action in actions:
-            by_ns[action.netns].append(action)
-        for netns, items in by_ns.items():
-            for action in items:
-                try:
-                    with self.dirs.entered(self.handles[netns].fd):
-                        configure([action])
-                except Exception as exc:  # pyroute2 raises NetlinkError (an OSError) or its own types
-                    code = getattr(exc, "code", None)
-                    detail = f"{os.strerror(code)} (errno {code})" if isinstance(code, int) else str(exc)
-                    raise ApplyError(f"step `{action.describe()}` failed: {detail}") from None
+            handler = self._handler(type(action))
+            if current is not None and handler != current:
+                current(run)
+                run = []
+            current = handler
+            run.append(action)
+        if current is not None:
+            current(run)
 
-    def _iptables(self, actions: list[LoadIptables]) -> None:
-        """Each node's ruleset with one ``iptables-restore`` inside it, all or nothing (features.iptables.kernel)."""
-        from netlab.features.iptables.kernel import load
+    def _handler(self, kind: type) -> Callable[[list[Action]], None]:
+        core: dict[type, Callable[[list[Any]], None]] = {
+            CreateNetns: self._netns, SetSysctl: self._sysctls, RunCommand: self._commands}
+        if kind in core:
+            return core[kind]
+        ref = _EXECUTORS.get(kind)
+        if ref is not None:
+            return functools.partial(load_hook(ref), self)
+        return self._netlink
 
-        for action in actions:
-            load(self.handles[action.netns].fd, action)
+    # the Executor interface features' executors use (netlab.features.base.Executor)
+    @property
+    def lab(self) -> str:
+        return self.plan.lab
 
-    def _services(self, actions: list[StartService]) -> None:
-        """Start each service in its node (fork + setns) and wait until it listens; see netlab.features.services."""
-        from netlab.features.services.runner import default_log_dir, start_service
+    def fd(self, netns: str) -> int:
+        return self.handles[netns].fd
 
-        log_dir = self.log_dir or default_log_dir(self.plan.lab)
-        for action in actions:
-            self.processes.append(start_service(self.handles[action.netns].fd, action, log_dir))
+    def entered(self, fd: int) -> AbstractContextManager[None]:
+        return self.dirs.entered(fd)
+
+    def started(self, process: object) -> None:
+        assert isinstance(process, ProcessRecord)
+        self.processes.append(process)
 
     def close(self) -> None:
         for handle in self.handles.values():
@@ -361,8 +313,7 @@ class Applier:
                 _disable_ipv6()
             sock = RtnlSocket()
             tag = namespace_tag(self.plan.lab, self.run, action.owner)
-            msg = ifinfo(1, IFF_UP, IFF_UP, nla_str(IFLA_IFALIAS, tag))
-            (result,) = sock.request_many([(msg, RTM_NEWLINK, 0)])
+            (result,) = sock.request_many([rtnl.tag_loopback(tag)])
             if not result.ok:
                 sock.close()
                 raise ApplyError(f"tagging lo in {action.netns}: {result.describe()}")
@@ -409,80 +360,30 @@ class Applier:
             more = f"\n  (and {len(failures) - 10} more)" if len(failures) > 10 else ""
             raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures[:10]) + more)
 
-    def _encode(self, action: Action) -> tuple[bytes, int, int]:
-        """The rtnetlink message (body, type, flags) for one action, packed by :mod:`netlab.kernel.netlink`.
+    def _encode(self, action: Action) -> rtnl.Message:
+        """The rtnetlink message (body, type, flags) for one action.
 
-        Attributes go in the order ``ip`` sends them; every create is NLM_F_EXCL, so an object that
-        already exists is an error, never silently reused.
+        Only a mapping: the bytes are those of :mod:`netlab.kernel.rtnl` (and of the tunnels feature),
+        which know nothing of plans, so they can be pinned against pyroute2 without one
+        (tests/unit/test_netlink_decode.py). What apply adds is the namespaces' fds: a veth's peer and a
+        sub-interface made across namespaces are born in theirs.
         """
-        if isinstance(action, CreateTunnel | CreateSubInterface):
-            from netlab.features.tunnels.kernel import encode  # gre/ipip/vxlan, macvlan/ipvlan (sub-interface: by fd)
-
-            return encode(action, lambda netns: self.handles[netns].fd)
+        ref = _ENCODERS.get(type(action))
+        if ref is not None:  # a feature's message (tunnels: gre/ipip/vxlan, macvlan/ipvlan)
+            message: rtnl.Message = load_hook(ref)(action, self.fd)
+            return message
         if isinstance(action, CreateBridge):
-            attrs = nla_str(IFLA_IFNAME, action.name)
-            if action.mtu:
-                attrs += nla_u32(IFLA_MTU, action.mtu)
-            attrs += nla_nested(IFLA_LINKINFO, nla_str(IFLA_INFO_KIND, "bridge"))
-            return ifinfo(action.index, attrs=attrs), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+            return rtnl.new_bridge(action.name, action.index, action.mtu)
         if isinstance(action, CreateVeth):
-            # the peer is created directly in its namespace (by fd) with the index the plan chose
-            peer = nla_str(IFLA_IFNAME, action.peer_name) + nla_u32(IFLA_NET_NS_FD,
-                                                                    self.handles[action.peer_netns].fd)
-            if action.peer_mtu:
-                peer += nla_u32(IFLA_MTU, action.peer_mtu)
-            if action.peer_mac:
-                peer += nla_mac(IFLA_ADDRESS, action.peer_mac)
-            attrs = nla_str(IFLA_IFNAME, action.name)
-            if action.mtu:
-                attrs += nla_u32(IFLA_MTU, action.mtu)
-            if action.mac:
-                attrs += nla_mac(IFLA_ADDRESS, action.mac)
-            attrs += nla_nested(IFLA_LINKINFO, nla_str(IFLA_INFO_KIND, "veth"), nla_nested(
-                IFLA_INFO_DATA, nla(VETH_INFO_PEER, ifinfo(action.peer_index, attrs=peer))))
-            return ifinfo(action.index, attrs=attrs), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+            return rtnl.new_veth(action.name, action.index, action.mtu, action.mac, action.peer_name,
+                                 self.handles[action.peer_netns].fd, action.peer_index, action.peer_mtu,
+                                 action.peer_mac)
         if isinstance(action, LinkUp):
-            # index 0: a device the kernel made (tunl0), found by name; it is not ours, so not tagged
-            attrs = nla_str(IFLA_IFALIAS, action.alias) if action.alias else b""
-            if not action.index:
-                attrs += nla_str(IFLA_IFNAME, action.name)
-            if action.master_index:
-                attrs += nla_u32(IFLA_MASTER, action.master_index)
-            return ifinfo(action.index, IFF_UP, IFF_UP, attrs), RTM_NEWLINK, 0
+            return rtnl.link_up(action.index, action.name, action.alias, action.master_index)
         if isinstance(action, AddAddress):
-            iface = ipaddress.ip_interface(action.address)
-            ip = str(iface.ip)
-            if iface.version == 4:
-                family, flags = socket.AF_INET, 0
-                a_attrs = nla_ip(IFA_LOCAL, ip) + nla_ip(IFA_ADDRESS, ip)
-                if iface.network.prefixlen < 31:
-                    a_attrs += nla_ip(IFA_BROADCAST, str(iface.network.broadcast_address))
-            else:
-                # no duplicate address detection: validate already proved addresses unique, and DAD would
-                # leave the address "tentative" (unusable) for about a second after up
-                family, flags = socket.AF_INET6, IFA_F_PERMANENT | IFA_F_NODAD
-                a_attrs = nla_ip(IFA_ADDRESS, ip)
-            scope = RT_SCOPE_HOST if iface.ip.is_loopback else RT_SCOPE_UNIVERSE
-            body = ifaddr(family, iface.network.prefixlen, action.index, scope, flags, a_attrs)
-            return body, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL
+            return rtnl.new_address(action.index, action.address)
         if isinstance(action, AddRoute):
-            r_attrs = nla_u32(RTA_TABLE, RT_TABLE_MAIN)
-            dst_len = 0
-            if action.to != "default":
-                net = ipaddress.ip_network(action.to, strict=False)
-                dst_len = net.prefixlen
-                r_attrs += nla_ip(RTA_DST, str(net.network_address))
-            if action.via:
-                r_attrs += nla_ip(RTA_GATEWAY, action.via)
-            if action.dev_index:
-                r_attrs += nla_u32(RTA_OIF, action.dev_index)
-            if action.metric is not None:
-                r_attrs += nla_u32(RTA_PRIORITY, action.metric)
-            if action.src:
-                r_attrs += nla_ip(RTA_PREFSRC, action.src)
-            body = route(socket.AF_INET if action.family == 4 else socket.AF_INET6, RT_TABLE_MAIN, RTPROT_STATIC,
-                         RT_SCOPE_UNIVERSE if action.via else RT_SCOPE_LINK, RTN_UNICAST, dst_len, r_attrs)
-            return body, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL
+            return rtnl.new_route(action.to, action.via, action.dev_index, action.metric, action.src, action.family)
         raise TypeError(f"not a netlink action: {action!r}")
 
     def _commands(self, actions: list[RunCommand]) -> None:
@@ -516,133 +417,3 @@ def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False,
     return subprocess.run(argv, preexec_fn=lambda: enter_for_exec(ns_fd), text=True, env=env,
                           stdout=subprocess.PIPE if capture else None,
                           stderr=subprocess.STDOUT if capture else None, check=False)
-
-
-# ---------------------------------------------------------------------- teardown
-
-def read_namespace_tag(name: str) -> NamespaceTag | None:
-    """The netlab tag on ``lo`` of namespace ``name``, or None (not ours, not a namespace, gone)."""
-    from netlab.kernel.netns import inside
-
-    with inside(name) as present:  # a bare file, or one removed since it was listed, is not ours to judge
-        if not present:
-            return None
-        sock = RtnlSocket()  # stays bound to the namespace after we leave it
-    try:
-        return NamespaceTag.parse(sock.link_alias(1))
-    finally:
-        sock.close()
-
-
-def tagged_namespaces() -> list[tuple[str, NamespaceTag]]:
-    """Every named namespace that carries a netlab tag, with its tag: what ``clean`` and leak checks
-    look at (by tag, never by name)."""
-    from netlab.kernel.netns import NETNS_DIR
-
-    if not NETNS_DIR.is_dir():
-        return []
-    found = []
-    for entry in sorted(NETNS_DIR.iterdir()):
-        tag = read_namespace_tag(entry.name)
-        if tag is not None:
-            found.append((entry.name, tag))
-    return found
-
-
-def pids_in_namespaces(names: Iterable[str]) -> dict[str, list[int]]:
-    """Processes whose network namespace is one of ``names`` (one pass over /proc)."""
-    inodes: dict[int, str] = {}
-    for name in names:
-        try:
-            inodes[os.stat(netns_path(name)).st_ino] = name
-        except FileNotFoundError:
-            continue
-    found: dict[str, list[int]] = defaultdict(list)
-    if not inodes:
-        return found
-    me = os.getpid()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            ino = os.stat(f"/proc/{entry.name}/ns/net").st_ino
-        except (FileNotFoundError, PermissionError, ProcessLookupError):
-            continue
-        if ino in inodes:
-            found[inodes[ino]].append(int(entry.name))
-    return found
-
-
-def kill_processes(pids: list[int], grace: float = 1.0) -> None:
-    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL what is left."""
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if _alive(p)]
-        if alive:
-            time.sleep(0.02)
-    for pid in alive:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        if state == b"Z":
-            try:
-                os.waitpid(pid, os.WNOHANG)  # our own child: reap it
-            except ChildProcessError:
-                pass
-            return False
-        return True
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-
-
-def remove_namespaces(names: Iterable[str]) -> list[str]:
-    """Kill what runs in the namespaces, then unmount and unlink them. Returns those removed.
-
-    Callers pass only namespaces they have established are netlab's (by the state journal and the
-    tag); this function does not look at names.
-
-    Every namespace is held open (one fd each) until all are unmounted. Unmounting the last
-    reference starts the kernel's destruction of that namespace on a worker thread, and each
-    ``umount`` waits for an expedited RCU grace period, which that destruction (a thousand veths
-    and bridge ports) keeps delaying: unmounting one by one while the first ones are being
-    destroyed took 0.3 to 0.4 s at N=1000, single calls stalling up to 170 ms; holding them took
-    0.04 s. Destruction then starts when we close the fds, and runs after we return.
-    """
-    names = list(names)
-    pids = [p for group in pids_in_namespaces(names).values() for p in group]
-    if pids:
-        kill_processes(pids)
-    held: list[int] = []
-    removed: list[str] = []
-    room = raise_fd_limit(len(names))
-    try:
-        for name in names[:room]:  # with too few fds, the rest is only removed more slowly
-            try:
-                # O_NONBLOCK: whatever the file turned out to be (a FIFO?), opening it must not hang
-                held.append(os.open(netns_path(name), os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK))
-            except OSError:
-                pass  # gone already, or not openable: remove_netns below decides
-        for name in names:
-            try:
-                if remove_netns(name):
-                    removed.append(name)
-            except OSError as exc:
-                if exc.errno != errno.ENOENT:
-                    raise
-    finally:
-        for fd in held:
-            os.close(fd)
-    return removed

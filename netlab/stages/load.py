@@ -40,16 +40,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from netlab.core.diagnostics import LoadedFile, PathKey, format_path
 from netlab.errors import Diagnostic, InvalidInput
-
-PathKey = tuple[str | int, ...]
 
 MAX_VALUES = 100_000  #: values (scalars, lists, mappings) once expanded; a 1000-node lab has ≈ 21,000
 MAX_DEPTH = 100  #: levels of nested lists and mappings, counting what aliases and merge keys bring in
@@ -69,35 +67,6 @@ _FAILED = object()
 _KIND = {ScalarNode: "value", SequenceNode: "list", MappingNode: "mapping"}
 
 
-def format_path(path: PathKey) -> str:
-    """``('links', 2, 'a', 'address')`` → ``links[2].a.address``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
-
-
-@dataclass(frozen=True)
-class LoadedFile:
-    """The raw data of a topology file and the line of every value in it."""
-
-    source: str
-    """Path of the file as the user named it (used in every diagnostic)."""
-    data: object
-    text: str
-    lines: dict[PathKey, int] = field(default_factory=dict)
-    duplicate_keys: tuple[Diagnostic, ...] = ()
-
-    def line_of(self, path: PathKey) -> int | None:
-        """Line of ``path``, or of its nearest ancestor that exists (an unknown key's parent)."""
-        for end in range(len(path), -1, -1):
-            line = self.lines.get(tuple(path[:end]))
-            if line is not None:
-                return line
-        return None
 
 
 def _line(node: Node) -> int:

@@ -9,23 +9,20 @@ listen on addresses or behind firewall rules that commands set up).
 
 from __future__ import annotations
 
-from netlab.features.iptables.rules import render as render_iptables
-from netlab.features.tunnels.plan import overlay_actions
+from netlab.features.base import PlanContext
+from netlab.features.registry import FEATURES
 from netlab.model.plan import (
     PHASES,
     Action,
     AddAddress,
-    AddIpvsService,
     AddRoute,
     CreateBridge,
     CreateNetns,
     CreateVeth,
     LinkUp,
-    LoadIptables,
     Plan,
     RunCommand,
     SetSysctl,
-    StartService,
 )
 from netlab.model.resolved import ResolvedLab
 from netlab.ownership import interface_tag
@@ -34,6 +31,10 @@ from netlab.ownership import interface_tag
 def plan(lab: ResolvedLab) -> Plan:
     actions: list[Action] = []
     tag = interface_tag(lab.name)
+    masters: dict[tuple[str, int], int] = {}
+    for feature in FEATURES:
+        if feature.masters is not None:
+            masters.update(feature.masters(lab))
     for node in lab.nodes:
         actions.append(CreateNetns(node.netns, node.name, lab.ipv6))
     for lan in lab.lans:
@@ -52,8 +53,6 @@ def plan(lab: ResolvedLab) -> Plan:
                 actions.append(CreateVeth(node.netns, iface.name, iface.index, iface.mtu, iface.mac,
                                           iface.peer.netns, iface.peer.ifname, iface.peer.index,
                                           iface.peer.mtu, iface.peer.mac))
-    overlay = overlay_actions(lab.overlay, tag)
-    actions += overlay["links"] + overlay["sublinks"]  # tunnels, node bridges; then macvlan/ipvlan on their parents
     for node in lab.nodes:
         for key, value in node.sysctls:
             actions.append(SetSysctl(node.netns, key, value))
@@ -70,12 +69,11 @@ def plan(lab: ResolvedLab) -> Plan:
     for node in lab.nodes:
         for iface in node.interfaces:
             actions.append(LinkUp(node.netns, iface.name, iface.index, tag,
-                                  lab.overlay.master_of(node.netns, iface.index)))  # a node bridge's port?
+                                  masters.get((node.netns, iface.index))))  # a port of a bridge inside the node?
         for d in node.derived:
             if d.kind == "link-up" and not d.overridden:
                 # a device the kernel made (tunl0): found by name, and not tagged (netlab did not create it)
                 actions.append(LinkUp(node.netns, d.target, 0, "", None, d.reason))
-    actions += overlay["up"]
     for node in lab.nodes:
         for address in node.loopback:
             actions.append(AddAddress(node.netns, "lo", 1, address))
@@ -88,7 +86,6 @@ def plan(lab: ResolvedLab) -> Plan:
         for d in node.derived:
             if d.kind == "address" and not d.overridden:
                 actions.append(AddAddress(node.netns, d.value, by_name[d.value], d.target, d.reason))
-    actions += overlay["addresses"]
     for node in lab.nodes:
         for route in node.routes:
             actions.append(AddRoute(node.netns, route.to, route.via, route.dev, route.dev_index,
@@ -97,22 +94,14 @@ def plan(lab: ResolvedLab) -> Plan:
             if d.kind == "route" and not d.overridden:
                 family = 6 if ":" in d.value else 4
                 actions.append(AddRoute(node.netns, d.target, d.value, None, None, None, None, family, d.reason))
-    netns_of = {node.name: node.netns for node in lab.nodes}
-    for svc in lab.ipvs:
-        actions.append(AddIpvsService(
-            netns_of[svc.director], svc.name, svc.family, svc.protocol, svc.vip, svc.port, svc.fwmark,
-            svc.scheduler, svc.persistence, svc.flags,
-            svc.dests))
-    for node in lab.nodes:
-        if node.iptables:
-            payload, rule_lines = render_iptables(node.name, lab.name, node.iptables)
-            actions.append(LoadIptables(node.netns, node.name, payload, rule_lines))
     for node in lab.nodes:
         for command in node.commands:
             actions.append(RunCommand(node.netns, node.name, command))
-    for node in lab.nodes:
-        for spec in node.services:
-            actions.append(StartService(node.netns, node.name, spec.name, spec.kind, spec.protocol, spec.address,
-                                        spec.port, spec.body))
-    assert [a.phase for a in actions] == sorted((a.phase for a in actions), key=PHASES.index)
+    ctx = PlanContext(tag)
+    for feature in FEATURES:
+        if feature.plan is not None:
+            actions += feature.plan(lab, ctx)
+    # a stable sort: within a phase the core's actions come first, then each feature's in registration order
+    rank = {phase: i for i, phase in enumerate(PHASES)}
+    actions.sort(key=lambda action: rank[action.phase])
     return Plan(lab=lab.name, namespaces=lab.namespaces, actions=tuple(actions))

@@ -20,10 +20,9 @@ import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 
-from netlab.features.iptables.rules import resolve_tables
-from netlab.features.ipvs.derive import derive_settings, resolve_services
-from netlab.features.services.model import ServiceSpec
-from netlab.features.tunnels.resolve import overlay_addresses, resolve_overlay
+from netlab.core.diagnostics import PathKey, format_path
+from netlab.features.base import ResolveContext, node_fields, with_parts
+from netlab.features.registry import FEATURES
 from netlab.model.resolved import (
     BridgePort,
     Peer,
@@ -35,7 +34,6 @@ from netlab.model.resolved import (
 )
 from netlab.model.topology import Endpoint, Topology
 from netlab.naming import netns_name
-from netlab.stages.load import PathKey, format_path
 from netlab.stages.validate import default_interface_names
 
 FIRST_INDEX = 32
@@ -59,7 +57,7 @@ def _uses_ipv6(topo: Topology) -> bool:
     ends = [ep for link in topo.links for ep in (link.a, link.b)]
     ends += [m for lan in topo.lans.values() for m in lan.members]
     addrs = [a for ep in ends for a in ep.address] + [a for n in topo.nodes.values() for a in n.loopback]
-    addrs += overlay_addresses(topo)
+    addrs += [a for f in FEATURES if f.addresses is not None for a in f.addresses(topo)]
     routes = [r.to for n in topo.nodes.values() for r in n.routes] + [
         r.via or "" for n in topo.nodes.values() for r in n.routes]
     return any(":" in a for a in addrs + routes)
@@ -117,19 +115,24 @@ def resolve(topo: Topology, source: str, lines: Mapping[PathKey, int] | None = N
                 segment=f"lans.{lan_name}"))
         lans.append(ResolvedLan(lan_name, lan_ns, "br0", bridge_index, lan.mtu, tuple(ports)))
 
-    iface_map = {n: [(i.name, i.addresses) for i in node_ifaces[n]] for n in topo.nodes}
-    derived = derive_settings(topo, iface_map)
-    overlay = resolve_overlay(topo, iface_map, {n: {i.name: i.index for i in node_ifaces[n]} for n in topo.nodes},
-                              lambda node: netns_name(topo.name, node), take)
     def origin(path: PathKey) -> str:
         """``lab.yml:31`` for a rule (the file's base name: plans stay the same on every machine)."""
         line = (lines or {}).get(path)
         return f"{Path(source).name}:{line}" if line else format_path(path)
 
+    ctx = ResolveContext(topo=topo, interfaces={n: [(i.name, i.addresses) for i in node_ifaces[n]] for n in topo.nodes},
+                         index_of={n: {i.name: i.index for i in node_ifaces[n]} for n in topo.nodes},
+                         netns=lambda node: netns_name(topo.name, node), take=take, origin=origin)
+    derived = [d for f in FEATURES if f.derive is not None for d in f.derive(ctx)]
+    parts: dict[str, object] = {}
+    for feature in FEATURES:  # tunnels first: their indexes come right after the links' (goldens pin them)
+        if feature.resolve is not None:
+            parts.update(feature.resolve(ctx))
+
     nodes: list[ResolvedNode] = []
     for name, node in topo.nodes.items():
         ifaces = tuple(node_ifaces[name])
-        by_name = {iface.name: iface.index for iface in ifaces} | overlay.indexes(name) | {"lo": 1}
+        by_name = ctx.index_of[name] | {"lo": 1}
         routes = []
         for route in node.routes:
             if route.to == "default":
@@ -140,19 +143,18 @@ def resolve(topo: Topology, source: str, lines: Mapping[PathKey, int] | None = N
                 to=route.to, via=route.via, dev=route.dev,
                 dev_index=by_name.get(route.dev) if route.dev else None,
                 metric=route.metric, src=route.src, family=family))
-        nodes.append(ResolvedNode(
+        nodes.append(with_parts(ResolvedNode(
             name=name, netns=netns_name(topo.name, name), description=node.description or "",
             interfaces=ifaces,
             loopback=tuple(a if "/" in a else (f"{a}/128" if ":" in a else f"{a}/32") for a in node.loopback),
             sysctls=tuple((k, _sysctl_value(v)) for k, v in node.sysctls.items()),
             routes=tuple(routes), commands=node.commands,
-            derived=tuple(d for d in derived if d.node == name),
-            services=tuple(ServiceSpec.from_model(name, svc) for svc in node.services),
-            iptables=resolve_tables(topo.name, node.iptables, origin, name)))
+            derived=tuple(d for d in derived if d.node == name)), node_fields(FEATURES, ctx, name, node)))
 
     ipv6 = topo.ipv6 if topo.ipv6 is not None else _uses_ipv6(topo)
-    return ResolvedLab(name=topo.name, description=topo.description.strip(), source=source, ipv6=ipv6,
-                       requires=topo.requires, nodes=tuple(nodes), lans=tuple(lans),
-                       ipvs=resolve_services(topo, iface_map),
-                       overlay=overlay,
-                       probes=tuple(p.model_dump(mode="json", by_alias=True) for p in topo.probes))
+    lab = ResolvedLab(name=topo.name, description=topo.description.strip(), source=source, ipv6=ipv6,
+                      requires=topo.requires, nodes=tuple(nodes), lans=tuple(lans),
+                      probes=tuple(p.model_dump(mode="json", by_alias=True) for p in topo.probes))
+    # the features' parts are fields of ResolvedLab (the composition root declares them; the codec and the
+    # golden resolved labs check their types)
+    return with_parts(lab, parts)

@@ -15,74 +15,28 @@ Nothing here touches the kernel.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
-from netlab.errors import Diagnostic, InvalidInput
-from netlab.features.iptables import rules as iptables_checks
-from netlab.features.iptables.model import Iptables
-from netlab.features.tunnels import checks as tunnel_checks
-from netlab.features.tunnels.resolve import FALLBACK_DEVICES
+from netlab.core.checks import MAC, interface_name_problem, mac_problem, parse_address
+from netlab.core.diagnostics import Collector, LoadedFile, PathKey, format_path
+from netlab.core.kernel_limits import FALLBACK_DEVICES
+from netlab.core.routes import check_routes
+from netlab.errors import InvalidInput
+from netlab.features.base import CheckContext
+from netlab.features.registry import FEATURES
 from netlab.model.topology import Endpoint, Lan, Link, Node, Topology
 from netlab.naming import LAB_NAME, LAB_NAME_RULE, NODE_NAME, NODE_NAME_RULE, is_lab_name, is_node_name
 from netlab.probes import checks as probe_checks
-from netlab.stages import validate_ipvs, validate_kernel, validate_routes, validate_sysctls
-from netlab.stages.kernel_limits import IFNAME_BAD_BYTES, IFNAME_MAX, RESERVED_IFNAMES
-from netlab.stages.load import LoadedFile, PathKey, format_path
-from netlab.stages.validate_kernel import MAC, mac_problem
+from netlab.stages import validate_kernel, validate_sysctls
 from netlab.stages.validate_shape import parse, partial, salvage
 from netlab.stages.validate_sysctls import SYSCTL_KEY
 
 __all__ = ["LAB_NAME", "MAC", "NODE_NAME", "SYSCTL_KEY", "Collector", "default_interface_names",
            "interface_name_problem", "mac_problem", "salvage", "validate"]
-
-
-@dataclass
-class Collector:
-    """Gathers diagnostics with their lines, in file order at the end."""
-
-    loaded: LoadedFile
-    items: list[Diagnostic]
-    incomplete: set[int] = dataclasses.field(default_factory=set)
-    """ids of models salvaged from a shape error: checks of what they lack would only echo it."""
-    muted: set[PathKey] = dataclasses.field(default_factory=set)
-    """Data paths already reported for a reason that makes every other message about them an echo (a NUL byte)."""
-
-    def add(self, path: PathKey, message: str, hint: str | None = None) -> None:
-        if path in self.muted:
-            return
-        self.items.append(Diagnostic(self.loaded.source, self.loaded.line_of(path), _printable(format_path(path)),
-                                     message, hint))
-
-
-def _printable(text: str) -> str:
-    """A data path with its control characters escaped: a key ``"a\\n"`` must not break the report's lines."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
-
-
-def interface_name_problem(name: str) -> str | None:
-    """Why the kernel would refuse ``name`` as an interface name (``dev_valid_name``, and the names of the
-    namespace-wide conf directories), or None."""
-    if not name:
-        return "is empty"
-    raw = name.encode("utf-8", "surrogatepass")
-    if len(raw) > IFNAME_MAX:
-        return f"is {len(raw)} bytes; Linux interface names are at most {IFNAME_MAX}"
-    if name in (".", ".."):
-        return "is not a valid interface name"
-    if name in RESERVED_IFNAMES:
-        return (f"is reserved: /proc/sys/net/ipv4/conf/{name} holds the namespace-wide settings, so the kernel "
-                "refuses it for an interface (EINVAL)")
-    if "\x00" in name:
-        return "contains a NUL byte"
-    if any(c == "/" or c == ":" or c.isspace() for c in name):
-        return "contains '/', ':' or white space, which interface names cannot"
-    if any(b in IFNAME_BAD_BYTES for b in raw):  # 0xa0 is white space to the kernel's isspace(), byte by byte
-        return "has a character whose UTF-8 holds the byte 0xa0 (as 'à' does), which the kernel takes for white space"
-    return None
 
 
 # ---------------------------------------------------------------- meaning
@@ -147,22 +101,6 @@ def _check_names(lab_name: str | None, nodes: dict[str, Node], lans: dict[str, L
                     "a LAN gets a namespace of its own, so LAN and node names must differ")
 
 
-def _parse_address(text: str, path: PathKey, col: Collector,
-                   need_prefix: bool = True) -> ipaddress.IPv4Interface | ipaddress.IPv6Interface | None:
-    if need_prefix and "/" not in text:
-        col.add(path, f"address {text!r} has no prefix length", f"write it as {text}/24 (or the right length)")
-        return None
-    try:
-        iface = ipaddress.ip_interface(text)
-    except ValueError:
-        col.add(path, f"{text!r} is not an IP address with prefix", "example: 10.0.1.1/24 or 2001:db8::1/64")
-        return None
-    if "%" in text:  # Python parses fe80::1%eth0; the kernel's addresses have no scope id (inet_pton refuses it)
-        col.add(path, f"{text!r} has a scope id (%…)", "write the address alone: it is on the interface it is given to")
-        return None
-    return iface
-
-
 def _check_addresses(nodes: dict[str, Node], links: list[tuple[int, Link]], lans: dict[str, Lan],
                      col: Collector) -> dict[str, list[ipaddress.IPv4Interface | ipaddress.IPv6Interface]]:
     """Addresses: parse, host part, duplicates per segment and lab-wide, both ends in one subnet."""
@@ -172,7 +110,7 @@ def _check_addresses(nodes: dict[str, Node], links: list[tuple[int, Link]], lans
     for ep, path, segment in _endpoints(links, lans):
         for k, text in enumerate(ep.address):
             apath = (*path, "address", k) if len(ep.address) > 1 else (*path, "address")
-            iface = _parse_address(text, apath, col)
+            iface = parse_address(text, apath, col)
             if iface is None:
                 continue
             net = iface.network
@@ -201,7 +139,7 @@ def _check_addresses(nodes: dict[str, Node], links: list[tuple[int, Link]], lans
     for name, node in nodes.items():
         for k, text in enumerate(node.loopback):
             path = ("nodes", name, "loopback", k) if len(node.loopback) > 1 else ("nodes", name, "loopback")
-            iface = _parse_address(text, path, col, need_prefix=False)
+            iface = parse_address(text, path, col, need_prefix=False)
             if iface is not None:
                 connected.setdefault(name, []).append(iface)
     return connected
@@ -248,7 +186,7 @@ def _check_endpoints(nodes: dict[str, Node], links: list[tuple[int, Link]], lans
 
 
 def _check_requires(topo: Topology, col: Collector) -> None:
-    from netlab.kernel.catalog import canonical_name, known
+    from netlab.core.catalog import canonical_name, known
 
     names = known()
     for k, name in enumerate(topo.requires):
@@ -272,24 +210,33 @@ def _check_ipv6_off(topo: Topology, links: list[tuple[int, Link]], lans: dict[st
                 col.add(("nodes", name, "routes", k), "IPv6 route in a lab with `ipv6: false`", hint)
 
 
-def _check_kernel(topo: Topology, links: list[tuple[int, Link]], lans: dict[str, Lan],
-                  interfaces: dict[str, set[str]], col: Collector) -> None:
+def _check_kernel(ctx: CheckContext) -> None:
     """What the kernel would refuse although the shape is right: addresses, MTUs, LAN sizes, routes, sysctls."""
-    names = default_interface_names(links, lans)
-    facts = validate_kernel.node_facts(topo, names, probe_checks.kernel_devices(tuple(topo.ipvs)))
+    topo, col = ctx.topo, ctx.col
+    facts = validate_kernel.node_facts(topo, ctx.names, FEATURES)
     validate_kernel.check_addresses(facts, col)
     validate_kernel.check_sizes(topo, facts, col)
-    ipv6 = validate_kernel.lab_uses_ipv6(topo)
-    vips = validate_ipvs.vips(topo)
-    ends = [(ep, path, names[path]) for ep, path, _seg in _endpoints(links, lans) if path in names]
+    for feature in FEATURES:
+        if feature.check_kernel is not None:
+            feature.check_kernel(ctx, facts)
+    ipv6 = validate_kernel.lab_uses_ipv6(topo, FEATURES)
+    local: dict[str, set[Any]] = {}
+    for feature in FEATURES:
+        if feature.local_addresses is not None:
+            for owner, addrs in feature.local_addresses(topo).items():
+                local.setdefault(owner, set()).update(addrs)
     for name, node in topo.nodes.items():
-        validate_routes.check_routes(name, node, facts[name], interfaces.get(name, set()), ipv6,
-                                     vips.get(name, set()), col)
-        validate_sysctls.check_sysctls(name, node, facts[name], [e for e in ends if e[0].node == name], col)
+        check_routes(name, node, facts[name], ctx.interfaces.get(name, set()), ipv6, local.get(name, set()), col)
+        validate_sysctls.check_sysctls(name, node, facts[name], [e for e in ctx.ends if e[0].node == name], col)
 
 
 def validate(loaded: LoadedFile) -> Topology:
-    """Return the typed topology, or raise :class:`InvalidInput` with every problem found."""
+    """Return the typed topology, or raise :class:`InvalidInput` with every problem found.
+
+    The order: the core's names, endpoints and addresses; each feature's checks (in registration order: a
+    tunnel's interfaces count for the checks after it); what the kernel would refuse; probes; then, on a lab
+    with no other problem, the features' checks of what netlab derives.
+    """
     col = Collector(loaded, list(loaded.duplicate_keys))
     if not isinstance(loaded.data, dict):
         col.add((), "a topology file is a mapping with at least `name:` and `nodes:`")
@@ -302,32 +249,24 @@ def validate(loaded: LoadedFile) -> Topology:
     lans = {k: v for k, v in lans.items() if v is not None}
     lab_name = loaded.data.get("name") if isinstance(loaded.data.get("name"), str) else None
     _check_names(lab_name, nodes, lans, col)
-    interfaces = _check_endpoints(nodes, links, lans, col)
-    connected = _check_addresses(nodes, links, lans, col)
-    # tunnels, sub-interfaces, node bridges: their interfaces and addresses count for routes and probes
-    more_ifs, more_addrs = tunnel_checks.check(topo, interfaces, connected, col)
-    for name, ifnames in more_ifs.items():
-        interfaces.setdefault(name, set()).update(ifnames)
-    for name, addrs in more_addrs.items():
-        connected.setdefault(name, []).extend(addrs)
-    _check_kernel(topo, links, lans, interfaces, col)
+    names = default_interface_names(links, lans)
+    ctx = CheckContext(loaded=loaded, topo=topo, col=col, names=names,
+                       interfaces=_check_endpoints(nodes, links, lans, col),
+                       connected=_check_addresses(nodes, links, lans, col),
+                       ends=[(ep, path, names[path]) for ep, path, _seg in _endpoints(links, lans) if path in names],
+                       salvage=lambda model, raw: salvage(model, raw, col))
+    for feature in FEATURES:
+        if feature.check is not None:
+            feature.check(ctx)
+    _check_kernel(ctx)
     _check_requires(topo, col)
-    validate_ipvs.check_services(topo, interfaces, connected, col)
-    for name, node in nodes.items():
-        ipt = getattr(node, "iptables", None)
-        raw_nodes = loaded.data.get("nodes")
-        raw = raw_nodes.get(name) if isinstance(raw_nodes, dict) else None
-        if ipt is None and isinstance(raw, dict) and isinstance(raw.get("iptables"), dict):
-            ipt = salvage(Iptables, raw["iptables"], col)  # a misspelt table must not hide the rules' problems
-        if ipt is not None:
-            iptables_checks.check(name, ipt, col.add)
-            validate_kernel.check_iptables_tables(name, ipt, col)
-    probe_checks.check(col, loaded.data, nodes, interfaces, tuple(topo.ipvs))
+    probe_checks.check(col, loaded.data, topo, ctx.interfaces)
     if topo.ipv6 is False:
         _check_ipv6_off(topo, links, lans, col)
-    if not col.items and parsed is not None:
-        names = default_interface_names(links, lans)  # what netlab adds for IPVS roles, on a well-formed lab
-        validate_ipvs.check_derived(parsed, [(ep, p, names[p]) for ep, p, _s in _endpoints(links, lans)], col)
+    if not col.items and parsed is not None:  # deriving settings is safe only on a well-formed lab
+        for feature in FEATURES:
+            if feature.check_complete is not None:
+                feature.check_complete(ctx)
     if col.items:
         col.items.sort(key=lambda d: (d.line or 0, d.path))
         raise InvalidInput(col.items)

@@ -14,13 +14,12 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar, Union, get_args, get_
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from netlab.core.kernel_limits import METRIC_MAX
 from netlab.model.topology import Node, Topology
 from netlab.probes import checks as probe_checks
-from netlab.stages.kernel_limits import METRIC_MAX
 
 if TYPE_CHECKING:
-    from netlab.stages.load import LoadedFile, PathKey
-    from netlab.stages.validate import Collector
+    from netlab.core.diagnostics import Collector, LoadedFile, PathKey
 
 RANGE_HINTS = {
     "metric": f"the kernel keeps a route's metric in 32 bits: 0-{METRIC_MAX}; lower wins",

@@ -3,7 +3,7 @@
 Why: a sysctl is written through /proc inside the node's namespace when the lab comes up, and a key the
 namespace lacks (global, read-only there, a typo, an interface that is not the node's) or a value its
 handler refuses (EINVAL) failed ``up`` half-way -- 32 of 36 accepted-then-failed fuzz mutants were
-sysctls. The facts come from :mod:`netlab.stages.kernel_limits` (generated from a real namespace); the
+sysctls. The facts come from :mod:`netlab.core.kernel_limits` (generated from a real namespace); the
 writes are checked in the order ``up`` makes them, since a few keys limit each other.
 """
 
@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from netlab.stages.kernel_limits import Refusal, Sysctl, SysctlState, conf_leaf, find_sysctl, numbers, value_problem
+from netlab.core.kernel_limits import Refusal, Sysctl, SysctlState, conf_leaf, find_sysctl, numbers, value_problem
 
 if TYPE_CHECKING:
+    from netlab.core.diagnostics import Collector, PathKey
+    from netlab.core.facts import NodeFacts
     from netlab.model.topology import Endpoint, Node
-    from netlab.stages.load import PathKey
-    from netlab.stages.validate import Collector
-    from netlab.stages.validate_kernel import NodeFacts
 
 SYSCTL_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 
@@ -81,7 +80,7 @@ def _check_ipv6_off(name: str, node: Node, facts: NodeFacts, off: dict[str, Path
 
 
 def _fmt(path: PathKey) -> str:
-    from netlab.stages.load import format_path
+    from netlab.core.diagnostics import format_path
 
     return format_path(path)
 

@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from netlab.kernel.catalog import vm_modules
+from netlab.core.catalog import vm_modules
 from netlab.kernel.tools import with_sbin
 from netlab.vm.backends import UML_MODULES, VmBackend
 

@@ -12,33 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, netlab, netns_of
+from tests.helpers import (
+    REPO,
+    assert_nothing_left,
+    block,
+    catalog_copy,
+    lan,
+    netlab,
+    netns_of,
+    state_file,
+    two_nodes,
+    write_lab,
+)
 
 pytestmark = pytest.mark.root
-
-
-def state_file(lab: str) -> Path:
-    return Path("/run/netlab/labs") / f"{lab}.json"
-
-
-def assert_nothing_left(lab: str) -> None:
-    assert netns_of(lab) == [], f"namespaces of {lab} left behind"
-    assert not state_file(lab).exists(), f"state file of {lab} left behind"
-    leftovers = [p.name for p in Path("/run/netns").glob(f"nl-{lab}.*")] if Path("/run/netns").is_dir() else []
-    assert leftovers == [], f"files under /run/netns left behind: {leftovers}"
-
-
-def write_lab(tmp_path: Path, name: str, body: str) -> Path:
-    path = tmp_path / f"{name}.yml"
-    path.write_text(f"name: {name}\n{body}")
-    return path
-
-
-def routed_copy(tmp_path: Path, name: str) -> Path:
-    text = (REPO / "topologies" / "routed.yml").read_text().replace("name: routed", f"name: {name}", 1)
-    path = tmp_path / f"{name}.yml"
-    path.write_text(text)
-    return path
 
 
 def test_routed_up_ping_down_leaves_nothing() -> None:
@@ -83,7 +70,7 @@ def test_lan_hosts_reach_each_other_without_router() -> None:
 
 
 def test_two_labs_with_the_same_node_names(tmp_path: Path) -> None:
-    a, b = routed_copy(tmp_path, "twin-a"), routed_copy(tmp_path, "twin-b")
+    a, b = catalog_copy(tmp_path, "routed", "twin-a"), catalog_copy(tmp_path, "routed", "twin-b")
     try:
         assert netlab("up", str(a)).returncode == 0
         assert netlab("up", str(b)).returncode == 0
@@ -101,7 +88,7 @@ def test_two_labs_with_the_same_node_names(tmp_path: Path) -> None:
 
 
 def test_up_twice_is_a_noop_and_changed_file_needs_recreate(tmp_path: Path) -> None:
-    path = routed_copy(tmp_path, "again")
+    path = catalog_copy(tmp_path, "routed", "again")
     try:
         assert netlab("up", str(path)).returncode == 0
         second = netlab("up", str(path))
@@ -119,7 +106,7 @@ def test_up_twice_is_a_noop_and_changed_file_needs_recreate(tmp_path: Path) -> N
 
 
 def test_down_works_after_the_file_is_gone(tmp_path: Path) -> None:
-    path = routed_copy(tmp_path, "gone")
+    path = catalog_copy(tmp_path, "routed", "gone")
     assert netlab("up", str(path)).returncode == 0
     path.unlink()
     assert netlab("status", "gone").returncode == 0
@@ -128,8 +115,8 @@ def test_down_works_after_the_file_is_gone(tmp_path: Path) -> None:
 
 
 def test_bad_file_changes_nothing(tmp_path: Path) -> None:
-    path = write_lab(tmp_path, "bad", "nodes:\n  a: {}\nlinks:\n  - a: {node: a, address: 10.0.0.1/24}\n"
-                                     "    b: {node: ghost, address: 10.0.0.2/24}\n")
+    path = write_lab(tmp_path, "name: bad\nnodes:\n  a: {}\nlinks:\n  - a: {node: a, address: 10.0.0.1/24}\n"
+                               "    b: {node: ghost, address: 10.0.0.2/24}\n")
     before = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     r = netlab("up", str(path))
     assert r.returncode == 2
@@ -140,9 +127,8 @@ def test_bad_file_changes_nothing(tmp_path: Path) -> None:
 
 
 def test_failed_up_rolls_back_and_names_the_step(tmp_path: Path) -> None:
-    path = write_lab(tmp_path, "failing", "nodes:\n  a:\n    commands: ['echo about to fail; exit 3']\n  b: {}\n"
-                                         "links:\n  - a: {node: a, address: 10.9.0.1/24}\n"
-                                         "    b: {node: b, address: 10.9.0.2/24}\n")
+    path = write_lab(tmp_path, two_nodes("{node: a, address: 10.9.0.1/24}", "{node: b, address: 10.9.0.2/24}",
+                                         name="failing", a=block("commands", "'echo about to fail; exit 3'")))
     r = netlab("up", str(path))
     assert r.returncode == 1
     assert "run in a: echo about to fail; exit 3" in r.stderr and "exited with 3" in r.stderr
@@ -153,7 +139,7 @@ def test_failed_up_rolls_back_and_names_the_step(tmp_path: Path) -> None:
 def test_namespace_not_ours_is_never_adopted_or_removed(tmp_path: Path) -> None:
     subprocess.run(["ip", "netns", "add", "nl-squat.a"], check=True)
     try:
-        path = write_lab(tmp_path, "squat", "nodes:\n  a: {}\n  b: {}\nlinks:\n  - a: {node: a}\n    b: {node: b}\n")
+        path = write_lab(tmp_path, two_nodes("{node: a}", "{node: b}", name="squat"))
         r = netlab("up", str(path))
         assert r.returncode == 1 and "nl-squat.a already exists" in r.stderr
         assert Path("/run/netns/nl-squat.a").exists()
@@ -165,17 +151,15 @@ def test_namespace_not_ours_is_never_adopted_or_removed(tmp_path: Path) -> None:
 
 def test_kill_9_during_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
     # a long command holds `up` in its last phase, with every namespace made and a process inside one
-    path = write_lab(tmp_path, "crash", "nodes:\n  a:\n    commands: ['sleep 60']\n  b: {}\n  c: {}\n"
-                                       "lans:\n  seg:\n    members:\n      - {node: a, address: 10.8.0.1/24}\n"
-                                       "      - {node: b, address: 10.8.0.2/24}\n"
-                                       "      - {node: c, address: 10.8.0.3/24}\n")
+    path = write_lab(tmp_path, lan({"a": "10.8.0.1/24", "b": "10.8.0.2/24", "c": "10.8.0.3/24"}, name="crash",
+                                   nodes={"a": "{commands: ['sleep 60']}"}))
     proc = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path)], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while len(netns_of("crash")) < 4 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert len(netns_of("crash")) == 4
-    from netlab.stages.apply import pids_in_namespaces
+    from netlab.stages.teardown import pids_in_namespaces
 
     sleepers: list[int] = []
     while not sleepers and time.monotonic() < deadline:  # the command runs inside node a
@@ -200,9 +184,8 @@ def test_kill_9_during_up_then_clean_leaves_nothing(tmp_path: Path) -> None:
 def test_kill_9_at_several_points_then_clean(tmp_path: Path) -> None:
     """Kill `up` of a 300-node star at several moments of apply; clean must always leave nothing."""
     n = 300
-    members = "\n".join(f"      - {{node: h{i}, address: 10.7.{i // 250}.{i % 250 + 1}/16}}" for i in range(n))
-    nodes = "\n".join(f"  h{i}: {{}}" for i in range(n))
-    path = write_lab(tmp_path, "crashy", f"nodes:\n{nodes}\nlans:\n  hub:\n    members:\n{members}\n")
+    path = write_lab(tmp_path, lan({f"h{i}": f"10.7.{i // 250}.{i % 250 + 1}/16" for i in range(n)}, name="crashy",
+                                   segment="hub"))
     interrupted = 0
     for delay in (0.0, 0.01, 0.03, 0.08, 0.15):
         proc = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path)], cwd=REPO,
@@ -224,7 +207,7 @@ def test_kill_9_at_several_points_then_clean(tmp_path: Path) -> None:
 
 
 def test_clean_removes_tagged_namespaces_whose_state_is_gone(tmp_path: Path) -> None:
-    path = routed_copy(tmp_path, "orphan")
+    path = catalog_copy(tmp_path, "routed", "orphan")
     assert netlab("up", str(path)).returncode == 0
     state_file("orphan").unlink()  # as if /run/netlab/labs was wiped
     assert len(netns_of("orphan")) == 3
@@ -241,7 +224,7 @@ def test_exec_on_a_lab_that_is_not_up_exits_3() -> None:
 def test_python_api(tmp_path: Path) -> None:
     from netlab import Lab
 
-    lab = Lab.load(routed_copy(tmp_path, "api"))
+    lab = Lab.load(catalog_copy(tmp_path, "routed", "api"))
     try:
         result = lab.up()
         assert result.created and result.namespaces == 3
@@ -257,9 +240,8 @@ def test_missing_kernel_feature_stops_before_anything(tmp_path: Path) -> None:
     On a kernel with it (the CI's VM), the same lab comes up."""
     from netlab.kernel.features import detect
 
-    path = write_lab(tmp_path, "needsgre", "requires: [ip_gre]\nnodes:\n  a: {}\n  b: {}\n"
-                                          "links:\n  - a: {node: a, address: 10.6.0.1/24}\n"
-                                          "    b: {node: b, address: 10.6.0.2/24}\n")
+    path = write_lab(tmp_path, two_nodes("{node: a, address: 10.6.0.1/24}", "{node: b, address: 10.6.0.2/24}",
+                                         name="needsgre", head="requires: [ip_gre]\n"))
     before = sorted(os.listdir("/run/netns")) if os.path.isdir("/run/netns") else []
     r = netlab("up", str(path))
     if not detect("gre").available:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, netlab, netns_of
+from tests.helpers import REPO, netlab, netns_of
 
 GRE_LAB = REPO / "tests" / "data" / "gre-by-commands.yml"
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO, netlab, netns_of
+from tests.helpers import REPO, catalog_copy, netlab, netns_of
 
 pytestmark = pytest.mark.root
 
@@ -99,9 +99,8 @@ def test_a_lab_name_with_a_trailing_newline_is_refused() -> None:
 # --------------------------------------------------------------------------------------- state files
 
 def up_routed(tmp_path: Path, name: str) -> Path:
-    text = (REPO / "topologies" / "routed.yml").read_text().replace("name: routed", f"name: {name}", 1)
-    path = tmp_path / f"{name}.yml"
-    path.write_text(text)
+    """A copy of routed named ``name``, up through the CLI: a state file as ``up`` writes it, to tamper with."""
+    path = catalog_copy(tmp_path, "routed", name)
     r = netlab("up", str(path))
     assert r.returncode == 0, r.stderr
     return path

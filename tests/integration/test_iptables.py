@@ -22,33 +22,18 @@ from netlab.api import Lab
 from netlab.errors import ApplyError
 from netlab.features.iptables.kernel import detect_backend, load, parse_save
 from netlab.model.plan import LoadIptables
-from netlab.pytest_plugin import leftovers
-from tests.integration.conftest import REPO, netlab, netns_of
+from tests.helpers import REPO, catalog_copy, netlab, netns_of, running, write_lab
 
 pytestmark = pytest.mark.root
 
 LABS = ("iptables-chains", "bridge-nat", "firewalled")
 
 
-def copy_of(directory: Path, catalog_name: str, name: str) -> Path:
-    text = (REPO / "topologies" / f"{catalog_name}.yml").read_text()
-    path = directory / f"{name}.yml"
-    path.write_text(text.replace(f"name: {catalog_name}", f"name: {name}", 1).replace(
-        f"netlab:{catalog_name}", f"netlab:{name}"))
-    return path
-
-
 @pytest.fixture(scope="module", params=LABS)
 def lab(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     name = f"it-{request.param}"[:24]
-    loaded = Lab.load(copy_of(tmp_path_factory.mktemp(request.param), request.param, name))
-    loaded.up(recreate=True)
-    try:
+    with running(catalog_copy(tmp_path_factory.mktemp(request.param), request.param, name)) as loaded:
         yield loaded
-    finally:
-        state = loaded.store.read(loaded.name)
-        loaded.down()
-        assert leftovers(loaded.name, state, loaded.store) == []
 
 
 def test_every_probe_of_the_lab_passes(lab: Lab) -> None:
@@ -99,8 +84,7 @@ links:
 
 
 def test_a_bad_rule_fails_up_with_file_line_and_iptables_message_and_leaves_nothing(tmp_path: Path) -> None:
-    path = tmp_path / "bad-rule.yml"
-    path.write_text(BAD)
+    path = write_lab(tmp_path, BAD, "bad-rule.yml")
     done = netlab("up", str(path))
     assert done.returncode == 1
     assert "bad-rule.yml:11: `-A INPUT -p tcp --dportx 5 -j DROP`: unknown option \"--dportx\"" in done.stderr
@@ -113,14 +97,14 @@ def test_a_load_refused_after_a_commit_leaves_no_half_ruleset(monkeypatch: pytes
     skipping --test), and check that the node is left with neither table's rules."""
     import netlab.features.iptables.kernel as kernel
 
-    real_run = kernel._run
+    real_run = kernel.run
 
     def no_test(argv: list[str], payload: str, preexec: object) -> tuple[int, str]:
         if "--test" in argv:
             return 0, ""
         return real_run(argv, payload, preexec)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(kernel, "_run", no_test)
+    monkeypatch.setattr(kernel, "run", no_test)
     payload = ("# t\n*nat\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
                ":POSTROUTING ACCEPT [0:0]\n-A POSTROUTING -j MASQUERADE\nCOMMIT\n"
                "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n"
@@ -146,7 +130,7 @@ def test_a_load_refused_after_a_commit_leaves_no_half_ruleset(monkeypatch: pytes
 
 def test_netlab_run_of_each_iptables_lab_exits_0(tmp_path: Path) -> None:
     for name in ("iptables-chains", "bridge-nat"):
-        path = copy_of(tmp_path, name, f"ir-{name}"[:24])
+        path = catalog_copy(tmp_path, name, f"ir-{name}"[:24])
         done = netlab("run", str(path), timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr
 
@@ -159,12 +143,8 @@ def test_labs_pass_with_the_backend_this_kernel_has(tmp_path: Path) -> None:
     backend = detect_backend()  # in netlab vm: iptables-legacy-restore (nf_tables answers TABLE_ADD EOPNOTSUPP)
     assert backend.name in ("iptables-restore", "iptables-legacy-restore"), backend
     for name in ("iptables-chains", "bridge-nat"):
-        lab = Lab.load(copy_of(tmp_path, name, f"ik-{name}"[:24]))
-        lab.up(recreate=True)
-        try:
+        with running(catalog_copy(tmp_path, name, f"ik-{name}"[:24])) as lab:
             assert [str(r) for r in lab.probes().failed] == [], f"{name} with {backend.name}"
-        finally:
-            lab.down()
 
 
 @pytest.mark.vm

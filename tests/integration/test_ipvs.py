@@ -20,7 +20,7 @@ import pytest
 from netlab.api import Lab
 from netlab.pytest_plugin import leftovers
 from netlab.stages.record import StateStore
-from tests.integration.conftest import netlab, netns_of, root_snapshot
+from tests.helpers import netlab, root_snapshot, running
 
 pytestmark = [pytest.mark.root, pytest.mark.kernel("ip_vs", "ip_vs_rr", "ipip", "tunl0")]
 
@@ -42,17 +42,11 @@ def root_state() -> dict[str, object]:
 
 
 def lab_up(name: str) -> Iterator[Lab]:
+    """The lab up for a module; after ``down`` (and its leak check) the root namespace is as it was."""
     before = root_state()
-    lab = Lab.load(name)
-    lab.up(recreate=True)
-    try:
+    with running(name) as lab:
         yield lab
-    finally:
-        state = lab.store.read(lab.name)
-        lab.down()
-        assert leftovers(lab.name, state, lab.store) == []
-        assert netns_of(lab.name) == []
-        assert root_state() == before, f"{name}: the root namespace changed"
+    assert root_state() == before, f"{name}: the root namespace changed"
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import REPO
+from tests.helpers import REPO
 
 pytestmark = pytest.mark.root
 

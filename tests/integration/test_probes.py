@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 
 from netlab.api import Lab
+from netlab.model.resolved import ResolvedLab
 from netlab.pytest_plugin import leftovers
 from netlab.stages.record import LabState, ProcessRecord, StateStore, process_start_time
-from tests.integration.conftest import REPO, netlab
+from tests.helpers import REPO, catalog_copy, down, netlab, running, two_nodes, up, write_lab
 
 pytestmark = pytest.mark.root
 
@@ -106,42 +107,22 @@ probes:
 """
 
 
-def catalog_copy(directory: Path, catalog_name: str, name: str, extra_probes: str = "") -> Path:
-    text = (REPO / "topologies" / f"{catalog_name}.yml").read_text()
-    text = text.replace(f"name: {catalog_name}", f"name: {name}", 1)
-    assert text.rstrip().splitlines()[-1].startswith(" "), "the probes list must end the catalog file"
-    path = directory / f"{name}.yml"
-    path.write_text(text.rstrip("\n") + "\n" + extra_probes.lstrip("\n"))
-    return path
-
-
-def lab_fixture(path: Path) -> Iterator[Lab]:
-    lab = Lab.load(path)
-    lab.up(recreate=True)
-    try:
-        yield lab
-    finally:
-        state = lab.store.read(lab.name)
-        lab.down()
-        assert leftovers(lab.name, state, lab.store) == []
-
-
 @pytest.fixture(scope="module")
 def routed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    yield from lab_fixture(catalog_copy(tmp_path_factory.mktemp("routed"), "routed", "pt-routed", ROUTED_FAILING))
+    with running(catalog_copy(tmp_path_factory.mktemp("routed"), "routed", "pt-routed", ROUTED_FAILING)) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def firewalled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    path = catalog_copy(tmp_path_factory.mktemp("fw"), "firewalled", "pt-fw", FIREWALLED_FAILING)
-    yield from lab_fixture(path)
+    with running(catalog_copy(tmp_path_factory.mktemp("fw"), "firewalled", "pt-fw", FIREWALLED_FAILING)) as lab:
+        yield lab
 
 
 @pytest.fixture(scope="module")
 def multi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    path = tmp_path_factory.mktemp("multi") / "pt-multi.yml"
-    path.write_text(MULTI)
-    yield from lab_fixture(path)
+    with running(write_lab(tmp_path_factory.mktemp("multi"), MULTI)) as lab:
+        yield lab
 
 
 def catalog_probe_names(name: str) -> list[str]:
@@ -250,10 +231,8 @@ def test_services_are_recorded_logged_and_see_the_client(routed: Lab) -> None:
 def test_a_service_that_cannot_listen_fails_up_and_leaves_nothing(tmp_path: Path) -> None:
     if shutil.which("socat") is None:
         pytest.skip("socat is not installed")
-    path = tmp_path / "pt-busy.yml"
-    path.write_text("name: pt-busy\nnodes:\n  a:\n    commands: ['socat TCP-LISTEN:80,reuseaddr,fork SYSTEM:true "
-                    "</dev/null >/dev/null 2>&1 &']\n    services: [{kind: http}]\n  b: {}\n"
-                    "links:\n  - a: {node: a, address: 10.0.0.1/24}\n    b: {node: b, address: 10.0.0.2/24}\n")
+    path = write_lab(tmp_path, two_nodes(name="pt-busy", a="\n    commands: ['socat TCP-LISTEN:80,reuseaddr,fork "
+                                         "SYSTEM:true </dev/null >/dev/null 2>&1 &']\n    services: [{kind: http}]"))
     r = netlab("up", str(path))
     assert r.returncode == 1
     assert "start service http on tcp 0.0.0.0:80 in a` failed: cannot listen on tcp 0.0.0.0:80: Address already in " \
@@ -263,18 +242,17 @@ def test_a_service_that_cannot_listen_fails_up_and_leaves_nothing(tmp_path: Path
 
 
 def test_down_stops_services(tmp_path: Path) -> None:
-    lab = Lab.load(catalog_copy(tmp_path, "routed", "pt-svc"))
-    lab.up(recreate=True)
+    lab = up(catalog_copy(tmp_path, "routed", "pt-svc"))
     state = lab.store.read("pt-svc")
     assert state is not None and len(state.processes) == 3
-    lab.down()
-    assert leftovers("pt-svc", state, lab.store) == []
+    down(lab)
 
 
 def test_leak_check_reports_a_live_recorded_process() -> None:
     me = os.getpid()
     state = LabState(lab="pt-none", run="x", status="up", source="", topology_sha256="", owner_pid=me,
                      owner_start=0, created=0.0, namespaces=(),
+                     resolved=ResolvedLab("pt-none", "", "", False, (), (), ()),
                      processes=(ProcessRecord(me, process_start_time(me) or 0, "n", "service x"),))
     assert leftovers("pt-none", state, StateStore()) == [f"process {me} in n (service x)"]
 

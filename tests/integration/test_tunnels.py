@@ -12,28 +12,18 @@ import os
 
 import pytest
 
-from netlab.api import Lab
-from netlab.pytest_plugin import leftovers
 from netlab.stages.apply import run_in_netns
-from tests.integration.conftest import REPO, netlab, netns_of
+from tests.helpers import REPO, netlab, running
 
 pytestmark = pytest.mark.root
 
 
-def run_lab(ref: str) -> Lab:
+def run_lab(ref: str) -> None:
     """Up, every probe, down; asserts every probe passed and nothing is left behind."""
-    lab = Lab.load(ref)
-    lab.up(recreate=True)
-    try:
+    with running(ref) as lab:
         suite = lab.probes()
         assert [str(r) for r in suite.failed] == [], f"{ref}: probes failed"
         assert len(suite.results) >= 5
-    finally:
-        state = lab.store.read(lab.name)
-        lab.down()
-        assert leftovers(lab.name, state, lab.store) == []
-        assert netns_of(lab.name) == []
-    return lab
 
 
 @pytest.mark.kernel("vxlan", "bridge")
@@ -67,9 +57,7 @@ def test_underlay_probes_pass() -> None:
 @pytest.mark.kernel("vxlan", "bridge")
 def test_vxlan_overlay_status_shows_the_kernel_objects() -> None:
     """What ``up`` made is what the plan said: the vxlan's VNI/port/remote and the bridge ports, read back."""
-    lab = Lab.load("vxlan-overlay")
-    lab.up(recreate=True)
-    try:
+    with running("vxlan-overlay"):
         fd = os.open("/run/netns/nl-vxlan-overlay.v1", os.O_RDONLY)
         try:
             out = run_in_netns(fd, ["ip", "-d", "-j", "link", "show", "vxlan1"], capture=True).stdout
@@ -81,5 +69,3 @@ def test_vxlan_overlay_status_shows_the_kernel_objects() -> None:
         assert link["master"] == "br0" and link["ifindex"] >= 32
         r = netlab("status", "vxlan-overlay")
         assert r.returncode == 0 and "vxlan1" in r.stdout
-    finally:
-        lab.down()

@@ -19,7 +19,7 @@ Every distinct failure is collected with the smallest example that showed it (ra
 and shrinking it): one run then tells all it found.
 
 Not generated, on purpose: sysctls of modules this table does not know (``net.sctp.*``) and IPVS's
-(``net.ipv4.vs.*`` on a kernel without ip_vs): ``validate`` accepts them (see netlab.stages.kernel_limits) and
+(``net.ipv4.vs.*`` on a kernel without ip_vs): ``validate`` accepts them (see netlab.core.kernel_limits) and
 ``up`` reports the kernel's "no such sysctl"; and free-text sysctls whose values depend on the kernel's modules
 (tcp_congestion_control, nf_log.*), except with their default value.
 """
@@ -38,8 +38,8 @@ from typing import Any
 import pytest
 import yaml
 
-from netlab.stages import netns_sysctls
-from netlab.stages.kernel_limits import GROUPS
+from netlab.core import netns_sysctls
+from netlab.core.kernel_limits import GROUPS
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, settings  # noqa: E402

@@ -15,8 +15,7 @@ from netlab import catalog
 from netlab.api import Lab
 from netlab.cli.main import build_parser, main
 from netlab.model.topology import Node
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.helpers import REPO, write_lab
 
 
 def verbs() -> list[str]:
@@ -34,11 +33,6 @@ def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
-def write(tmp_path: Path, name: str, text: str) -> str:
-    (tmp_path / name).write_text(text, encoding="utf-8")
-    return name
-
-
 def test_validate_catalog_labs_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(["validate", *catalog.names()], capsys)
     assert (code, err) == (0, "")
@@ -48,7 +42,8 @@ def test_validate_catalog_labs_exit_0(capsys: pytest.CaptureFixture[str]) -> Non
 def test_validate_bad_file_exits_2_with_every_problem_on_stderr(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    name = write(tmp_path, "bad.yml", "name: t\nnodes:\n  a: {colour: red}\n  b: {routes: [{to: x, dev: lo}]}\n")
+    name = write_lab(tmp_path, "name: t\nnodes:\n  a: {colour: red}\n  b: {routes: [{to: x, dev: lo}]}\n",
+                     "bad.yml").name
     code, out, err = run(["validate", name], capsys)
     assert code == 2
     assert out == ""
@@ -63,7 +58,7 @@ def test_validate_bad_file_exits_2_with_every_problem_on_stderr(
 def test_validate_checks_every_file_and_fails_if_one_is_bad(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    bad = write(tmp_path, "bad.yml", "name: t\n")
+    bad = write_lab(tmp_path, "name: t\n", "bad.yml").name
     code, _out, err = run(["validate", "routed", bad], capsys)
     assert code == 2
     assert err == "bad.yml:1: nodes: required key 'nodes' is missing\nbad.yml: 1 problem\n"
@@ -72,7 +67,7 @@ def test_validate_checks_every_file_and_fails_if_one_is_bad(
 def test_validate_json_reports_diagnostics_as_data(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    bad = write(tmp_path, "bad.yml", "name: T\nnodes: {a: {}}\n")
+    bad = write_lab(tmp_path, "name: T\nnodes: {a: {}}\n", "bad.yml").name
     code, out, err = run(["validate", "--json", "lan", bad], capsys)
     assert (code, err) == (2, "")
     data = json.loads(out)
@@ -113,7 +108,7 @@ def test_up_dry_run_prints_the_plan_by_phase(capsys: pytest.CaptureFixture[str])
 def test_up_dry_run_of_a_bad_file_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    bad = write(tmp_path, "bad.yml", "name: t\nnodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: z}}]\n")
+    bad = write_lab(tmp_path, "name: t\nnodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: z}}]\n", "bad.yml").name
     code, out, err = run(["up", bad, "--dry-run"], capsys)
     assert (code, out) == (2, "")
     assert err.startswith("error: bad.yml:3: links[0].b.node: unknown node 'z'\n")
@@ -181,7 +176,7 @@ def test_no_verb_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_m_netlab_validate_runs_as_a_program(tmp_path: Path) -> None:
-    (tmp_path / "bad.yml").write_text("name: t\nnodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: a}}]\n")
+    write_lab(tmp_path, "name: t\nnodes: {a: {}}\nlinks: [{a: {node: a}, b: {node: a}}]\n", "bad.yml")
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-m", "netlab", "validate", "bad.yml", "routed"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=60, check=False)

@@ -8,42 +8,22 @@ from pathlib import Path
 import pytest
 
 from netlab.cli.main import main
-from netlab.errors import InvalidInput
 from netlab.model.plan import CreateBridge, CreateVeth
-from netlab.stages.load import load_text
-from netlab.stages.plan import plan
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "topology.md"
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", DOC.read_text(encoding="utf-8"), re.S | re.M)
-
-
-def whole_labs() -> list[str]:
-    """The YAML blocks that are complete lab files (a top-level `name:`), not fragments."""
-    return [b for b in blocks("yaml") if re.search(r"^name: ", b, re.M)]
-
-
-def lab_named(name: str) -> str:
-    return next(b for b in whole_labs() if re.search(rf"^name: {name}$", b, re.M))
+from tests.helpers import doc_blocks, documented, documented_labs, planned, problems, valid
 
 
 def test_the_doc_has_the_example_labs() -> None:
-    assert {re.search(r"^name: (\S+)", b, re.M).group(1) for b in whole_labs()} >= {  # type: ignore[union-attr]
+    assert {re.search(r"^name: (\S+)", b, re.M).group(1) for b in documented_labs()} >= {  # type: ignore[union-attr]
         "routed", "draft", "campus"}
 
 
 @pytest.mark.parametrize("name", ["routed", "campus"])
 def test_example_lab_is_valid(name: str) -> None:
-    assert validate(load_text(lab_named(name), f"{name}.yml")).name == name
+    assert valid(documented(name), f"{name}.yml").name == name
 
 
 def test_full_example_becomes_what_the_doc_says() -> None:
-    topo = validate(load_text(lab_named("campus"), "campus.yml"))
-    p = plan(resolve(topo, "campus.yml"))
+    p = planned(documented("campus"), "campus.yml")
     assert len(p.actions) == 47
     assert p.namespaces == ("nl-campus.router", "nl-campus.server", "nl-campus.h1", "nl-campus.h2",
                             "nl-campus.h3", "nl-campus.office")
@@ -58,7 +38,7 @@ def test_full_example_becomes_what_the_doc_says() -> None:
 
 
 def test_full_example_uses_every_key_of_the_format() -> None:
-    text = lab_named("campus")
+    text = documented("campus")
     keys = set(re.findall(r"([a-z_]+6?):", text))
     assert keys >= {"name", "description", "requires", "ipv6", "nodes", "links", "lans", "loopback", "sysctls",
                     "routes", "commands", "node", "interface", "address", "mac", "mtu", "members", "to", "via",
@@ -67,14 +47,12 @@ def test_full_example_uses_every_key_of_the_format() -> None:
 
 def test_validation_example_output_is_real(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            capsys: pytest.CaptureFixture[str]) -> None:
-    (tmp_path / "draft.yml").write_text(lab_named("draft"), encoding="utf-8")
+    (tmp_path / "draft.yml").write_text(documented("draft"), encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     assert main(["validate", "draft.yml"]) == 2
-    shown = next(b for b in blocks("text") if b.startswith("$ netlab validate draft.yml\n"))
+    shown = next(b for b in doc_blocks("text") if b.startswith("$ netlab validate draft.yml\n"))
     assert capsys.readouterr().err == shown.split("\n", 1)[1]
 
 
 def test_draft_is_invalid_for_the_reasons_shown() -> None:
-    with pytest.raises(InvalidInput) as info:
-        validate(load_text(lab_named("draft"), "draft.yml"))
-    assert len(info.value.diagnostics) == 5
+    assert len(problems(documented("draft"), "draft.yml")) == 5

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from netlab.kernel import catalog, features
+from netlab.core import catalog
+from netlab.kernel import features
 from netlab.kernel.features import KNOWN_FEATURES, FeatureStatus, detect, detect_all, detect_many
 
 root = pytest.mark.root

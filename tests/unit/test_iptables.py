@@ -7,15 +7,13 @@ import textwrap
 
 import pytest
 
-from netlab.errors import InvalidInput
-from netlab.features.iptables.kernel import _message, _origin_of, parse_save, written
+from netlab.features.iptables.kernel import _origin_of, parse_save, written
 from netlab.features.iptables.rules import render_empty, with_comment
+from netlab.kernel.iptables import message as _message
 from netlab.model.plan import LoadIptables
 from netlab.requirements import derive
-from netlab.stages.load import load_text
-from netlab.stages.plan import plan
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
+from tests import helpers
+from tests.helpers import diagnostics, documented, planned, valid
 
 LAB = """\
 name: t
@@ -62,8 +60,7 @@ COMMIT
 
 
 def load_action(text: str = LAB) -> LoadIptables:
-    loaded = load_text(text, "dir/t.yml")
-    actions = plan(resolve(validate(loaded), "/somewhere/dir/t.yml", loaded.lines)).actions
+    actions = planned(text, "dir/t.yml", path="/somewhere/dir/t.yml").actions
     (action,) = [a for a in actions if isinstance(a, LoadIptables)]
     return action
 
@@ -83,15 +80,13 @@ def test_every_rule_and_commit_line_maps_back_to_the_topology() -> None:
 
 def test_iptables_phase_comes_after_routes_and_ipvs_before_commands_and_services() -> None:
     text = LAB.replace("  s:\n", "  s:\n    commands: [\"true\"]\n    services: [{kind: http}]\n")
-    loaded = load_text(text, "t.yml")
-    phases = [a.phase for a in plan(resolve(validate(loaded), "t.yml", loaded.lines)).actions]
+    phases = [a.phase for a in planned(text, "t.yml").actions]
     assert phases.index("iptables") > max(i for i, p in enumerate(phases) if p == "addresses")
     assert phases.index("iptables") < phases.index("commands") < phases.index("services")
 
 
 def test_without_lines_the_origin_is_the_data_path() -> None:
-    topo = validate(load_text(LAB, "t.yml"))
-    (action,) = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, LoadIptables)]
+    (action,) = [a for a in planned(LAB, "t.yml", lines=False).actions if isinstance(a, LoadIptables)]
     assert dict(action.rule_lines)[18] == "nodes.r.iptables.filter.rules[0]"
 
 
@@ -111,11 +106,7 @@ def test_empty_ruleset_for_rollback() -> None:
 def problems(rules: str, table: str = "filter", chains: str = "[]") -> list[str]:
     text = f"name: t\nnodes:\n  r:\n    iptables:\n      {table}:\n        chains: {chains}\n        rules:\n"
     text += "".join(f"          - {r!r}\n" for r in rules.splitlines())
-    try:
-        validate(load_text(text, "t.yml"))
-    except InvalidInput as exc:
-        return [f"{d.line}: {d.message}" for d in exc.diagnostics]
-    return []
+    return [f"{d.line}: {d.message}" for d in diagnostics(text, "t.yml")]
 
 
 @pytest.mark.parametrize(("table", "rule", "message"), [
@@ -144,14 +135,12 @@ def test_good_rules_pass_the_static_checks() -> None:
 
 
 def test_bad_key_under_iptables_gets_a_hint() -> None:
-    with pytest.raises(InvalidInput) as exc:
-        validate(load_text("name: t\nnodes:\n  r:\n    iptables: {filtre: {}}\n", "t.yml"))
-    (diag,) = exc.value.diagnostics
+    (diag,) = helpers.problems("name: t\nnodes:\n  r:\n    iptables: {filtre: {}}\n", "t.yml")
     assert (diag.line, diag.message, diag.hint) == (4, "unknown key 'filtre'", "did you mean 'filter'?")
 
 
 def test_requirements_are_derived() -> None:
-    reqs = {r.feature: r.reason for r in derive(validate(load_text(LAB, "t.yml")))}
+    reqs = {r.feature: r.reason for r in derive(valid(LAB, "t.yml"))}
     assert reqs["iptables"] == "node r has iptables rules (raw, nat, filter)"
     assert "tool:iptables-restore" in reqs
 
@@ -188,11 +177,7 @@ def test_iptables_errors_are_reduced_to_their_words_and_line() -> None:
 
 
 def test_the_docs_example_validates_and_loads_what_it_says() -> None:
-    from tests.unit.test_docs import lab_named
-
-    loaded = load_text(lab_named("nat-gw"), "nat-gw.yml")
-    (action,) = [a for a in plan(resolve(validate(loaded), "nat-gw.yml", loaded.lines)).actions
-                 if isinstance(a, LoadIptables)]
+    (action,) = [a for a in planned(documented("nat-gw"), "nat-gw.yml").actions if isinstance(a, LoadIptables)]
     assert '-A POSTROUTING -m comment --comment "netlab:nat-gw masquerade" -s 10.0.1.0/24' in action.payload
     assert ":FORWARD DROP [0:0]" in action.payload and ":LOG_DROP - [0:0]" in action.payload
 
@@ -212,7 +197,7 @@ def test_a_table_refused_at_commit_is_traced_to_its_rule_and_rolled_back(monkeyp
         commit = payload.splitlines().index("COMMIT", payload.splitlines().index("*filter")) + 1
         return 1, f"iptables-restore: line {commit} failed"
 
-    monkeypatch.setattr(kernel, "_run", fake_run)
+    monkeypatch.setattr(kernel, "run", fake_run)
     monkeypatch.setattr(kernel, "detect_backend", lambda: kernel.Backend("/sbin/iptables-restore",
                                                                          "/sbin/iptables-save", "fake"))
     text = LAB.replace('"-A FORWARD -p tcp --dport 7 -j LOG_DROP"', '"-A FORWARD -p tcp --dport 5 -j LOG_DROP"')
@@ -223,7 +208,7 @@ def test_a_table_refused_at_commit_is_traced_to_its_rule_and_rolled_back(monkeyp
 
 
 def test_iptables_never_runs_when_entering_the_namespace_fails() -> None:
-    from netlab.features.iptables.kernel import _run
+    from netlab.kernel.iptables import run as _run
 
     def fail() -> None:
         raise OSError("setns refused")

@@ -4,53 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from netlab.errors import InvalidInput
 from netlab.features.ipvs.derive import DerivedSetting
 from netlab.model.plan import AddAddress, AddIpvsService, AddRoute, LinkUp, SetSysctl
-from netlab.model.topology import Topology
 from netlab.requirements import derive as requirements
-from netlab.stages.load import load_text
-from netlab.stages.plan import plan
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
+from tests import helpers
+from tests.helpers import Built, build, director_lab
 
-BASE = """name: t
-nodes:
-  client: {routes: [{to: default, via: 10.0.1.1}]}
-  director: {}
-  rs1: {}
-  rs2: {}
-  far: {}
-  away: {}
-links:
-  - a: {node: client, address: 10.0.1.10/24}
-    b: {node: director, address: 10.0.1.1/24}
-  - a: {node: director, address: 10.0.9.1/24}
-    b: {node: far, address: 10.0.9.2/24}
-  - a: {node: far, address: 10.0.8.1/24}
-    b: {node: away, address: 10.0.8.2/24}
-lans:
-  srv:
-    members:
-      - {node: director, address: 10.0.10.2/24}
-      - {node: rs1, address: 10.0.10.11/24}
-      - {node: rs2, address: 10.0.10.12/24}
-"""
+BASE = director_lab()
 
 
-def lab(ipvs: str, base: str = BASE) -> Topology:
-    return validate(load_text(base + "ipvs:\n" + ipvs, "t.yml"))
+def lab(ipvs: str, base: str = BASE) -> Built:
+    """The base lab with this ``ipvs:`` list, through every pure stage."""
+    return build(base + "ipvs:\n" + ipvs, "t.yml")
 
 
 def problems(ipvs: str, base: str = BASE) -> list[tuple[str, str]]:
-    with pytest.raises(InvalidInput) as exc:
-        lab(ipvs, base)
-    return [(d.path, d.message) for d in exc.value.diagnostics]
+    return [(d.path, d.message) for d in helpers.problems(base + "ipvs:\n" + ipvs, "t.yml")]
 
 
-def settings(topo: Topology, node: str) -> dict[tuple[str, str], DerivedSetting]:
-    resolved = resolve(topo, "t.yml")
-    return {(d.kind, d.target): d for d in resolved.node(node).derived}
+def settings(built: Built, node: str) -> dict[tuple[str, str], DerivedSetting]:
+    return {(d.kind, d.target): d for d in built.resolved.node(node).derived}
 
 
 DR = """  - {director: director, vip: 10.0.10.100, port: 80, scheduler: rr, mode: dr,
@@ -81,36 +54,36 @@ def test_vip_outside_every_subnet_goes_on_lo() -> None:
 
 
 def test_nat_director_forwards_and_real_servers_route_back_through_it() -> None:
-    topo = lab("  - {director: director, vip: 10.0.1.100, port: 80, mode: nat, real_servers: [{node: rs1}]}\n")
-    assert settings(topo, "director")[("sysctl", "net.ipv4.ip_forward")].value == "1"
-    route = settings(topo, "rs1")[("route", "default")]
+    built = lab("  - {director: director, vip: 10.0.1.100, port: 80, mode: nat, real_servers: [{node: rs1}]}\n")
+    assert settings(built, "director")[("sysctl", "net.ipv4.ip_forward")].value == "1"
+    route = settings(built, "rs1")[("route", "default")]
     assert route.value == "10.0.10.2" and "rewritten" in route.reason
-    assert ("sysctl", "net.ipv4.conf.all.arp_ignore") not in settings(topo, "rs1")
+    assert ("sysctl", "net.ipv4.conf.all.arp_ignore") not in settings(built, "rs1")
 
 
 def test_tun_real_server_raises_tunl0_and_relaxes_rp_filter() -> None:
-    topo = lab("  - {director: director, vip: 10.0.10.100, port: 80, mode: tun,\n"
+    built = lab("  - {director: director, vip: 10.0.10.100, port: 80, mode: tun,\n"
                "     real_servers: [{node: far}]}\n")
-    far = settings(topo, "far")
+    far = settings(built, "far")
     assert ("link-up", "tunl0") in far
     assert far[("sysctl", "net.ipv4.conf.tunl0.rp_filter")].value == "0"
     assert far[("sysctl", "net.ipv4.conf.all.rp_filter")].value == "0"
-    assert settings(topo, "director")[("sysctl", "net.ipv4.conf.all.send_redirects")].value == "0"
-    assert "tunl0" in {r.feature for r in requirements(topo)}
+    assert settings(built, "director")[("sysctl", "net.ipv4.conf.all.send_redirects")].value == "0"
+    assert "tunl0" in {r.feature for r in requirements(built.topology)}
 
 
 def test_a_value_the_topology_sets_overrides_the_derived_one() -> None:
     base = BASE.replace("  rs1: {}", "  rs1: {sysctls: {net.ipv4.conf.all.arp_ignore: 0}}")
-    topo = lab(DR, base)
-    derived = settings(topo, "rs1")[("sysctl", "net.ipv4.conf.all.arp_ignore")]
+    built = lab(DR, base)
+    derived = settings(built, "rs1")[("sysctl", "net.ipv4.conf.all.arp_ignore")]
     assert derived.overridden
-    sysctls = [(a.key, a.value) for a in plan(resolve(topo, "t.yml")).actions
+    sysctls = [(a.key, a.value) for a in built.plan.actions
                if isinstance(a, SetSysctl) and a.netns == "nl-t.rs1"]
     assert ("net.ipv4.conf.all.arp_ignore", "0") in sysctls and ("net.ipv4.conf.all.arp_ignore", "1") not in sysctls
 
 
 def test_plan_carries_reasons_and_the_service() -> None:
-    p = plan(resolve(lab(DR), "t.yml"))
+    p = lab(DR).plan
     (svc,) = [a for a in p.actions if isinstance(a, AddIpvsService)]
     assert (svc.netns, svc.vip, svc.port, svc.scheduler) == ("nl-t.director", "10.0.10.100", 80, "rr")
     assert [(d.node, d.address, d.port, d.weight, d.mode) for d in svc.dests] == [
@@ -125,19 +98,19 @@ def test_plan_carries_reasons_and_the_service() -> None:
 
 
 def test_tunl0_is_raised_by_name_without_a_tag() -> None:
-    topo = lab("  - {director: director, vip: 10.0.10.100, port: 80, mode: tun, real_servers: [{node: far}]}\n")
-    ups = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, LinkUp) and a.name == "tunl0"]
+    built = lab("  - {director: director, vip: 10.0.10.100, port: 80, mode: tun, real_servers: [{node: far}]}\n")
+    ups = [a for a in built.plan.actions if isinstance(a, LinkUp) and a.name == "tunl0"]
     assert [(a.index, a.alias) for a in ups] == [(0, "")]
 
 
 def test_nat_route_back_is_a_planned_route() -> None:
-    topo = lab("  - {director: director, vip: 10.0.1.100, port: 80, mode: nat, real_servers: [{node: rs2}]}\n")
-    routes = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, AddRoute) and a.netns == "nl-t.rs2"]
+    built = lab("  - {director: director, vip: 10.0.1.100, port: 80, mode: nat, real_servers: [{node: rs2}]}\n")
+    routes = [a for a in built.plan.actions if isinstance(a, AddRoute) and a.netns == "nl-t.rs2"]
     assert [(r.to, r.via) for r in routes] == [("default", "10.0.10.2")] and routes[0].reason
 
 
 def test_requirements_name_the_scheduler_module() -> None:
-    features = [r.feature for r in requirements(lab(DR.replace("rr", "wrr")))]
+    features = [r.feature for r in requirements(lab(DR.replace("rr", "wrr")).topology)]
     assert "ip_vs" in features and "ip_vs_wrr" in features
 
 
@@ -177,6 +150,6 @@ def test_a_fwmark_service_is_sent_with_a_netmask() -> None:
     when the service has an address, so a firewall-mark service must bring its own."""
     from netlab.features.ipvs.kernel import _service_fields
 
-    topo = lab("  - {director: director, fwmark: 1, scheduler: dh, real_servers: [{node: rs1}]}\n")
-    (svc,) = [a for a in plan(resolve(topo, "t.yml")).actions if isinstance(a, AddIpvsService)]
+    built = lab("  - {director: director, fwmark: 1, scheduler: dh, real_servers: [{node: rs1}]}\n")
+    (svc,) = [a for a in built.plan.actions if isinstance(a, AddIpvsService)]
     assert _service_fields(svc) == {"fwmark": 1, "af": 2, "netmask": "255.255.255.255"}

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from netlab.core.diagnostics import format_path
 from netlab.errors import Diagnostic, InvalidInput
 from netlab.stages import load
-from netlab.stages.load import format_path, load_file, load_text
+from netlab.stages.load import load_file, load_text
 
 ROUTED = """\
 name: routed

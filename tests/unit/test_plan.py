@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 from collections import Counter
 from typing import TypeVar
 
@@ -24,10 +23,7 @@ from netlab.model.plan import (
     RunCommand,
     SetSysctl,
 )
-from netlab.stages.load import load_text
-from netlab.stages.plan import plan
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
+from tests.helpers import lan, planned
 
 FULL = """\
 name: full
@@ -51,10 +47,6 @@ lans:
       - {node: h1, address: 10.0.2.11/24}
       - {node: h2, address: 10.0.2.12/24}
 """
-
-
-def planned(text: str) -> Plan:
-    return plan(resolve(validate(load_text(textwrap.dedent(text), "lab.yml")), "lab.yml"))
 
 
 T = TypeVar("T")
@@ -196,9 +188,8 @@ def test_catalog_plans_create_each_kernel_name_once(name: str) -> None:
 
 @pytest.mark.parametrize("node", ["br0", "lo"])
 def test_node_names_that_clash_with_names_in_the_lan_namespace(node: str) -> None:
-    text = f"name: t\nnodes: {{{node}: {{}}, h: {{}}}}\nlans:\n  seg:\n    members: [{{node: {node}}}, {{node: h}}]\n"
     try:
-        p = planned(text)
+        p = planned(lan([node, "h"]))
     except InvalidInput:  # rejecting the name in validate is a fix too
         return
     ends = Counter(created_interfaces(p))

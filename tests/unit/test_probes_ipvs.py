@@ -6,40 +6,20 @@ logic the probes run on (selecting a service's statistics, judging stickiness)."
 from __future__ import annotations
 
 import re
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
 from netlab.api import Lab
-from netlab.errors import InvalidInput
 from netlab.features.ipvs.kernel import DestStats, ServiceStats
 from netlab.probes.connect import _expected_distribution, _stickiness
 from netlab.probes.context import IpvsServiceView, LabView
 from netlab.probes.counters import CounterError, IpvsSample, select_ipvs
 from netlab.probes.model import Amount, CountersProbe, DistributionProbe, IpvsCounter, TcpProbe
-from netlab.stages.load import load_text
-from netlab.stages.validate import validate
+from tests import helpers
+from tests.helpers import director_lab, lab_from, valid
 
-BASE = """name: t
-nodes:
-  client: {}
-  director: {}
-  rs1: {services: [{kind: http}]}
-  rs2: {services: [{kind: http}]}
-  far: {services: [{kind: http}]}
-links:
-  - a: {node: client, address: 10.0.1.10/24}
-    b: {node: director, address: 10.0.1.1/24}
-  - a: {node: director, address: 10.0.9.1/24}
-    b: {node: far, address: 10.0.9.2/24}
-lans:
-  srv:
-    members:
-      - {node: director, address: 10.0.10.2/24}
-      - {node: rs1, address: 10.0.10.11/24}
-      - {node: rs2, address: 10.0.10.12/24}
-ipvs:
+BASE = director_lab(services=True) + """ipvs:
   - {name: web, director: director, vip: 10.0.10.100, port: 80, scheduler: rr, mode: dr,
      real_servers: [{node: rs1}, {node: rs2, weight: 3}]}
   - {director: director, vip: 10.0.10.100, port: 81, scheduler: rr, mode: tun, real_servers: [{node: far}]}
@@ -49,13 +29,11 @@ probes:
 
 
 def problems(probes: str) -> list[str]:
-    with pytest.raises(InvalidInput) as info:
-        validate(load_text(BASE + probes, "t.yml"))
-    return [f"{d.path}: {d.message}" + (f" | {d.hint}" if d.hint else "") for d in info.value.diagnostics]
+    return [f"{d.path}: {d.message}" + (f" | {d.hint}" if d.hint else "") for d in helpers.problems(BASE + probes)]
 
 
 def test_the_new_keys_parse() -> None:
-    topo = validate(load_text(BASE + """
+    topo = valid(BASE + """
   - {name: dh, kind: distribution, from: client, to: [10.0.10.100, 10.0.10.101], sticky: destination,
      servers: {min: 2}}
   - {name: lc, kind: distribution, from: client, to: 10.0.10.100, hold: 2, servers: 1}
@@ -63,7 +41,7 @@ def test_the_new_keys_parse() -> None:
      connections: 20}
   - {name: rs2-in, kind: counters, node: director, during: rr, ipvs: {service: web, dest: rs2}, bytes: {min: 1}}
   - {name: inner, kind: capture, during: rr, at: far:tunl0, filter: tcp dst port 81, packets: {min: 1}}
-""", "t.yml"))
+""")
     rr, dh, lc, out, rs2_in, _inner = topo.probes
     assert isinstance(rr, DistributionProbe) and rr.to == ("10.0.10.100",) and rr.sticky is False
     assert isinstance(dh, DistributionProbe) and dh.sticky == "destination" and dh.servers == Amount(min=2)
@@ -104,10 +82,7 @@ def test_cross_references_of_the_new_keys() -> None:
 
 
 def test_the_recorded_lab_knows_its_ipvs_services(tmp_path: Path) -> None:
-    path = tmp_path / "t.yml"
-    path.write_text(BASE)
-    resolved = asdict(Lab.load(path).resolved)
-    view = LabView.from_resolved(resolved)
+    view = LabView.from_resolved(lab_from(tmp_path, BASE).resolved)
     assert view.ipvs["web"] == IpvsServiceView("web", "director", "tcp", "10.0.10.100", 80, None,
                                                (("rs1", "10.0.10.11", 80), ("rs2", "10.0.10.12", 80)))
     assert view.ipvs["10.0.10.100:81/tcp"].dests == (("far", "10.0.9.2", 81),)

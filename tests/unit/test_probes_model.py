@@ -4,41 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-from netlab.api import Lab
-from netlab.errors import InvalidInput
 from netlab.model.plan import PHASES, StartService
 from netlab.probes.context import LabView
 from netlab.probes.model import Amount, CaptureProbe, PingProbe
-from netlab.stages.load import load_text
-from netlab.stages.validate import validate
+from tests import helpers
+from tests.helpers import lab_from, two_nodes
 
-BASE = """name: t
-nodes:
-  a:
-    services: [{kind: http}, {kind: udp-echo}, {name: vip, kind: tcp-echo, address: 192.0.2.1, port: 8080}]
-  b: {}
-links:
-  - a: {node: a, address: 10.0.0.1/24}
-    b: {node: b, address: 10.0.0.2/24}
-"""
+BASE = two_nodes(a="\n    services: [{kind: http}, {kind: udp-echo}, "
+                   "{name: vip, kind: tcp-echo, address: 192.0.2.1, port: 8080}]")
 
 
 def problems(text: str) -> list[str]:
-    with pytest.raises(InvalidInput) as info:
-        validate(load_text(text, "t.yml"))
-    return [f"{d.line}: {d.path}: {d.message}" + (f" | {d.hint}" if d.hint else "") for d in info.value.diagnostics]
-
-
-def lab_of(tmp_path: Path, text: str) -> Lab:
-    path = tmp_path / "t.yml"
-    path.write_text(text)
-    return Lab.load(path)
+    return [f"{d.line}: {d.path}: {d.message}" + (f" | {d.hint}" if d.hint else "") for d in helpers.problems(text)]
 
 
 def test_every_probe_kind_parses_and_is_recorded_with_from(tmp_path: Path) -> None:
-    lab = lab_of(tmp_path, BASE + """probes:
+    lab = lab_from(tmp_path, BASE + """probes:
   - {name: p, kind: ping, from: b, to: 10.0.0.1}
   - {name: t, kind: tcp, from: b, to: 10.0.0.1, port: 8080}
   - {name: u, kind: udp, from: b, to: 10.0.0.1}
@@ -56,13 +37,13 @@ def test_every_probe_kind_parses_and_is_recorded_with_from(tmp_path: Path) -> No
     capture = lab.topology.probes[5]
     assert isinstance(capture, CaptureProbe) and capture.at == ("a:eth0",)
     assert capture.packets == Amount(min=3, max=3)
-    view = LabView.from_resolved({"name": "t", "nodes": [], "probes": list(lab.resolved.probes)})
+    view = LabView.from_resolved(lab.resolved)
     assert list(view.probes) == ["p", "t", "u", "h", "r", "c", "d", "k", "s", "x"]
     assert isinstance(view.probes["p"], PingProbe) and view.probes["p"].from_ == "b"
 
 
 def test_services_become_the_last_phase_of_the_plan(tmp_path: Path) -> None:
-    plan = lab_of(tmp_path, BASE).plan()
+    plan = lab_from(tmp_path, BASE).plan()
     assert PHASES[-1] == "services"
     starts = [a for a in plan.actions if isinstance(a, StartService)]
     assert [(s.name, s.kind, s.protocol, s.address, s.port) for s in starts] == [

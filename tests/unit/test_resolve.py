@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from netlab.model.resolved import ResolvedInterface, ResolvedLab
 from netlab.naming import netns_name
-from netlab.stages.load import load_text
-from netlab.stages.resolve import FIRST_INDEX, resolve
-from netlab.stages.validate import validate
+from netlab.stages.resolve import FIRST_INDEX
+from tests.helpers import block, lan, resolved, routed, two_nodes
 
-
-def resolved(text: str) -> ResolvedLab:
-    return resolve(validate(load_text(textwrap.dedent(text), "lab.yml")), "/labs/lab.yml")
+ROUTER_LAB = routed("r")
 
 
 def iface(lab: ResolvedLab, node: str, name: str) -> ResolvedInterface:
@@ -28,20 +23,6 @@ def names_of(lab: ResolvedLab, node: str) -> list[str]:
     return [i.name for i in lab.node(node).interfaces]
 
 
-ROUTER_LAB = """\
-    name: r
-    nodes:
-      h1: {}
-      h2: {}
-      r: {}
-    links:
-      - a: {node: h1, address: 10.0.1.2/24}
-        b: {node: r, address: 10.0.1.1/24}
-      - a: {node: r, address: 10.0.2.1/24}
-        b: {node: h2, address: 10.0.2.2/24}
-    """
-
-
 def test_namespaces_are_nl_lab_node() -> None:
     lab = resolved(ROUTER_LAB)
     assert [n.netns for n in lab.nodes] == ["nl-r.h1", "nl-r.h2", "nl-r.r"]
@@ -49,16 +30,9 @@ def test_namespaces_are_nl_lab_node() -> None:
 
 
 def test_lan_namespace_and_bridge() -> None:
-    lab = resolved("""\
-        name: lab1
-        nodes: {h1: {}, h2: {}}
-        lans:
-          seg:
-            mtu: 1400
-            members: [{node: h1}, {node: h2}]
-        """)
-    (lan,) = lab.lans
-    assert (lan.name, lan.netns, lan.bridge, lan.mtu) == ("seg", "nl-lab1.seg", "br0", 1400)
+    lab = resolved(lan(["h1", "h2"], name="lab1", keys=["mtu: 1400"]))
+    (seg,) = lab.lans
+    assert (seg.name, seg.netns, seg.bridge, seg.mtu) == ("seg", "nl-lab1.seg", "br0", 1400)
     assert lab.namespaces == ("nl-lab1.h1", "nl-lab1.h2", "nl-lab1.seg")
 
 
@@ -131,9 +105,9 @@ def test_lan_bridge_takes_index_32_and_ports_are_named_after_nodes() -> None:
               - {node: h2, address: 10.0.0.2/24}
               - {node: h2, address: 10.0.0.3/24}
         """)
-    (lan,) = lab.lans
-    assert lan.bridge_index == 32
-    assert [(p.name, p.index, p.node) for p in lan.ports] == [("h1", 33, "h1"), ("h2", 34, "h2"),
+    (seg,) = lab.lans
+    assert seg.bridge_index == 32
+    assert [(p.name, p.index, p.node) for p in seg.ports] == [("h1", 33, "h1"), ("h2", 34, "h2"),
                                                               ("h2-1", 35, "h2")]
     member = iface(lab, "h2", "eth1")
     assert (member.index, member.peer.netns, member.peer.ifname, member.peer.index) == (33, "nl-t.seg", "h2-1", 35)
@@ -171,8 +145,7 @@ def test_mtu_defaults_to_none_meaning_the_kernel_default() -> None:
     ("ipv6: false\n", "10.0.0.1/24", False),
 ])
 def test_ipv6_is_on_only_when_used_or_asked_for(extra: str, address: str, expected: bool) -> None:
-    lab = resolved(f"name: t\n{extra}nodes: {{a: {{}}, b: {{}}}}\nlinks:\n"
-                   f"  - a: {{node: a, address: '{address}'}}\n    b: {{node: b}}\n")
+    lab = resolved(two_nodes(f"{{node: a, address: '{address}'}}", "{node: b}", head=extra))
     assert lab.ipv6 is expected
 
 
@@ -181,15 +154,7 @@ def test_ipv6_is_on_when_only_a_loopback_address_is_ipv6() -> None:
 
 
 def test_ipv6_is_on_when_only_a_route_is_ipv6() -> None:
-    assert resolved("""\
-        name: t
-        nodes:
-          a: {routes: [{to: 'fd00:9::/64', dev: eth0}]}
-          b: {}
-        links:
-          - a: {node: a}
-            b: {node: b}
-        """).ipv6
+    assert resolved(two_nodes("{node: a}", "{node: b}", a="{routes: [{to: 'fd00:9::/64', dev: eth0}]}")).ipv6
 
 
 def test_loopback_addresses_default_to_host_prefixes() -> None:
@@ -198,13 +163,8 @@ def test_loopback_addresses_default_to_host_prefixes() -> None:
 
 
 def test_interface_sysctls_expand_to_full_keys() -> None:
-    lab = resolved("""\
-        name: t
-        nodes: {a: {}, b: {}}
-        links:
-          - a: {node: a, interface: up0, sysctls: {rp_filter: 0, arp_ignore: 1, ipv6.accept_ra: 0}}
-            b: {node: b}
-        """)
+    lab = resolved(two_nodes("{node: a, interface: up0, sysctls: {rp_filter: 0, arp_ignore: 1, ipv6.accept_ra: 0}}",
+                             "{node: b}"))
     assert iface(lab, "a", "up0").sysctls == (
         ("net.ipv4.conf.up0.rp_filter", "0"),
         ("net.ipv4.conf.up0.arp_ignore", "1"),
@@ -231,20 +191,10 @@ def test_node_sysctl_values_become_strings() -> None:
 
 
 def test_routes_get_family_and_device_index() -> None:
-    lab = resolved("""\
-        name: t
-        nodes:
-          a:
-            routes:
-              - {to: default, via: 10.0.0.2}
-              - {to: default, via: 'fd00::2'}
-              - {to: 10.9.0.0/16, dev: eth0, metric: 10}
-              - {to: 10.8.0.0/16, dev: lo}
-          b: {}
-        links:
-          - a: {node: a, address: [10.0.0.1/24, 'fd00::1/64']}
-            b: {node: b, address: [10.0.0.2/24, 'fd00::2/64']}
-        """)
+    lab = resolved(two_nodes(
+        "{node: a, address: [10.0.0.1/24, 'fd00::1/64']}", "{node: b, address: [10.0.0.2/24, 'fd00::2/64']}",
+        a=block("routes", "{to: default, via: 10.0.0.2}", "{to: default, via: 'fd00::2'}",
+                "{to: 10.9.0.0/16, dev: eth0, metric: 10}", "{to: 10.8.0.0/16, dev: lo}")))
     routes = lab.node("a").routes
     assert [(r.to, r.family, r.dev_index) for r in routes] == [
         ("default", 4, None), ("default", 6, None), ("10.9.0.0/16", 4, 32), ("10.8.0.0/16", 4, 1)]
@@ -259,7 +209,7 @@ def test_description_source_and_commands_are_carried() -> None:
           second line
         nodes:
           a: {description: the host, commands: [echo one, echo two]}
-        """)
+        """, path="/labs/lab.yml")
     assert lab.description == "first line\nsecond line"
     assert lab.source == "/labs/lab.yml"
     assert lab.node("a").description == "the host"

@@ -11,15 +11,12 @@ import struct
 
 import pytest
 
-from netlab.errors import InvalidInput
 from netlab.features.tunnels.kernel import encode
 from netlab.kernel.netlink import IFLA_NET_NS_FD, nla_u32
-from netlab.model.plan import CreateBridge, CreateSubInterface, CreateTunnel, LinkUp, Plan
+from netlab.model.plan import CreateBridge, CreateSubInterface, CreateTunnel, LinkUp
 from netlab.requirements import derive
-from netlab.stages.load import load_text
-from netlab.stages.plan import plan
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
+from tests import helpers
+from tests.helpers import planned, valid
 
 BASE = """
 name: t
@@ -35,18 +32,13 @@ links:
 """
 
 
-def plan_of(text: str) -> Plan:
-    return plan(resolve(validate(load_text(text, "t.yml")), "t.yml"))
-
-
 def problems(text: str) -> str:
-    with pytest.raises(InvalidInput) as info:
-        validate(load_text(text, "t.yml"))
-    return str(info.value)
+    """Every problem of ``text`` as the CLI prints them."""
+    return "\n".join(d.render() for d in helpers.problems(text, "t.yml"))
 
 
 def test_gre_tunnel_defaults_name_and_underlay_addresses() -> None:
-    p = plan_of(BASE + "tunnels:\n  - {kind: gre, key: 7, ttl: 64, a: {node: r1, address: 192.168.9.1/30},"
+    p = planned(BASE + "tunnels:\n  - {kind: gre, key: 7, ttl: 64, a: {node: r1, address: 192.168.9.1/30},"
                 " b: {node: r2, address: 192.168.9.2/30}}\n")
     t1, t2 = [a for a in p.actions if isinstance(a, CreateTunnel)]
     assert (t1.netns, t1.name, t1.index, t1.local, t1.remote, t1.key, t1.ttl) == (
@@ -59,7 +51,7 @@ def test_routes_through_a_tunnel_validate_and_get_its_index() -> None:
     text = BASE.replace("r1: {routes: [", "r1: {routes: [{to: 10.2.0.0/24, via: 192.168.9.2}, {to: 10.3.0.0/24, "
                         "dev: ipip1}, ") + (
         "tunnels:\n  - {kind: ipip, a: {node: r1, address: 192.168.9.1/30}, b: {node: r2, address: 192.168.9.2/30}}\n")
-    routes = [a for a in plan_of(text).actions if a.phase == "routes" and a.netns == "nl-t.r1"]
+    routes = [a for a in planned(text).actions if a.phase == "routes" and a.netns == "nl-t.r1"]
     assert [(r.to, r.dev, r.dev_index) for r in routes][:2] == [("10.2.0.0/24", None, None),  # type: ignore[union-attr]
                                                                  ("10.3.0.0/24", "ipip1", 33)]
 
@@ -67,7 +59,7 @@ def test_routes_through_a_tunnel_validate_and_get_its_index() -> None:
 def test_vxlan_in_a_node_bridge_and_its_default_port() -> None:
     text = BASE.replace("r1: {routes:", "r1: {bridges: {br0: {members: [vxlan1, eth0]}}, routes:") + (
         "tunnels:\n  - {kind: vxlan, vni: 42, a: {node: r1}, b: {node: r2}}\n")
-    p = plan_of(text)
+    p = planned(text)
     (br,) = [a for a in p.actions if isinstance(a, CreateBridge)]
     vx = next(a for a in p.actions if isinstance(a, CreateTunnel) and a.netns == "nl-t.r1")
     assert (br.netns, br.name, br.index, vx.index, vx.vni, vx.port) == ("nl-t.r1", "br0", 33, 34, 42, 4789)
@@ -78,7 +70,7 @@ def test_vxlan_in_a_node_bridge_and_its_default_port() -> None:
 def test_subinterface_across_namespaces_gets_an_index_free_in_both() -> None:
     text = BASE.replace("  u: {}", "  u: {}\n  m: {subinterfaces: [{kind: macvlan, parent: 'u:eth2', "
                         "address: 10.5.0.2/24}]}") + "  - a: {node: u}\n    b: {node: r2}\n"
-    p = plan_of(text)
+    p = planned(text)
     (sub,) = [a for a in p.actions if isinstance(a, CreateSubInterface)]
     # u has eth0..eth2 at 32..34; m's counter starts at 32: the first index free in both is 35
     assert (sub.netns, sub.parent_name, sub.parent_index, sub.target_netns, sub.name, sub.index, sub.mode) == (
@@ -103,7 +95,7 @@ def test_requirements_are_derived() -> None:
         "  u: {}", "  u: {}\n  m: {subinterfaces: [{kind: ipvlan, parent: 'u:eth0'}]}") + (
         "tunnels:\n  - {kind: vxlan, vni: 42, a: {node: r1}, b: {node: r2}}\n"
         "  - {kind: gre, a: {node: r1}, b: {node: r2}}\n")
-    features = {r.feature for r in derive(validate(load_text(text, "t.yml")))}
+    features = {r.feature for r in derive(valid(text))}
     assert {"vxlan", "gre", "ipvlan", "bridge"} <= features
 
 

@@ -2,41 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from netlab import catalog
 from netlab.errors import Diagnostic, InvalidInput
-from netlab.model.topology import Topology
 from netlab.stages.load import load_file, load_text
 from netlab.stages.validate import validate
-
-# Two nodes on one link; most tests below change one thing in a lab like this.
-TWO_NODES = """\
-name: t
-nodes:
-  a: {}
-  b: {}
-links:
-  - a: {node: a, address: 10.0.0.1/24}
-    b: {node: b, address: 10.0.0.2/24}
-"""
-
-
-def lab(text: str) -> str:
-    return textwrap.dedent(text)
-
-
-def valid(text: str) -> Topology:
-    return validate(load_text(lab(text), "lab.yml"))
-
-
-def problems(text: str) -> list[Diagnostic]:
-    with pytest.raises(InvalidInput) as info:
-        validate(load_text(lab(text), "lab.yml"))
-    assert info.value.diagnostics, "InvalidInput without diagnostics"
-    return info.value.diagnostics
+from tests.helpers import block, problems, two_nodes, valid
 
 
 def one_problem(text: str) -> Diagnostic:
@@ -49,11 +21,6 @@ def where(diag: Diagnostic) -> tuple[int | None, str]:
     return diag.line, diag.path
 
 
-def link_lab(a: str, b: str, extra: str = "") -> str:
-    """A two-node lab whose single link has the given flow-mapping ends."""
-    return f"name: t\nnodes:\n  a: {{}}\n  b: {{}}\n{extra}links:\n  - a: {a}\n    b: {b}\n"
-
-
 # ------------------------------------------------------------------------------ valid input
 
 @pytest.mark.parametrize("name", catalog.names())
@@ -63,7 +30,7 @@ def test_catalog_labs_are_valid(name: str) -> None:
 
 
 def test_a_valid_lab_returns_the_typed_topology() -> None:
-    topo = valid(TWO_NODES)
+    topo = valid(two_nodes())
     assert set(topo.nodes) == {"a", "b"}
     assert topo.links[0].a.address == ("10.0.0.1/24",)
 
@@ -75,24 +42,24 @@ def test_a_node_with_nothing_under_it_is_a_node_with_defaults() -> None:
 
 
 def test_address_can_be_one_string_or_a_list() -> None:
-    topo = valid(link_lab("{node: a, address: [10.0.0.1/24, 'fd00::1/64']}",
-                          "{node: b, address: 10.0.0.2/24}"))
+    topo = valid(two_nodes("{node: a, address: [10.0.0.1/24, 'fd00::1/64']}",
+                           "{node: b, address: 10.0.0.2/24}"))
     assert topo.links[0].a.address == ("10.0.0.1/24", "fd00::1/64")
     assert topo.links[0].b.address == ("10.0.0.2/24",)
 
 
 def test_point_to_point_prefixes_have_no_network_or_broadcast_address() -> None:
-    valid(link_lab("{node: a, address: 10.0.0.0/31}", "{node: b, address: 10.0.0.1/31}"))
-    valid(link_lab("{node: a, address: 10.0.0.0/32}", "{node: b}"))
+    valid(two_nodes("{node: a, address: 10.0.0.0/31}", "{node: b, address: 10.0.0.1/31}"))
+    valid(two_nodes("{node: a, address: 10.0.0.0/32}", "{node: b}"))
 
 
 def test_interface_name_of_exactly_15_bytes_is_fine() -> None:
-    valid(link_lab("{node: a, interface: abcdefghijklmno, address: 10.0.0.1/24}",
-                   "{node: b, address: 10.0.0.2/24}"))
+    valid(two_nodes("{node: a, interface: abcdefghijklmno, address: 10.0.0.1/24}",
+                    "{node: b, address: 10.0.0.2/24}"))
 
 
 def test_locally_administered_unicast_mac_is_fine() -> None:
-    valid(link_lab("{node: a, mac: '02:00:00:00:00:01'}", "{node: b, mac: 'AA:bb:cc:dd:ee:ff'}"))
+    valid(two_nodes("{node: a, mac: '02:00:00:00:00:01'}", "{node: b, mac: 'AA:bb:cc:dd:ee:ff'}"))
 
 
 # ------------------------------------------------------------------------------ shape: keys and types
@@ -103,8 +70,8 @@ def test_locally_administered_unicast_mac_is_fine() -> None:
     ("name: t\nnodes:\n  a: {route: []}\n", "nodes.a.route", "did you mean 'routes'?"),
     ("name: t\nnodes:\n  a: {routes: [{to: default, vai: 10.0.0.1}]}\n", "nodes.a.routes[0].vai",
      "did you mean 'via'?"),
-    (link_lab("{node: a, adress: 10.0.0.1/24}", "{node: b}"), "links[0].a.adress", "did you mean 'address'?"),
-    (link_lab("{node: a}", "{node: b}").replace("  - a:", "  - mut: 9000\n    a:"), "links[0].mut",
+    (two_nodes("{node: a, adress: 10.0.0.1/24}", "{node: b}"), "links[0].a.adress", "did you mean 'address'?"),
+    (two_nodes("{node: a}", "{node: b}").replace("  - a:", "  - mut: 9000\n    a:"), "links[0].mut",
      "did you mean 'mtu'?"),
 ])
 def test_unknown_key_is_reported_with_did_you_mean(text: str, path: str, hint: str) -> None:
@@ -129,8 +96,8 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys() -> None:
     ("name: t\nnodes:\n  a: {commands: echo hi}\n", "nodes.a.commands", "must be a list, not str 'echo hi'"),
     ("name: t\nnodes:\n  a: {routes: {to: default}}\n", "nodes.a.routes", "must be a list, not a mapping"),
     ("name: t\nnodes:\n  a: {loopback: 5}\n", "nodes.a.loopback", "must be a list, not int 5"),
-    (link_lab("{node: a, mtu: big}", "{node: b}"), "links[0].a.mtu", "must be an integer, not str 'big'"),
-    (link_lab("{node: a, interface: 7}", "{node: b}"), "links[0].a.interface", "must be a string, not int 7"),
+    (two_nodes("{node: a, mtu: big}", "{node: b}"), "links[0].a.mtu", "must be an integer, not str 'big'"),
+    (two_nodes("{node: a, interface: 7}", "{node: b}"), "links[0].a.interface", "must be a string, not int 7"),
 ])
 def test_wrong_type_says_what_was_expected_and_what_was_found(text: str, path: str, message: str) -> None:
     diag = one_problem(text)
@@ -153,7 +120,7 @@ def test_missing_required_key_is_reported(text: str, path: str) -> None:
 
 @pytest.mark.parametrize("mtu", [20, 67, 65536])
 def test_mtu_out_of_range(mtu: int) -> None:
-    diag = one_problem(link_lab("{node: a}", f"{{node: b, mtu: {mtu}}}"))
+    diag = one_problem(two_nodes("{node: a}", f"{{node: b, mtu: {mtu}}}"))
     assert diag.path == "links[0].b.mtu"
     assert diag.message.startswith(f"{mtu} is out of range")
 
@@ -233,7 +200,7 @@ def test_unknown_node_in_a_lan_lists_the_nodes_when_nothing_is_close() -> None:
 
 
 def test_link_with_both_ends_on_one_node() -> None:
-    diag = one_problem(link_lab("{node: a}", "{node: a}"))
+    diag = one_problem(two_nodes("{node: a}", "{node: a}"))
     assert where(diag) == (6, "links[0]")
     assert diag.message == "both ends are on node 'a'"
 
@@ -248,20 +215,20 @@ def test_link_with_both_ends_on_one_node() -> None:
     ("''", "is empty"),
 ])
 def test_interface_names_the_kernel_would_refuse(ifname: str, fragment: str) -> None:
-    diag = one_problem(link_lab(f"{{node: a, interface: {ifname}}}", "{node: b}"))
+    diag = one_problem(two_nodes(f"{{node: a, interface: {ifname}}}", "{node: b}"))
     assert diag.path == "links[0].a.interface"
     assert diag.message.startswith("interface name ")
     assert fragment in diag.message
 
 
 def test_lo_is_not_a_link_interface() -> None:
-    diag = one_problem(link_lab("{node: a, interface: lo}", "{node: b}"))
+    diag = one_problem(two_nodes("{node: a, interface: lo}", "{node: b}"))
     assert (diag.path, diag.message) == ("links[0].a.interface", "'lo' is the loopback interface")
     assert diag.hint == "use the node's `loopback:` key for addresses on lo"
 
 
 def test_duplicate_interface_on_a_node() -> None:
-    text = lab("""\
+    text = """\
         name: t
         nodes: {a: {}, b: {}, c: {}}
         links:
@@ -269,7 +236,7 @@ def test_duplicate_interface_on_a_node() -> None:
             b: {node: b}
           - a: {node: a, interface: up}
             b: {node: c}
-        """)
+        """
     diag = one_problem(text)
     assert where(diag) == (6, "links[1].a.interface")
     assert diag.message == "node 'a' already has an interface 'up'"
@@ -277,7 +244,7 @@ def test_duplicate_interface_on_a_node() -> None:
 
 
 def test_default_interface_names_do_not_collide_with_explicit_ones() -> None:
-    text = lab("""\
+    text = """\
         name: t
         nodes: {a: {}, b: {}, c: {}}
         links:
@@ -285,26 +252,26 @@ def test_default_interface_names_do_not_collide_with_explicit_ones() -> None:
             b: {node: b}
           - a: {node: a, interface: eth0}
             b: {node: c}
-        """)
+        """
     assert len(valid(text).links) == 2
 
 
 @pytest.mark.parametrize("mac", ["zz:00:00:00:00:01", "02:00:00:00:01", "0200.0000.0001", "02-00-00-00-00-01"])
 def test_bad_mac(mac: str) -> None:
-    diag = one_problem(link_lab(f"{{node: a, mac: '{mac}'}}", "{node: b}"))
+    diag = one_problem(two_nodes(f"{{node: a, mac: '{mac}'}}", "{node: b}"))
     assert (diag.path, diag.message) == ("links[0].a.mac", f"{mac!r} is not a MAC address")
 
 
 @pytest.mark.parametrize("mac", ["01:00:5e:00:00:01", "33:33:00:00:00:01", "ff:ff:ff:ff:ff:ff"])
 def test_multicast_mac(mac: str) -> None:
-    diag = one_problem(link_lab(f"{{node: a, mac: '{mac}'}}", "{node: b}"))
+    diag = one_problem(two_nodes(f"{{node: a, mac: '{mac}'}}", "{node: b}"))
     assert (diag.path, diag.message) == ("links[0].a.mac", f"{mac} is a multicast MAC address")
 
 
 # ------------------------------------------------------------------------------ addresses
 
 def test_address_without_prefix_length() -> None:
-    diag = one_problem(link_lab("{node: a, address: 10.0.0.1}", "{node: b, address: 10.0.0.2/24}"))
+    diag = one_problem(two_nodes("{node: a, address: 10.0.0.1}", "{node: b, address: 10.0.0.2/24}"))
     assert where(diag) == (6, "links[0].a.address")
     assert diag.message == "address '10.0.0.1' has no prefix length"
     assert diag.hint == "write it as 10.0.0.1/24 (or the right length)"
@@ -312,7 +279,7 @@ def test_address_without_prefix_length() -> None:
 
 @pytest.mark.parametrize("address", ["10.0.0.300/24", "10.0.0.1/33", "banana/24", "fd00::g/64"])
 def test_not_an_address(address: str) -> None:
-    diag = one_problem(link_lab(f"{{node: a, address: '{address}'}}", "{node: b}"))
+    diag = one_problem(two_nodes(f"{{node: a, address: '{address}'}}", "{node: b}"))
     assert diag.message == f"{address!r} is not an IP address with prefix"
 
 
@@ -323,12 +290,12 @@ def test_not_an_address(address: str) -> None:
     ("fd00::/64", "network", "fd00::/64"),
 ])
 def test_network_and_broadcast_addresses_are_not_host_addresses(address: str, which: str, net: str) -> None:
-    diag = one_problem(link_lab(f"{{node: a, address: '{address}'}}", "{node: b}"))
+    diag = one_problem(two_nodes(f"{{node: a, address: '{address}'}}", "{node: b}"))
     assert diag.message == f"{address} is the {which} address of {net}"
 
 
 def test_duplicate_address_names_the_first_use() -> None:
-    text = lab("""\
+    text = """\
         name: t
         nodes: {a: {}, b: {}, c: {}}
         links:
@@ -338,7 +305,7 @@ def test_duplicate_address_names_the_first_use() -> None:
             b:
               node: c
               address: [10.0.0.6/24, 10.0.0.1/24]
-        """)
+        """
     diag = one_problem(text)
     assert where(diag) == (9, "links[1].b.address[1]")
     assert diag.message == "address 10.0.0.1 is used twice"
@@ -346,18 +313,18 @@ def test_duplicate_address_names_the_first_use() -> None:
 
 
 def test_ends_of_a_link_must_share_a_subnet() -> None:
-    diag = one_problem(link_lab("{node: a, address: 10.0.1.1/24}", "{node: b, address: 10.0.2.1/24}"))
+    diag = one_problem(two_nodes("{node: a, address: 10.0.1.1/24}", "{node: b, address: 10.0.2.1/24}"))
     assert where(diag) == (7, "links[0].b.address")
     assert diag.message == "10.0.2.1/24 is not in the subnet 10.0.1.0/24 of links[0].a.address"
 
 
 def test_ends_of_a_link_must_share_the_prefix_length() -> None:
-    diag = one_problem(link_lab("{node: a, address: 10.0.1.1/24}", "{node: b, address: 10.0.1.2/25}"))
+    diag = one_problem(two_nodes("{node: a, address: 10.0.1.1/24}", "{node: b, address: 10.0.1.2/25}"))
     assert diag.hint == "all ends on links[0] must share a subnet (same prefix length too)"
 
 
 def test_members_of_a_lan_must_share_a_subnet() -> None:
-    text = lab("""\
+    text = """\
         name: t
         nodes: {a: {}, b: {}, c: {}}
         lans:
@@ -366,25 +333,25 @@ def test_members_of_a_lan_must_share_a_subnet() -> None:
               - {node: a, address: 10.0.0.1/24}
               - {node: b, address: 10.0.0.2/24}
               - {node: c, address: 10.0.9.3/24}
-        """)
+        """
     diag = one_problem(text)
     assert where(diag) == (8, "lans.seg.members[2].address")
     assert diag.message == "10.0.9.3/24 is not in the subnet 10.0.0.0/24 of lans.seg.members[0].address"
 
 
 def test_ipv4_and_ipv6_subnets_are_compared_per_family() -> None:
-    valid(link_lab("{node: a, address: [10.0.0.1/24, 'fd00::1/64']}",
-                   "{node: b, address: ['fd00::2/64', 10.0.0.2/24]}"))
+    valid(two_nodes("{node: a, address: [10.0.0.1/24, 'fd00::1/64']}",
+                    "{node: b, address: ['fd00::2/64', 10.0.0.2/24]}"))
 
 
 def test_ipv6_address_in_a_lab_with_ipv6_false() -> None:
-    diag = one_problem(link_lab("{node: a, address: 'fd00::1/64'}", "{node: b}", extra="ipv6: false\n"))
+    diag = one_problem(two_nodes("{node: a, address: 'fd00::1/64'}", "{node: b}", head="ipv6: false\n"))
     assert where(diag) == (7, "links[0].a.address")
     assert diag.message == "IPv6 address in a lab with `ipv6: false`"
 
 
 def test_ipv6_address_with_ipv6_true_is_fine() -> None:
-    assert valid(link_lab("{node: a, address: 'fd00::1/64'}", "{node: b}", extra="ipv6: true\n")).ipv6
+    assert valid(two_nodes("{node: a, address: 'fd00::1/64'}", "{node: b}", head="ipv6: true\n")).ipv6
 
 
 # ------------------------------------------------------------------------------ sysctls
@@ -403,22 +370,16 @@ def test_net_sysctls_are_fine() -> None:
 
 @pytest.mark.parametrize("key", ["net.ipv4.conf.eth0.rp_filter", "'rp filter'"])
 def test_interface_sysctl_keys_are_relative_to_the_interface(key: str) -> None:
-    diag = one_problem(link_lab(f"{{node: a, sysctls: {{{key}: 0}}}}", "{node: b}"))
+    diag = one_problem(two_nodes(f"{{node: a, sysctls: {{{key}: 0}}}}", "{node: b}"))
     assert diag.path == f"links[0].a.sysctls.{key.strip(chr(39))}"
     assert diag.message.startswith("per-interface sysctl ")
 
 
 # ------------------------------------------------------------------------------ routes
 
-def route_lab(*routes: str) -> str:
-    lines = "\n".join(f"      - {r}" for r in routes)
-    return (f"name: t\nnodes:\n  a:\n    routes:\n{lines}\n  b: {{}}\nlinks:\n"
-            "  - a: {node: a, address: 10.0.0.1/24}\n    b: {node: b, address: 10.0.0.2/24}\n")
-
-
 def test_routes_through_a_connected_gateway_are_fine() -> None:
-    topo = valid(route_lab("{to: default, via: 10.0.0.2}", "{to: 10.9.0.0/16, dev: eth0, metric: 5}",
-                           "{to: 10.8.0.0/16, dev: lo}"))
+    topo = valid(two_nodes(a=block("routes", "{to: default, via: 10.0.0.2}", "{to: 10.9.0.0/16, dev: eth0, metric: 5}",
+                                   "{to: 10.8.0.0/16, dev: lo}")))
     assert len(topo.nodes["a"].routes) == 3
 
 
@@ -429,45 +390,45 @@ def test_gateway_reachable_through_a_lan_is_fine() -> None:
 
 
 def test_route_gateway_unreachable() -> None:
-    diag = one_problem(route_lab("{to: default, via: 192.168.1.1}"))
+    diag = one_problem(two_nodes(a=block("routes", "{to: default, via: 192.168.1.1}")))
     assert where(diag) == (5, "nodes.a.routes[0].via")
     assert diag.message == "gateway 192.168.1.1 is not in any subnet of node 'a'"
 
 
 def test_route_gateway_on_a_loopback_host_address_is_unreachable() -> None:
-    text = route_lab("{to: 10.9.0.0/16, via: 10.255.0.1}").replace("  a:\n", "  a:\n    loopback: 10.255.0.1\n")
+    text = two_nodes(a="\n    loopback: 10.255.0.1" + block("routes", "{to: 10.9.0.0/16, via: 10.255.0.1}"))
     assert one_problem(text).message == "gateway 10.255.0.1 is not in any subnet of node 'a'"
 
 
 def test_route_dev_unknown() -> None:
-    diag = one_problem(route_lab("{to: 10.9.0.0/16, dev: eth7}"))
+    diag = one_problem(two_nodes(a=block("routes", "{to: 10.9.0.0/16, dev: eth7}")))
     assert where(diag) == (5, "nodes.a.routes[0].dev")
     assert (diag.message, diag.hint) == ("node 'a' has no interface 'eth7'", "its interfaces: eth0")
 
 
 def test_route_with_host_bits() -> None:
-    diag = one_problem(route_lab("{to: 10.9.0.1/16, via: 10.0.0.2}"))
+    diag = one_problem(two_nodes(a=block("routes", "{to: 10.9.0.1/16, via: 10.0.0.2}")))
     assert where(diag) == (5, "nodes.a.routes[0].to")
     assert (diag.message, diag.hint) == ("'10.9.0.1/16' has host bits set", "did you mean 10.9.0.0/16?")
 
 
 def test_route_to_that_is_not_a_prefix() -> None:
-    diag = one_problem(route_lab("{to: everywhere, via: 10.0.0.2}"))
+    diag = one_problem(two_nodes(a=block("routes", "{to: everywhere, via: 10.0.0.2}")))
     assert (diag.path, diag.message) == ("nodes.a.routes[0].to", "'everywhere' is not a prefix")
 
 
 def test_route_needs_via_or_dev() -> None:
-    diag = one_problem(route_lab("{to: 10.9.0.0/16}"))
+    diag = one_problem(two_nodes(a=block("routes", "{to: 10.9.0.0/16}")))
     assert (diag.path, diag.message) == ("nodes.a.routes[0]", "a route needs `via` (a gateway) or `dev` (an interface)")
 
 
 def test_route_via_that_is_not_an_address() -> None:
-    diag = one_problem(route_lab("{to: default, via: router}"))
+    diag = one_problem(two_nodes(a=block("routes", "{to: default, via: router}")))
     assert (diag.path, diag.message) == ("nodes.a.routes[0].via", "'router' is not an IP address")
 
 
 def test_route_gateway_and_destination_of_different_families() -> None:
-    text = route_lab("{to: 'fd00:9::/64', via: 10.0.0.2}")
+    text = two_nodes(a=block("routes", "{to: 'fd00:9::/64', via: 10.0.0.2}"))
     diag = one_problem(text)
     assert diag.message == "gateway 10.0.0.2 and destination fd00:9::/64 are different IP versions"
 
@@ -520,7 +481,7 @@ def test_every_problem_of_a_file_is_reported_at_once_sorted_by_line() -> None:
 
 
 def test_a_shape_error_in_one_node_does_not_hide_problems_elsewhere() -> None:
-    text = lab("""\
+    text = """\
         name: t
         nodes:
           a: {colour: red}
@@ -528,13 +489,13 @@ def test_a_shape_error_in_one_node_does_not_hide_problems_elsewhere() -> None:
         links:
           - a: {node: a, address: 10.0.0.1/24}
             b: {node: c, address: 10.0.0.2}
-        """)
+        """
     assert [(d.line, d.path) for d in problems(text)] == [
         (3, "nodes.a.colour"), (7, "links[0].b.address"), (7, "links[0].b.node")]
 
 
 def test_a_bad_link_mtu_does_not_hide_the_ends_problems() -> None:
-    text = link_lab("{node: a, address: 10.0.0.1/24}", "{node: zz, address: 10.0.0.1/24}").replace(
+    text = two_nodes("{node: a, address: 10.0.0.1/24}", "{node: zz, address: 10.0.0.1/24}").replace(
         "    b:", "    mtu: 1\n    b:")
     assert [d.path for d in problems(text)] == ["links[0].mtu", "links[0].b.address", "links[0].b.node"]
 
@@ -555,22 +516,22 @@ def test_ipv6_loopback_address_in_a_lab_with_ipv6_false() -> None:
 
 
 def test_ipv6_route_in_a_lab_with_ipv6_false() -> None:
-    text = route_lab("{to: 'fd00:9::/64', dev: eth0}").replace("name: t\n", "name: t\nipv6: false\n")
+    text = two_nodes(a=block("routes", "{to: 'fd00:9::/64', dev: eth0}"), head="ipv6: false\n")
     assert problems(text)[0].path.startswith("nodes.a.routes[0]")
 
 
 def test_ipv6_false_is_checked_even_when_another_key_is_wrong() -> None:
-    text = link_lab("{node: a, address: 'fd00::1/64'}", "{node: b}", extra="ipv6: false\ncolour: red\n")
+    text = two_nodes("{node: a, address: 'fd00::1/64'}", "{node: b}", head="ipv6: false\ncolour: red\n")
     assert [d.path for d in problems(text)] == ["colour", "links[0].a.address"]
 
 
 def test_a_shape_error_in_one_end_does_not_hide_the_other_end() -> None:
-    text = link_lab("{node: a, mtu: 1}", "{node: routr}").replace("  a: {}\n", "  a: {}\n  router: {}\n")
+    text = two_nodes("{node: a, mtu: 1}", "{node: routr}").replace("  a: {}\n", "  a: {}\n  router: {}\n")
     assert [d.path for d in problems(text)] == ["links[0].a.mtu", "links[0].b.node"]
 
 
 def test_a_typo_in_one_route_does_not_hide_the_other_routes_problems() -> None:
-    text = route_lab("{to: default, via: 10.0.0.2, metirc: 5}", "{to: 10.9.0.1/16, via: 10.0.0.2}")
+    text = two_nodes(a=block("routes", "{to: default, via: 10.0.0.2, metirc: 5}", "{to: 10.9.0.1/16, via: 10.0.0.2}"))
     assert [d.path for d in problems(text)] == ["nodes.a.routes[0].metirc", "nodes.a.routes[1].to"]
 
 

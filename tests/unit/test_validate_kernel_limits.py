@@ -11,36 +11,20 @@ import inspect
 from typing import Any
 
 import pytest
-import yaml
 
-from netlab.errors import Diagnostic, InvalidInput
-from netlab.model.topology import Topology
-from netlab.stages import kernel_limits, netns_sysctls
-from netlab.stages.kernel_limits import Refusal, Sysctl, SysctlState, find_sysctl, value_problem
-from netlab.stages.load import load_text
-from netlab.stages.validate import interface_name_problem, validate
-
-
-def text_of(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+from netlab.core import kernel_limits, netns_sysctls
+from netlab.core.kernel_limits import Refusal, Sysctl, SysctlState, find_sysctl, value_problem
+from netlab.errors import Diagnostic
+from netlab.stages.validate import interface_name_problem
+from tests.helpers import FILE, diagnostics, two_nodes_data, valid
 
 
 def check(data: dict[str, Any]) -> list[Diagnostic]:
     """The diagnostics of a topology (none if valid); each must have a line."""
-    try:
-        validate(load_text(text_of(data), "lab.yml"))
-    except InvalidInput as exc:
-        assert exc.diagnostics
-        for d in exc.diagnostics:
-            assert d.file == "lab.yml" and d.line, d.render()
-        return exc.diagnostics
-    return []
-
-
-def valid(data: dict[str, Any]) -> Topology:
-    found = check(data)
-    assert found == [], "\n".join(d.render() for d in found)
-    return validate(load_text(text_of(data), "lab.yml"))
+    found = diagnostics(data)
+    for d in found:
+        assert d.file == FILE and d.line, d.render()
+    return found
 
 
 def one(data: dict[str, Any], path: str, *fragments: str, hint: bool = True) -> Diagnostic:
@@ -55,30 +39,19 @@ def one(data: dict[str, Any], path: str, *fragments: str, hint: bool = True) -> 
     return d
 
 
-def pair(a: dict[str, Any] | None = None, b: dict[str, Any] | None = None, **top: Any) -> dict[str, Any]:
-    """Nodes a and b on one link 10.0.0.0/24 (+ 2001:db8::/64); ``a``/``b``: extra node keys; ``top``: extra
-    top-level keys, or ``ea``/``eb``/``link`` to update the ends and the link."""
-    link: dict[str, Any] = {"a": {"node": "a", "address": ["10.0.0.1/24", "2001:db8::1/64"]},
-                            "b": {"node": "b", "address": ["10.0.0.2/24", "2001:db8::2/64"]}}
-    link["a"].update(top.pop("ea", {}))
-    link["b"].update(top.pop("eb", {}))
-    link.update(top.pop("link", {}))
-    return {"name": "t", "nodes": {"a": a or {}, "b": b or {}}, "links": [link], **top}
-
-
 def routes(*items: dict[str, Any], loopback: Any = None) -> dict[str, Any]:
     node: dict[str, Any] = {"routes": list(items)}
     if loopback is not None:
         node["loopback"] = loopback
-    return pair(node)
+    return two_nodes_data(node)
 
 
 def sysctls(values: dict[str, Any], **top: Any) -> dict[str, Any]:
-    return pair({"sysctls": values}, **top)
+    return two_nodes_data({"sysctls": values}, **top)
 
 
 def test_the_base_lab_is_valid() -> None:
-    valid(pair())
+    valid(two_nodes_data())
 
 
 # ------------------------------------------------------------------------------------------------ routes
@@ -219,12 +192,12 @@ def test_a_route_with_a_scope_id(to: str) -> None:
     ("::1/128", "loopback address"),
 ])
 def test_addresses_the_kernel_refuses_or_ignores(address: str, fragment: str) -> None:
-    data = pair(ea={"address": address}, eb={"address": []})
+    data = two_nodes_data(ea={"address": address}, eb={"address": []})
     one(data, "links[0].a.address", fragment)
 
 
 def test_a_scope_id_is_not_part_of_an_address() -> None:
-    one(pair(ea={"address": "fe80::1%eth0/64"}, eb={"address": []}), "links[0].a.address", "scope id")
+    one(two_nodes_data(ea={"address": "fe80::1%eth0/64"}, eb={"address": []}), "links[0].a.address", "scope id")
 
 
 @pytest.mark.parametrize(("loopback", "path", "fragment"), [
@@ -234,25 +207,25 @@ def test_a_scope_id_is_not_part_of_an_address() -> None:
     (["2001:db8:ff::1/64", "2001:db8:ff::1"], "nodes.a.loopback[1]", "on lo twice"),
 ])
 def test_loopback_addresses_lo_already_has(loopback: list[str], path: str, fragment: str) -> None:
-    one(pair({"loopback": loopback if len(loopback) > 1 else loopback[0]}), path, fragment, "EEXIST")
+    one(two_nodes_data({"loopback": loopback if len(loopback) > 1 else loopback[0]}), path, fragment, "EEXIST")
 
 
 def test_other_loopback_addresses_are_fine() -> None:
-    valid(pair({"loopback": ["127.0.0.1/32", "127.0.0.2", "10.255.0.1", "2001:db8:ff::1"]}))
+    valid(two_nodes_data({"loopback": ["127.0.0.1/32", "127.0.0.2", "10.255.0.1", "2001:db8:ff::1"]}))
 
 
 @pytest.mark.parametrize(("mac", "fragment"), [
     ("00:00:00:00:00:00", "all-zero"), ("01:00:5e:00:00:01", "multicast"), ("ff:ff:ff:ff:ff:ff", "multicast"),
 ])
 def test_macs_the_kernel_refuses(mac: str, fragment: str) -> None:
-    one(pair(ea={"mac": mac}), "links[0].a.mac", fragment)
+    one(two_nodes_data(ea={"mac": mac}), "links[0].a.mac", fragment)
 
 
 @pytest.mark.parametrize(("where", "path"), [
     ({"link": {"mtu": 1279}}, "links[0].a.address[1]"), ({"ea": {"mtu": 1000}}, "links[0].a.address[1]"),
 ])
 def test_ipv6_on_an_interface_below_1280(where: dict[str, Any], path: str) -> None:
-    found = check(pair(**where))
+    found = check(two_nodes_data(**where))
     assert path in [d.path for d in found]
     d = next(d for d in found if d.path == path)
     assert "below 1280" in d.message and "removes IPv6" in (d.hint or "")
@@ -265,8 +238,8 @@ def test_ipv6_on_a_lan_below_1280() -> None:
 
 
 def test_ipv6_at_1280_and_ipv4_below_it_are_fine() -> None:
-    valid(pair(link={"mtu": 1280}))
-    valid(pair(link={"mtu": 68}, ea={"address": "10.0.0.1/24"}, eb={"address": "10.0.0.2/24"}))
+    valid(two_nodes_data(link={"mtu": 1280}))
+    valid(two_nodes_data(link={"mtu": 68}, ea={"address": "10.0.0.1/24"}, eb={"address": "10.0.0.2/24"}))
 
 
 def test_a_lan_of_1024_members_is_more_than_a_bridge_takes() -> None:
@@ -279,7 +252,7 @@ def test_a_lan_of_1024_members_is_more_than_a_bridge_takes() -> None:
 
 
 def test_a_subinterface_larger_than_its_parent() -> None:
-    data = pair({"subinterfaces": [{"kind": "macvlan", "parent": "eth0", "mtu": 9000}]})
+    data = two_nodes_data({"subinterfaces": [{"kind": "macvlan", "parent": "eth0", "mtu": 9000}]})
     one(data, "nodes.a.subinterfaces[0].mtu", "larger than its parent", "EINVAL")
 
 
@@ -287,13 +260,13 @@ def test_a_subinterface_larger_than_its_parent() -> None:
 
 @pytest.mark.parametrize("ifname", ["all", "default"])
 def test_interface_names_the_kernel_reserves(ifname: str) -> None:
-    d = one(pair(ea={"interface": ifname}), "links[0].a.interface", "is reserved", hint=False)
+    d = one(two_nodes_data(ea={"interface": ifname}), "links[0].a.interface", "is reserved", hint=False)
     assert "the kernel refuses it for an interface (EINVAL)" in d.message
 
 
 @pytest.mark.parametrize("ifname", ["gre0", "tunl0", "sit0"])
 def test_fallback_device_names_are_not_link_interfaces(ifname: str) -> None:
-    one(pair(ea={"interface": ifname}), "links[0].a.interface", "fallback device")
+    one(two_nodes_data(ea={"interface": ifname}), "links[0].a.interface", "fallback device")
 
 
 @pytest.mark.parametrize("node", ["all", "default", "tunl0"])
@@ -314,8 +287,8 @@ def test_interface_name_bytes_as_the_kernel_reads_them(name: str, problem: str |
     ({"name": "t", "nodes": {"a\x00b": {}}}, "nodes.a\\x00b"),
     ({"name": "t\x00", "nodes": {"a": {}}}, "name"),
     ({"name": "t", "nodes": {"a": {"commands": ["echo \x00 hi"]}}}, "nodes.a.commands[0]"),
-    (pair(ea={"interface": "e\x00"}), "links[0].a.interface"),
-    (pair({"sysctls": {"net.ipv4.ip_forward": "1\x00"}}), "nodes.a.sysctls.net.ipv4.ip_forward"),
+    (two_nodes_data(ea={"interface": "e\x00"}), "links[0].a.interface"),
+    (two_nodes_data({"sysctls": {"net.ipv4.ip_forward": "1\x00"}}), "nodes.a.sysctls.net.ipv4.ip_forward"),
 ])
 def test_a_nul_byte_is_one_problem_wherever_it_is(data: dict[str, Any], path: str) -> None:
     d = one(data, path, "NUL byte")
@@ -342,7 +315,7 @@ def test_names_with_a_trailing_newline_are_refused(data: dict[str, Any], path: s
 
 
 def test_a_capture_match_key_with_a_trailing_newline() -> None:
-    data = pair(probes=[{"name": "p", "kind": "ping", "from": "a", "to": "10.0.0.2"},
+    data = two_nodes_data(probes=[{"name": "p", "kind": "ping", "from": "a", "to": "10.0.0.2"},
                         {"name": "c", "kind": "capture", "during": "p", "at": "a:eth0", "match": {"IP.src\n": 1},
                          "packets": 1}])
     assert "probes[1].match.IP.src\\n" in [d.path for d in check(data)]
@@ -437,7 +410,7 @@ def test_a_bool_value_is_written_as_a_number() -> None:
 
 
 def test_per_interface_keys_match_any_interface_of_the_node_by_leaf() -> None:
-    data = pair({"sysctls": {"net.ipv4.conf.wan.rp_filter": 1, "net.ipv4.conf.a..b.rp_filter": 1,
+    data = two_nodes_data({"sysctls": {"net.ipv4.conf.wan.rp_filter": 1, "net.ipv4.conf.a..b.rp_filter": 1,
                              "net.ipv6.conf.wan.accept_ra": 0}},
                 ea={"interface": "wan"})
     data["links"].append({"a": {"node": "a", "interface": "a..b", "address": "10.1.0.1/24"},
@@ -446,12 +419,12 @@ def test_per_interface_keys_match_any_interface_of_the_node_by_leaf() -> None:
 
 
 def test_an_interfaces_own_sysctls_are_checked_like_the_nodes() -> None:
-    one(pair(ea={"sysctls": {"arp_ignore": 9}}), "links[0].a.sysctls.arp_ignore", "4-7 reserved")
-    one(pair(ea={"sysctls": {"ipv6.accept_raa": 0}}), "links[0].a.sysctls.ipv6.accept_raa", "did you mean")
-    one(pair(ea={"sysctls": {"ipv6.forwarding": 1}, "address": "10.0.0.1/24"}, link={"mtu": 1200},
+    one(two_nodes_data(ea={"sysctls": {"arp_ignore": 9}}), "links[0].a.sysctls.arp_ignore", "4-7 reserved")
+    one(two_nodes_data(ea={"sysctls": {"ipv6.accept_raa": 0}}), "links[0].a.sysctls.ipv6.accept_raa", "did you mean")
+    one(two_nodes_data(ea={"sysctls": {"ipv6.forwarding": 1}, "address": "10.0.0.1/24"}, link={"mtu": 1200},
              eb={"address": []}),
         "links[0].a.sysctls.ipv6.forwarding", "no IPv6")
-    valid(pair(ea={"sysctls": {"rp_filter": 2, "ipv6.accept_ra": 0}}))
+    valid(two_nodes_data(ea={"sysctls": {"rp_filter": 2, "ipv6.accept_ra": 0}}))
 
 
 @pytest.mark.parametrize(("values", "path", "fragment"), [
@@ -482,7 +455,7 @@ def test_disable_ipv6_where_the_lab_puts_ipv6() -> None:
     found = check(sysctls({"net.ipv6.conf.all.disable_ipv6": 1}))
     assert {d.path for d in found} == {"links[0].a.address[1]"}
     assert "EACCES" in (found[0].hint or "")
-    found = check(pair(ea={"sysctls": {"ipv6.disable_ipv6": 1}}))
+    found = check(two_nodes_data(ea={"sysctls": {"ipv6.disable_ipv6": 1}}))
     assert {d.path for d in found} == {"links[0].a.address[1]"}
     valid(sysctls({"net.ipv6.conf.all.disable_ipv6": 1, "net.ipv6.conf.eth0.disable_ipv6": 0}))
     valid(sysctls({"net.ipv6.conf.default.disable_ipv6": 1}))  # for interfaces made later: none
@@ -515,14 +488,14 @@ def test_find_sysctl_sorts_keys_into_known_refused_and_unknown() -> None:
 
 def test_a_nat_real_servers_route_to_0_0_0_0_0_collides_with_the_derived_default() -> None:
     service = {"director": "a", "vip": "10.0.0.100", "port": 80, "mode": "nat", "real_servers": [{"node": "b"}]}
-    data = pair(None, {"routes": [{"to": "0.0.0.0/0", "via": "10.0.0.1"}]}, ipvs=[service])
+    data = two_nodes_data(None, {"routes": [{"to": "0.0.0.0/0", "via": "10.0.0.1"}]}, ipvs=[service])
     one(data, "nodes.b.routes[0]", "netlab adds this route")
     data["nodes"]["b"]["routes"][0]["to"] = "default"  # replaces netlab's, as documented
     valid(data)
 
 
 def test_an_ipv6_vip_already_on_the_directors_interface() -> None:
-    data = pair(ipvs=[{"director": "a", "vip": "2001:db8::1", "port": 80, "mode": "dr",
+    data = two_nodes_data(ipvs=[{"director": "a", "vip": "2001:db8::1", "port": 80, "mode": "dr",
                        "real_servers": [{"node": "b"}]}])
     one(data, "links[0].a.address[1]", "is the IPVS VIP", "EEXIST")
 
@@ -530,7 +503,7 @@ def test_an_ipv6_vip_already_on_the_directors_interface() -> None:
 # ------------------------------------------------------------------------------------------------ all at once
 
 def test_every_problem_of_the_list_at_once_each_with_its_line() -> None:
-    data = pair({"loopback": ["127.0.0.1/8"], "routes": [
+    data = two_nodes_data({"loopback": ["127.0.0.1/8"], "routes": [
         {"to": "10.9.0.0/24", "via": "10.0.0.2", "metric": 2 ** 32}, {"to": "10.8.0.0/24", "via": "10.0.0.2",
                                                                        "src": "foo"},
         {"to": "default", "via": "10.0.0.2"}, {"to": "0.0.0.0/0", "via": "10.0.0.2"}, {"to": "10.0.0.0/24",

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from netlab.core.catalog import vm_modules
 from netlab.errors import VmBootError, VmError
-from netlab.kernel.catalog import vm_modules
 from netlab.vm import backends, runner
 from netlab.vm.backends import Backend, VmBackend
 from netlab.vm.choice import BootCache

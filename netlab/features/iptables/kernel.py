@@ -19,88 +19,16 @@ rule it refused.
 
 from __future__ import annotations
 
-import functools
-import os
 import re
-import shutil
-import subprocess
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlab.errors import ApplyError
-from netlab.kernel.netns import CLONE_NEWNET, enter_for_exec, unshare
-from netlab.kernel.tools import sbin_path as _sbin_path
+from netlab.features.base import Executor
+from netlab.kernel.iptables import Backend, NoBackend, detect_backend, message, run
+from netlab.kernel.netns import enter_for_exec
 from netlab.model.plan import LoadIptables
 
-CANDIDATES = ("iptables-restore", "iptables-legacy-restore")
-PROBE_PAYLOAD = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment netlab-probe -j ACCEPT\nCOMMIT\n"
 ERROR_LINE = re.compile(r"(?:Error occurred at line: |line )(\d+)")
-TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class Backend:
-    restore: str
-    """Absolute path of the ``iptables-restore`` that works here."""
-    save: str
-    how: str
-    """What was tried, for messages."""
-
-    @property
-    def name(self) -> str:
-        return os.path.basename(self.restore)
-
-
-class NoBackend(Exception):
-    """No iptables-restore works in this kernel."""
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PATH": _sbin_path(), "LC_ALL": "C"}
-
-
-def _run(argv: list[str], payload: str, preexec: Callable[[], object]) -> tuple[int, str]:
-    try:
-        proc = subprocess.run(argv, input=payload, capture_output=True, text=True, env=_env(), check=False,
-                              timeout=TIMEOUT, preexec_fn=preexec)
-    except subprocess.TimeoutExpired:
-        return -1, f"`{' '.join(argv)}` did not finish in {TIMEOUT:g} s"
-    except (OSError, subprocess.SubprocessError) as exc:
-        # entering the namespace failed in the child (preexec_fn): iptables never ran, least of all in
-        # the caller's own namespace
-        return -1, f"`{os.path.basename(argv[0])}` not run: {exc}"
-    return proc.returncode, (proc.stderr + proc.stdout).strip()
-
-
-@functools.lru_cache(maxsize=1)
-def detect_backend() -> Backend:
-    """The first of :data:`CANDIDATES` that loads a rule in a scratch namespace. Raises :class:`NoBackend`."""
-    tried = []
-    for name in CANDIDATES:
-        path = shutil.which(name, path=_sbin_path())
-        if path is None:
-            tried.append(f"{name}: not installed")
-            continue
-        code, out = _run([path], PROBE_PAYLOAD, lambda: unshare(CLONE_NEWNET))
-        if code == 0:
-            save = path.replace("-restore", "-save")
-            return Backend(path, save, f"{name} loaded a rule in a scratch namespace"
-                           + (f" ({'; '.join(tried)})" if tried else ""))
-        tried.append(f"{name}: {_message(out) or f'exit {code}'}")
-    raise NoBackend("no iptables-restore works in this kernel: " + "; ".join(tried))
-
-
-def _message(output: str) -> str:
-    """iptables' own words, without its banner, the line number and the "Try --help" line."""
-    kept = []
-    for line in output.splitlines():
-        line = line.strip()
-        if not line or line.startswith(("Try `", "Error occurred at line")):
-            continue
-        line = re.sub(r"^iptables-restore(?: v[\d.]+)?(?: \([\w_]+\))?:\s*", "", line)
-        if line:
-            kept.append(line)
-    return " ".join(kept)
 
 
 def written(line: str) -> str:
@@ -126,9 +54,9 @@ def _culprit(ns_fd: int, backend: Backend, payload: str, commit_line: int,
     origins = dict(where)
     for k in range(len(rules)):
         part = "\n".join([*head, *(t for _, t in rules[:k + 1]), "COMMIT"]) + "\n"
-        code, out = _run([backend.restore], part, lambda: enter_for_exec(ns_fd))
+        code, out = run([backend.restore], part, lambda: enter_for_exec(ns_fd))
         if code != 0:
-            return rules[k][0], f"{origins.get(rules[k][0], '?')}: `{written(rules[k][1])}`: {_message(out)}"
+            return rules[k][0], f"{origins.get(rules[k][0], '?')}: `{written(rules[k][1])}`: {message(out)}"
     return None
 
 
@@ -139,15 +67,15 @@ def load(ns_fd: int, action: LoadIptables) -> Backend:
     except NoBackend as exc:
         raise ApplyError(f"step `{action.describe()}` failed: {exc}") from None
     enter = lambda: enter_for_exec(ns_fd)  # noqa: E731
-    code, out = _run([backend.restore, "--test"], action.payload, enter)
+    code, out = run([backend.restore, "--test"], action.payload, enter)
     test_only = code != 0
     if not test_only:
-        code, out = _run([backend.restore], action.payload, enter)
+        code, out = run([backend.restore], action.payload, enter)
         if code == 0:
             return backend
     lines = action.payload.splitlines()
     line, origin = _origin_of(out, action.rule_lines)
-    detail = _message(out) or f"exit {code}"
+    detail = message(out) or f"exit {code}"
     if line is not None and origin is not None and origin.startswith("table "):
         found = None if test_only else _culprit(ns_fd, backend, action.payload, line, action.rule_lines)
         what = found[1] if found else f"{origin} was refused at COMMIT: {detail}"
@@ -157,7 +85,7 @@ def load(ns_fd: int, action: LoadIptables) -> Backend:
         what = detail
     if not test_only:
         tables = tuple(t[1:] for t in lines if t.startswith("*"))
-        _run([backend.restore], _empty(tables), enter)
+        run([backend.restore], _empty(tables), enter)
     raise ApplyError(f"iptables rules of node {action.node} refused by {backend.name}"
                      f"{' --test' if test_only else ''}; none of them is loaded:\n  {what}")
 
@@ -212,3 +140,9 @@ def save_argv(family: int = 4, table: str | None = None) -> list[str]:
     if family == 6:
         save = save.replace("/iptables-", "/ip6tables-").replace("iptables-save", "ip6tables-save")
     return [save, "-c", *(["-t", table] if table else [])]
+
+
+def apply(executor: Executor, actions: list[LoadIptables]) -> None:
+    """Apply's executor: each node's ruleset with one ``iptables-restore`` inside it, all or nothing."""
+    for action in actions:
+        load(executor.fd(action.netns), action)

@@ -13,31 +13,14 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Literal
 
+from netlab.core.derived import DerivedSetting, SettingKind
 from netlab.features.ipvs.model import VirtualService
 from netlab.model.plan import IpvsDest  # one type for a real server, resolved and planned
 from netlab.model.topology import Topology
 
-SettingKind = Literal["sysctl", "address", "route", "link-up"]
-
 IP_VS_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 FWD_METHODS = {"nat": 0, "tun": 2, "dr": 3}  # IP_VS_CONN_F_MASQ, _TUNNEL, _DROUTE
-
-
-@dataclass(frozen=True)
-class DerivedSetting:
-    """One setting a node needs because of its IPVS role."""
-
-    node: str
-    kind: SettingKind
-    target: str
-    """sysctl key, address (``192.0.2.100/32``), route destination, or interface name."""
-    value: str
-    """sysctl value, interface the address goes on, or route gateway."""
-    reason: str
-    overridden: bool = False
-    """The topology sets this itself; the derived value is not applied."""
 
 
 @dataclass(frozen=True)

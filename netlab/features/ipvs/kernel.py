@@ -12,6 +12,8 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from netlab.errors import ApplyError
+from netlab.features.base import Executor
 from netlab.features.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS
 from netlab.model.plan import AddIpvsService
 
@@ -154,3 +156,17 @@ def read_table() -> list[ServiceStats]:
     finally:
         ipvs.close()
     return out
+
+
+def apply(executor: Executor, actions: list[AddIpvsService]) -> None:
+    """Apply's executor: each virtual service through pyroute2's IPVS API, from inside its director's namespace."""
+    import os
+
+    for action in actions:
+        try:
+            with executor.entered(executor.fd(action.netns)):
+                configure([action])
+        except Exception as exc:  # pyroute2 raises NetlinkError (an OSError) or its own types
+            code = getattr(exc, "code", None)
+            detail = f"{os.strerror(code)} (errno {code})" if isinstance(code, int) else str(exc)
+            raise ApplyError(f"step `{action.describe()}` failed: {detail}") from None

@@ -28,6 +28,7 @@ from typing import NoReturn
 
 from netlab import paths
 from netlab.errors import ApplyError
+from netlab.features.base import Executor
 from netlab.features.services.model import ServiceSpec
 from netlab.kernel.netns import setns
 from netlab.model.plan import StartService
@@ -143,3 +144,10 @@ def _read_line(fd: int, timeout: float) -> str | None:
             return data.decode(errors="replace").strip() or None
         data += chunk
     return data.split(b"\n", 1)[0].decode(errors="replace")
+
+
+def apply(executor: Executor, actions: list[StartService]) -> None:
+    """Apply's executor: start each service in its node and wait until it listens; the process is recorded."""
+    log_dir = executor.log_dir or default_log_dir(executor.lab)
+    for action in actions:
+        executor.started(start_service(executor.fd(action.netns), action, log_dir))

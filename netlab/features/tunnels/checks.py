@@ -19,9 +19,9 @@ import difflib
 import ipaddress
 from typing import TYPE_CHECKING
 
+from netlab.core.kernel_limits import FALLBACK_DEVICES
 from netlab.features.tunnels.model import IPVLAN_MODES, MACVLAN_MODES
 from netlab.features.tunnels.resolve import (
-    FALLBACK_DEVICES,
     VXLAN_PORT,
     local_candidates,
     split_parent,
@@ -31,15 +31,14 @@ from netlab.features.tunnels.resolve import (
 from netlab.model.topology import Topology
 
 if TYPE_CHECKING:
-    from netlab.stages.load import PathKey
-    from netlab.stages.validate import Collector
+    from netlab.core.diagnostics import Collector, PathKey
 
 Addr = ipaddress.IPv4Interface | ipaddress.IPv6Interface
 
 
 def _name_problem(name: str, node: str, taken: dict[str, set[str]], path: PathKey, col: Collector) -> bool:
     """Report why ``name`` cannot be an interface of ``node``; True if it can (and it is now taken)."""
-    from netlab.stages.validate import interface_name_problem
+    from netlab.core.checks import interface_name_problem
 
     problem = interface_name_problem(name)
     if problem:
@@ -70,13 +69,13 @@ def _unknown_node(node: str, topo: Topology, path: PathKey, col: Collector) -> b
 
 
 def _addresses(texts: tuple[str, ...], path: PathKey, col: Collector, seen: dict[object, PathKey]) -> list[Addr]:
-    from netlab.stages.load import format_path
-    from netlab.stages.validate import _parse_address
+    from netlab.core.checks import parse_address
+    from netlab.core.diagnostics import format_path
 
     out = []
     for k, text in enumerate(texts):
         apath = (*path, k) if len(texts) > 1 else path
-        iface = _parse_address(text, apath, col)
+        iface = parse_address(text, apath, col)
         if iface is None:
             continue
         if iface.ip in seen:
@@ -235,7 +234,7 @@ def _quiet(texts: tuple[str, ...]) -> list[str]:
 def _check_subinterfaces(topo: Topology, interfaces: dict[str, set[str]], taken: dict[str, set[str]],
                          seen: dict[object, PathKey], added_ifs: dict[str, set[str]],
                          added_addrs: dict[str, list[Addr]], col: Collector) -> None:
-    from netlab.stages.validate_kernel import mac_problem
+    from netlab.core.checks import mac_problem
 
     names = subinterface_names(topo)
     kinds_on: dict[tuple[str, str], tuple[str, PathKey]] = {}
@@ -265,7 +264,7 @@ def _check_subinterfaces(topo: Topology, interfaces: dict[str, set[str]], taken:
                 continue
             other = kinds_on.get((pnode, pif))
             if other is not None and other[0] != sub.kind:
-                from netlab.stages.load import format_path
+                from netlab.core.diagnostics import format_path
                 col.add((*path, "kind"), f"{pnode}:{pif} already carries {_an(other[0])} ({format_path(other[1])})",
                         "one parent takes macvlan or ipvlan sub-interfaces, not both (the kernel answers EBUSY)")
             kinds_on.setdefault((pnode, pif), (sub.kind, path))

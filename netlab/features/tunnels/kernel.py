@@ -1,6 +1,7 @@
 """rtnetlink messages for tunnels and sub-interfaces, packed like apply's other messages.
 
-Layouts from the kernel's uapi ``<linux/if_tunnel.h>`` and ``<linux/if_link.h>``; the attributes and
+Layouts from the kernel's uapi ``<linux/if_tunnel.h>`` and ``<linux/if_link.h>`` (the numbers are in
+:mod:`netlab.kernel.rtnl`, with every other rtnetlink number netlab sends); the attributes and
 their byte order are those ``ip link add … type gre|ipip|vxlan|macvlan|ipvlan`` sends (GRE flags and
 keys and the VXLAN port are big-endian; the rest host order). Every create is ``NLM_F_EXCL`` with the
 index resolve chose, as for veths, so nothing that already exists is ever reused.
@@ -30,20 +31,30 @@ from netlab.kernel.netlink import (
     nla_str,
     nla_u32,
 )
+from netlab.kernel.rtnl import (
+    GRE_KEY,
+    IFLA_GRE_IFLAGS,
+    IFLA_GRE_IKEY,
+    IFLA_GRE_LOCAL,
+    IFLA_GRE_OFLAGS,
+    IFLA_GRE_OKEY,
+    IFLA_GRE_REMOTE,
+    IFLA_GRE_TTL,
+    IFLA_IPTUN_LOCAL,
+    IFLA_IPTUN_REMOTE,
+    IFLA_IPTUN_TTL,
+    IFLA_IPVLAN_MODE,
+    IFLA_LINK,
+    IFLA_MACVLAN_MODE,
+    IFLA_VXLAN_GROUP,
+    IFLA_VXLAN_ID,
+    IFLA_VXLAN_LOCAL,
+    IFLA_VXLAN_PORT,
+    IFLA_VXLAN_TTL,
+    IPVLAN_MODES,
+    MACVLAN_MODES,
+)
 from netlab.model.plan import CreateSubInterface, CreateTunnel
-
-IFLA_LINK = 5
-# <linux/if_tunnel.h>
-IFLA_GRE_IFLAGS, IFLA_GRE_OFLAGS, IFLA_GRE_IKEY, IFLA_GRE_OKEY = 2, 3, 4, 5
-IFLA_GRE_LOCAL, IFLA_GRE_REMOTE, IFLA_GRE_TTL = 6, 7, 8
-GRE_KEY = 0x2000
-IFLA_IPTUN_LOCAL, IFLA_IPTUN_REMOTE, IFLA_IPTUN_TTL = 2, 3, 4
-# <linux/if_link.h>
-IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LOCAL, IFLA_VXLAN_TTL, IFLA_VXLAN_PORT = 1, 2, 4, 5, 15
-IFLA_MACVLAN_MODE = 1
-MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
-IFLA_IPVLAN_MODE = 1
-IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 
 
 def _u8(kind: int, value: int) -> bytes:

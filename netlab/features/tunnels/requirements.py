@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from netlab.core.requirement import Requirement
 from netlab.model.topology import Topology
-from netlab.requirements import Requirement
 
 WHY = {"gre": "is a GRE tunnel (ip_gre)", "ipip": "is an IPIP tunnel (ipip)", "vxlan": "is a VXLAN tunnel (vxlan)"}
 

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 
 from netlab.model.topology import Topology
 
-FALLBACK_DEVICES = frozenset({"gre0", "gretap0", "erspan0", "tunl0", "sit0", "ip6tnl0", "ip6gre0", "ip_vti0",
-                              "ip6_vti0"})
 VXLAN_PORT = 4789
 SUB_PREFIX = {"macvlan": "mv", "ipvlan": "ipvl"}
 DEFAULT_MODE = {"macvlan": "bridge", "ipvlan": "l2"}

@@ -3,7 +3,7 @@
 Made by ``scripts/gen-netns-sysctls`` (as root) on kernel 6.18.44-fc-v1098: it walks /proc/sys/net inside
 ``unshare --net`` with a veth pair, records each file's mode and value, and probes the values every number
 takes by writing to it. ``scripts/gen-netns-sysctls --check`` (run by a root-marked test) says when a
-kernel disagrees. Read by :mod:`netlab.stages.kernel_limits`; pure data, nothing here touches the kernel.
+kernel disagrees. Read by :mod:`netlab.core.kernel_limits`; pure data, nothing here touches the kernel.
 
 ``KEYS``: key -> (mode, values, sample). ``mode``: ``rw``; ``ro`` (exists, read-only in a network
 namespace); ``wo`` (write-only: route.flush). ``values``: per number the key holds, the intervals

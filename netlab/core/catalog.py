@@ -11,7 +11,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlab.kernel.tools import TOOL_PACKAGES
+# The Debian package that provides each program netlab or a lab runs (for install hints).
+TOOL_PACKAGES: dict[str, str] = {
+    "ip": "iproute2",
+    "tc": "iproute2",
+    "ss": "iproute2",
+    "iptables": "iptables",
+    "iptables-restore": "iptables",
+    "iptables-save": "iptables",
+    "iptables-legacy-restore": "iptables",
+    "nft": "nftables",
+    "ipvsadm": "ipvsadm",
+    "tcpdump": "tcpdump",
+    "socat": "socat",
+    "ping": "iputils-ping",
+    "arping": "iputils-arping",
+    "modprobe": "kmod",
+    "sysctl": "procps",
+    "bash": "bash",
+    "sh": "dash",
+}
+
+
 
 __all__ = [
     "ALIASES",

@@ -13,13 +13,12 @@ import difflib
 import ipaddress
 from typing import TYPE_CHECKING
 
+from netlab.core.routes import IP, RouteKey, check_derived_routes
 from netlab.model.topology import Topology
-from netlab.stages.validate_routes import IP, RouteKey, check_derived_routes
 
 if TYPE_CHECKING:
+    from netlab.core.diagnostics import Collector, PathKey
     from netlab.model.topology import Endpoint
-    from netlab.stages.load import PathKey
-    from netlab.stages.validate import Collector
 
 
 Addr = ipaddress.IPv4Interface | ipaddress.IPv6Interface

@@ -26,7 +26,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from netlab.stages import netns_sysctls as generated
+from netlab.core import netns_sysctls as generated
 
 Intervals = tuple[tuple[int, int], ...]
 
@@ -402,3 +402,8 @@ class SysctlState:
                                f"set net.ipv6.conf.{ifname}.stable_secret (an IPv6 address) before it; "
                                "without one the kernel answers EIO")
         return None
+
+# The devices a full kernel adds to every new namespace once the tunnel modules are loaded: a name netlab
+# creates must never be one of them (EEXIST), and index numbering starts above theirs.
+FALLBACK_DEVICES = frozenset({"gre0", "gretap0", "erspan0", "tunl0", "sit0", "ip6tnl0", "ip6gre0", "ip_vti0",
+                              "ip6_vti0"})

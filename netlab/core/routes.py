@@ -13,13 +13,12 @@ from __future__ import annotations
 import ipaddress
 from typing import TYPE_CHECKING
 
-from netlab.stages.kernel_limits import IPV6_METRIC_CONNECTED, IPV6_METRIC_DEFAULT, IPV6_MIN_MTU
+from netlab.core.kernel_limits import IPV6_METRIC_CONNECTED, IPV6_METRIC_DEFAULT, IPV6_MIN_MTU
 
 if TYPE_CHECKING:
+    from netlab.core.diagnostics import Collector, PathKey
+    from netlab.core.facts import NodeFacts
     from netlab.model.topology import Node, Route
-    from netlab.stages.load import PathKey
-    from netlab.stages.validate import Collector
-    from netlab.stages.validate_kernel import NodeFacts
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -187,7 +186,7 @@ def check_derived_routes(name: str, node: Node, derived: dict[RouteKey, str], co
 
 def _where(path: PathKey, col: Collector, more: str = "") -> str:
     """``nodes.a.routes[0] (line 7)`` -- another item, named so that the reader finds it."""
-    from netlab.stages.load import format_path
+    from netlab.core.diagnostics import format_path
 
     line = col.loaded.line_of(path)
     inside = ", ".join(x for x in (f"line {line}" if line else "", more) if x)

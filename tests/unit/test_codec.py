@@ -1,0 +1,84 @@
+"""The state's codec: strict both ways, and every refusal names the path of the bad value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pytest
+
+from netlab.core.codec import CodecError, from_data, to_data
+
+
+@dataclass(frozen=True)
+class Leaf:
+    kind: Literal["a", "b"]
+    flag: Literal[True] | int = 0
+
+
+@dataclass(frozen=True)
+class Tree:
+    name: str
+    leaves: tuple[Leaf, ...]
+    pair: tuple[int, str]
+    weights: dict[str, float] = field(default_factory=dict)
+    note: str | None = None
+    extra: object = None
+
+
+TREE = Tree("t", (Leaf("a"), Leaf("b", True)), (1, "x"), {"w": 0.5}, None, {"any": [1, "json"]})
+
+
+def test_a_tree_survives_to_data_and_back() -> None:
+    data = to_data(TREE)
+    assert data == {"name": "t", "leaves": [{"kind": "a", "flag": 0}, {"kind": "b", "flag": True}],
+                    "pair": [1, "x"], "weights": {"w": 0.5}, "note": None, "extra": {"any": [1, "json"]}}
+    assert from_data(Tree, data) == TREE
+
+
+def test_an_integer_is_read_as_a_float_but_a_bool_is_not() -> None:
+    assert from_data(Tree, {**to_data(TREE), "weights": {"w": 1}}).weights == {"w": 1.0}  # type: ignore[dict-item]
+    with pytest.raises(CodecError, match=r"^weights\.w: expected float, got True$"):
+        from_data(Tree, {**to_data(TREE), "weights": {"w": True}})  # type: ignore[dict-item]
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ({"leaves": [{"kind": "c"}]}, "leaves[0].kind: 'c' is not one of ('a', 'b')"),
+    ({"leaves": [{"kind": "a", "flag": 1.5}]}, "leaves[0].flag: 1.5 fits none of"),
+    ({"leaves": [{"kind": "a", "flg": 1}]}, "leaves[0]: unknown key(s) ['flg'] for Leaf"),
+    ({"leaves": [{}]}, "leaves[0]: Leaf needs 'kind'"),
+    ({"pair": [1]}, "pair: expected 2 items, got 1"),
+    ({"name": 7}, "name: expected str, got 7"),
+    ({"note": ["x"]}, "note: expected str, got ['x']"),
+])
+def test_a_bad_value_is_refused_with_its_path(change: dict[str, object], said: str) -> None:
+    data = {**to_data(TREE), **change}  # type: ignore[dict-item]
+    with pytest.raises(CodecError) as caught:
+        from_data(Tree, data)
+    assert str(caught.value).startswith(said)
+
+
+@dataclass(frozen=True)
+class Switch:
+    level: Literal[0, 1]
+    on: Literal[True]
+
+
+def test_a_literal_is_matched_by_type_as_well_as_value() -> None:
+    """``True == 1`` in Python: a bool where ``Literal[0, 1]`` is declared is not one of them, nor 1 a True."""
+    assert from_data(Switch, {"level": 1, "on": True}) == Switch(1, True)
+    with pytest.raises(CodecError, match=r"^level: True is not one of \(0, 1\)$"):
+        from_data(Switch, {"level": True, "on": True})
+    with pytest.raises(CodecError, match=r"^on: 1 is not one of \(True,\)$"):
+        from_data(Switch, {"level": 1, "on": 1})
+
+
+def test_a_huge_bad_value_is_shortened_in_the_message() -> None:
+    with pytest.raises(CodecError) as caught:
+        from_data(Tree, {**to_data(TREE), "name": ["x" * 10_000]})  # type: ignore[dict-item]
+    assert len(str(caught.value)) < 120 and str(caught.value).endswith("...")
+
+
+def test_the_top_level_is_named_when_it_is_wrong() -> None:
+    with pytest.raises(CodecError, match=r"^the top level: expected an object for Tree, got list$"):
+        from_data(Tree, [])
