@@ -4,7 +4,7 @@ Why a table of optional callables rather than a base class or discovery by refle
 :data:`netlab.features.FEATURES` and call what a feature filled in, so grep and mypy see every hook and every
 caller (ipSpace netlab's ``module_pre_transform`` hooks, found by name at run time, are invisible to both);
 a feature that has nothing to say about a stage leaves the slot empty. Hooks that touch the kernel (apply
-executors, netlink encoders, status, doctor) are ``"module:function"`` strings imported on first use, so the
+executors, netlink encoders) are ``"module:function"`` strings imported on first use, so the
 pure stages, ``--help`` and ``down`` never import pyroute2 or a feature's kernel code.
 
 Order: features run in the order of ``FEATURES`` at every stage, after the core (namespaces, links, LANs,
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -132,14 +132,11 @@ class Feature:
     plan: Callable[[ResolvedLab, PlanContext], Iterable[Action]] | None = None
     masters: Callable[[ResolvedLab], Mapping[tuple[str, int], int]] | None = None
     """(namespace, interface index) → index of the bridge the feature puts that link/LAN interface in."""
-    # -- apply, status, doctor (kernel): "module:function", imported on first use
+    # -- apply (kernel): "module:function", imported on first use
     encoders: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""
     executors: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(executor, actions): everything that is not one rtnetlink message."""
-    status: str | None = None
-    """function(lab: ResolvedLab, node: ResolvedNode, netns_fd: int) -> list[Section]: what ``netlab status``
-    reads back from the kernel for this feature in one node (tables, counters)."""
 
 
 def load_hook(ref: str) -> Callable[..., Any]:
@@ -178,11 +175,5 @@ def by_action(features: Iterable[Feature], slot: str) -> dict[type, str]:
     return out
 
 
-def statuses(features: Iterable[Feature]) -> Iterator[tuple[str, str]]:
-    for feature in features:
-        if feature.status is not None:
-            yield feature.name, feature.status
-
-
 __all__ = ["CheckContext", "Executor", "Feature", "Interfaces", "PlanContext", "ResolveContext", "ResolvedNode",
-           "by_action", "load_hook", "node_fields", "statuses", "with_parts"]
+           "by_action", "load_hook", "node_fields", "with_parts"]

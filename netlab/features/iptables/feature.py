@@ -58,5 +58,4 @@ FEATURE = Feature(
     resolve_node=resolve_node,
     plan=plan,
     executors={LoadIptables: "netlab.features.iptables.kernel:apply"},
-    status="netlab.features.iptables.status:sections",
 )

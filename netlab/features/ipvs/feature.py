@@ -84,5 +84,4 @@ FEATURE = Feature(
     derive=derive,
     plan=plan,
     executors={AddIpvsService: "netlab.features.ipvs.kernel:apply"},
-    status="netlab.features.ipvs.status:sections",
 )
