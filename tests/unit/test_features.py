@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from netlab.core import catalog
-from netlab.kernel import features
+from netlab.kernel import features, prober
 from netlab.kernel.features import KNOWN_FEATURES, FeatureStatus, detect, detect_all, detect_many
 
 root = pytest.mark.root
@@ -65,14 +65,14 @@ def test_status_is_frozen() -> None:
 
 
 def test_errno_text_uses_the_kernel_name() -> None:
-    assert features._errno_text(95) == "Operation not supported (EOPNOTSUPP)"
-    assert "(ENOENT)" in features._errno_text(2)
+    assert prober.errno_text(95) == "Operation not supported (EOPNOTSUPP)"
+    assert "(ENOENT)" in prober.errno_text(2)
 
 
 def test_netlink_message_parser() -> None:
     ack = struct.pack("=IHHII", 36, 2, 0, 1, 0) + struct.pack("=i", -95) + b"\0" * 16
     data_msg = struct.pack("=IHHII", 20, 0xA10, 0, 1, 0) + b"\0" * 4
-    assert list(features._netlink_messages(data_msg + ack)) == [(0xA10, 0), (2, -95)]
+    assert list(prober._netlink_messages(data_msg + ack)) == [(0xA10, 0), (2, -95)]
 
 
 def test_tools_agree_with_path() -> None:
