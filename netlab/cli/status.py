@@ -1,6 +1,6 @@
 """``netlab status``: the labs that are up, read from their recorded state and from the kernel now.
 
-Everything here reads typed fields (:class:`netlab.inspect.LabStatus`, built from the typed state), so a
+Everything here reads typed fields (:class:`netlab.status.LabStatus`, built from the typed state), so a
 field renamed in the resolved lab or in the kernel read-back is a mypy error here, not a ``KeyError`` in
 front of a user; ``--json`` is ``to_data`` of the same objects.
 """
@@ -15,15 +15,14 @@ from netlab.cli.common import console as _console
 from netlab.cli.common import lab_name, print_json
 
 if TYPE_CHECKING:
-    from netlab.inspect import IptablesStatus, LabStatus, NodeStatus
+    from netlab.status import LabStatus, NodeStatus
 
 __all__ = ["cmd_status"]
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     from netlab.api import live_labs, require_root, state_of
-    from netlab.core.codec import to_data
-    from netlab.inspect import lab_status
+    from netlab.status import lab_status
 
     require_root()  # the state is root's and the kernel is read from inside the namespaces
     states = [state_of(lab_name(args.lab))] if args.lab else live_labs()
@@ -31,7 +30,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _warn_unreadable()
     data = [lab_status(s) for s in states]
     if args.json:
-        print_json(to_data(data if not args.lab else data[0]))
+        print_json([d.to_json() for d in data] if not args.lab else data[0].to_json())
         return 0
     console = _console()
     if not data:
@@ -42,8 +41,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.lab and lab.description:
             console.print(lab.description, markup=False)
         console.print(_interfaces_table(lab.nodes))
-        _print_ipvs(console, lab)
-        _print_iptables(console, lab)
+        _print_features(console, lab)
         if args.lab:
             _print_derived(console, lab)
     return 0
@@ -85,60 +83,19 @@ def _interfaces_table(nodes: tuple[NodeStatus, ...]) -> Any:
     return table
 
 
-def _print_ipvs(console: Any, lab: LabStatus) -> None:
-    """The IPVS table of each director, laid out like ``ipvsadm -Ln --stats``."""
-    for director, services in lab.ipvs.items():
-        console.print(f"[bold]IPVS on {director}[/] (read back from the kernel)")
-        lines = [f"  {'Prot LocalAddress:Port':<34} {'Sched':<6} {'Conns':>6} {'InPkts':>8} {'OutPkts':>8}",
-                 f"    {'-> RemoteAddress:Port':<32} {'Forward':<7} {'Weight':>6} {'Active':>6} {'InAct':>6} "
-                 f"{'Conns':>6} {'InPkts':>8} {'OutPkts':>8}"]
-        for svc in services:
-            vip = f"{svc.protocol.upper()} {svc.address}:{svc.port}"
-            where = f"FWM {svc.fwmark}" if svc.fwmark else vip
-            persist = f" persistent {svc.persistent}" if svc.persistent else ""
-            lines.append(f"  {where:<34} {svc.scheduler:<6} {svc.conns:>6} {svc.inpkts:>8} "
-                         f"{svc.outpkts:>8}{persist}")
-            for d in svc.dests:
-                lines.append(f"    -> {d.address + ':' + str(d.port):<29} {d.forward.capitalize():<7} "
-                             f"{d.weight:>6} {d.active:>6} {d.inactive:>6} {d.conns:>6} "
-                             f"{d.inpkts:>8} {d.outpkts:>8}")
-        console.print("\n".join(lines), markup=False)
-
-
-def _print_iptables(console: Any, lab: LabStatus) -> None:
-    """Each node's iptables rules with packet and byte counters, as ``iptables-save -c`` reads them back
-    (built-in chain policies shown when not ACCEPT or when they counted something)."""
-    for node, data in lab.iptables.items():
-        console.print(f"[bold]iptables on {node}[/] (read back from the kernel)")
-        if data.error:
-            console.print(f"  cannot read: {data.error}", markup=False)
-            continue
-        lines = [f"  {'table':<7} {'chain':<12} {'pkts':>8} {'bytes':>10}  rule"]
-        for table, chain, packets, size, text in _iptables_rows(data):
-            lines.append(f"  {table:<7} {chain:<12} {packets:>8} {size:>10}  {text}")
-        console.print("\n".join(lines), markup=False)
-
-
-def _iptables_rows(data: IptablesStatus) -> list[tuple[str, str, int, int, str]]:
-    """(table, chain, packets, bytes, rule) in raw, mangle, nat, filter order, policies first in each."""
-    order = ("raw", "mangle", "nat", "filter")
-    rows: list[tuple[int, int, str, str, int, int, str]] = []
-    for p in data.policies:
-        if p.policy != "ACCEPT" or p.packets:
-            rows.append((order.index(p.table) if p.table in order else 9, len(rows), p.table, p.chain,
-                         p.packets, p.bytes, f"(policy {p.policy})"))
-    for r in data.rules:
-        rule = r.rule.split(" ", 2)[2] if r.rule.count(" ") >= 2 else r.rule
-        rows.append((order.index(r.table) if r.table in order else 9, len(rows), r.table, r.chain,
-                     r.packets, r.bytes, rule))
-    return [row[2:] for row in sorted(rows)]
+def _print_features(console: Any, lab: LabStatus) -> None:
+    """What each feature reads back from the kernel (IPVS tables, iptables counters), node by node."""
+    for parts in lab.features.values():
+        for part in parts:
+            console.print(f"[bold]{part.title}[/] (read back from the kernel)")
+            console.print(part.text, markup=False)
 
 
 def _print_derived(console: Any, lab: LabStatus) -> None:
     """Settings netlab derived from the nodes' roles, each with why (and whether the topology overrode it)."""
     if not lab.derived:
         return
-    console.print("[bold]derived settings[/] (from the nodes' IPVS roles)")
+    console.print("[bold]derived settings[/] (from the roles the lab gives its nodes)")
     for d in lab.derived:
         what = {"sysctl": f"{d.target}={d.value}", "address": f"address {d.target} on {d.value}",
                 "route": f"route {d.target} via {d.value}", "link-up": f"{d.target} up"}[d.kind]

@@ -100,6 +100,19 @@ class Executor(Protocol):
 
 
 @dataclass(frozen=True)
+class StatusPart:
+    """What ``netlab status`` shows of one feature in one node, read back from the kernel now."""
+
+    node: str
+    title: str
+    """``IPVS on director``."""
+    text: str
+    """The lines to print, laid out like the tool a learner knows (``ipvsadm -Ln --stats``, ``iptables-save -c``)."""
+    data: object
+    """The same as plain JSON data: ``netlab status --json`` has it at ``<feature>.<node>``."""
+
+
+@dataclass(frozen=True)
 class Feature:
     """One feature's hooks. Every slot is optional; see the module docstring for the order they run in."""
 
@@ -132,11 +145,13 @@ class Feature:
     plan: Callable[[ResolvedLab, PlanContext], Iterable[Action]] | None = None
     masters: Callable[[ResolvedLab], Mapping[tuple[str, int], int]] | None = None
     """(namespace, interface index) → index of the bridge the feature puts that link/LAN interface in."""
-    # -- apply (kernel): "module:function", imported on first use
+    # -- apply and status (kernel): "module:function", imported on first use
     encoders: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""
     executors: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(executor, actions): everything that is not one rtnetlink message."""
+    status: str | None = None
+    """function(lab: ResolvedLab, netns_of: node -> namespace or None) -> list[StatusPart], for ``netlab status``."""
 
 
 def load_hook(ref: str) -> Callable[..., Any]:
@@ -175,5 +190,17 @@ def by_action(features: Iterable[Feature], slot: str) -> dict[type, str]:
     return out
 
 
-__all__ = ["CheckContext", "Executor", "Feature", "Interfaces", "PlanContext", "ResolveContext", "ResolvedNode",
-           "by_action", "load_hook", "node_fields", "with_parts"]
+__all__ = [
+    "CheckContext",
+    "Executor",
+    "Feature",
+    "Interfaces",
+    "PlanContext",
+    "ResolveContext",
+    "ResolvedNode",
+    "StatusPart",
+    "by_action",
+    "load_hook",
+    "node_fields",
+    "with_parts",
+]

@@ -9,11 +9,13 @@ from rich.console import Console
 
 from netlab.cli import status
 from netlab.cli.common import console
-from netlab.core.codec import to_data
 from netlab.core.derived import DerivedSetting
+from netlab.features.iptables import status as iptables_status
 from netlab.features.iptables.kernel import ChainPolicy, RuleCounter
+from netlab.features.iptables.status import IptablesStatus
+from netlab.features.ipvs import status as ipvs_status
 from netlab.features.ipvs.kernel import DestStats, ServiceStats
-from netlab.inspect import InterfaceStatus, IptablesStatus, LabStatus, NodeStatus
+from netlab.status import InterfaceStatus, LabStatus, NodeStatus
 
 LO = InterfaceStatus("lo", 1, "UNKNOWN", "00:00:00:00:00:00", 65536, ("127.0.0.1/8",), "loopback")
 ETH0 = InterfaceStatus("eth0", 2, "UP", "0a:c9:05:ab:91:27", 1500, ("10.0.1.1/24",), "veth", "netlab:t")
@@ -24,11 +26,13 @@ LAB = LabStatus(
            NodeStatus("gone", "node", "nl-t.gone", False, "", ())),
     derived=(DerivedSetting("rs1", "sysctl", "net.ipv4.conf.all.arp_ignore", "1", "DR: the VIP is on lo", False),
              DerivedSetting("rs1", "route", "default", "10.0.0.1", "NAT: replies via the director", True)),
-    ipvs={"director": (ServiceStats("tcp", "10.0.0.100", 80, 0, "rr", 0, 3, 15, 0,
-                                    (DestStats("10.0.0.11", 80, "route", 1, 0, 0, 3, 15, 0),)),)},
-    iptables={"director": IptablesStatus(
-        (RuleCounter("filter", "FORWARD", "-A FORWARD -p tcp --dport 7 -j DROP", 4, 240),),
-        (ChainPolicy("filter", "INPUT", "DROP", 2, 120), ChainPolicy("nat", "OUTPUT", "ACCEPT", 0, 0)))},
+    features={
+        "ipvs": (ipvs_status.part("director", (ServiceStats(
+            "tcp", "10.0.0.100", 80, 0, "rr", 0, 3, 15, 0,
+            (DestStats("10.0.0.11", 80, "route", 1, 0, 0, 3, 15, 0),)),)),),
+        "iptables": (iptables_status.part("director", IptablesStatus(
+            (RuleCounter("filter", "FORWARD", "-A FORWARD -p tcp --dport 7 -j DROP", 4, 240),),
+            (ChainPolicy("filter", "INPUT", "DROP", 2, 120), ChainPolicy("nat", "OUTPUT", "ACCEPT", 0, 0)))),)},
 )
 
 
@@ -36,8 +40,7 @@ def rendered() -> str:
     out = io.StringIO()
     con = Console(file=out, width=200, highlight=False, emoji=False)
     con.print(status._interfaces_table(LAB.nodes))
-    status._print_ipvs(con, LAB)
-    status._print_iptables(con, LAB)
+    status._print_features(con, LAB)
     status._print_derived(con, LAB)
     return out.getvalue()
 
@@ -54,7 +57,7 @@ def test_status_shows_interfaces_missing_namespaces_ipvs_iptables_and_derived_se
 
 
 def test_status_json_is_the_typed_status_as_plain_data() -> None:
-    data = json.loads(json.dumps(to_data(LAB)))
+    data = json.loads(json.dumps(LAB.to_json()))
     assert list(data) == ["lab", "status", "run", "source", "description", "created", "nodes", "derived", "ipvs",
                           "iptables"]
     assert data["nodes"][0]["interfaces"][1]["alias"] == "netlab:t"

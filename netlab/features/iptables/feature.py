@@ -58,4 +58,5 @@ FEATURE = Feature(
     resolve_node=resolve_node,
     plan=plan,
     executors={LoadIptables: "netlab.features.iptables.kernel:apply"},
+    status="netlab.features.iptables.status:sections",
 )

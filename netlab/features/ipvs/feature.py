@@ -84,4 +84,5 @@ FEATURE = Feature(
     derive=derive,
     plan=plan,
     executors={AddIpvsService: "netlab.features.ipvs.kernel:apply"},
+    status="netlab.features.ipvs.status:sections",
 )

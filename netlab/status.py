@@ -1,7 +1,8 @@
 """Read a lab's live state back from the kernel, for ``netlab status``.
 
 What status shows is what the kernel says now (interfaces, their state, MACs, addresses), not what
-the topology asked for: a learner who changes things by hand sees the change.
+the topology asked for: a learner who changes things by hand sees the change. Each feature reads back its
+own objects through its ``status`` hook (IPVS tables, iptables counters); this module names none.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from netlab.core.codec import to_data
 from netlab.core.derived import DerivedSetting
-from netlab.features.iptables.kernel import ChainPolicy, RuleCounter, parse_save, save_argv
-from netlab.features.ipvs.kernel import ServiceStats
+from netlab.features.base import StatusPart, load_hook
+from netlab.features.registry import FEATURES
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import inside
 from netlab.stages.record import LabState
@@ -109,16 +111,6 @@ def _tunnel_detail(kind: str, linkinfo: Any) -> str:
 
 
 @dataclass(frozen=True)
-class IptablesStatus:
-    """A node's rules and built-in chain policies with their counters, as the kernel reports them."""
-
-    rules: tuple[RuleCounter, ...]
-    policies: tuple[ChainPolicy, ...]
-    error: str = ""
-    """Why they could not be read (empty when they were)."""
-
-
-@dataclass(frozen=True)
 class LabStatus:
     """What ``netlab status`` shows of one lab: the recorded lab (typed, from its state) and the kernel now.
 
@@ -132,11 +124,18 @@ class LabStatus:
     created: float
     nodes: tuple[NodeStatus, ...]
     derived: tuple[DerivedSetting, ...]
-    """Settings netlab derived from the nodes' IPVS roles, each with its reason (from the resolved lab)."""
-    ipvs: dict[str, tuple[ServiceStats, ...]]
-    """Director → its IPVS table read back from the kernel."""
-    iptables: dict[str, IptablesStatus]
-    """Node → its iptables, for the nodes whose topology declares rules."""
+    """Settings netlab derived from the nodes' roles in a feature, each with its reason (from the resolved lab)."""
+    features: dict[str, tuple[StatusPart, ...]]
+    """Feature name → what it reads back from the kernel, one part per node (IPVS tables, iptables counters)."""
+
+    def to_json(self) -> dict[str, object]:
+        """Plain data for ``--json``: each feature's parts as ``{feature: {node: data}}`` at the top level."""
+        data = to_data(self)
+        assert isinstance(data, dict)
+        del data["features"]
+        for name, parts in self.features.items():
+            data[name] = {part.node: part.data for part in parts}
+        return data
 
 
 def _node_netns(state: LabState, node: str) -> str | None:
@@ -151,45 +150,8 @@ def lab_status(state: LabState) -> LabStatus:
         ifaces = read_interfaces(ns.name)
         nodes.append(NodeStatus(ns.owner, ns.kind, ns.name, ifaces is not None, descriptions.get(ns.owner, ""),
                                 ifaces or ()))
-    ipvs = {}
-    for director in sorted({svc.director for svc in resolved.ipvs}):
-        netns = _node_netns(state, director)
-        if netns is not None:
-            ipvs[director] = tuple(read_ipvs(netns))
-    iptables = {}
-    for node in resolved.nodes:
-        netns = _node_netns(state, node.name)
-        if node.iptables and netns is not None:
-            iptables[node.name] = read_iptables(netns)
+    parts = {name: tuple(load_hook(ref)(resolved, lambda node: _node_netns(state, node)))
+             for name, ref in ((f.name, f.status) for f in FEATURES) if ref is not None}
     return LabStatus(lab=state.lab, status=state.status, run=state.run, source=state.source,
                      description=resolved.description, created=state.created, nodes=tuple(nodes),
-                     derived=tuple(d for node in resolved.nodes for d in node.derived), ipvs=ipvs,
-                     iptables=iptables)
-
-
-def read_iptables(netns: str) -> IptablesStatus:
-    """A node's rules and built-in chain policies with their counters, read back with the backend netlab
-    loads rules with (``iptables-save -c`` inside the node); ``error`` says why they could not be read."""
-    from netlab.kernel.netns import is_mounted_netns, netns_path
-    from netlab.probes.nsfork import exec_in
-
-    if not is_mounted_netns(netns_path(netns)):
-        return IptablesStatus((), (), "namespace is gone")
-    done = exec_in(netns, save_argv(), timeout=10)
-    if done.exit != 0:
-        return IptablesStatus((), (), done.output.strip()[:300] or f"exit {done.exit}")
-    rules, policies = parse_save(done.output)
-    return IptablesStatus(tuple(rules), tuple(policies))
-
-
-def read_ipvs(netns: str) -> list[ServiceStats]:
-    """The IPVS table of a namespace (``ipvsadm -Ln --stats`` as data); empty if it has none or is gone."""
-    from netlab.features.ipvs.kernel import read_table
-
-    with inside(netns) as present:
-        if not present:
-            return []
-        try:
-            return read_table()
-        except Exception:  # no IPVS in this kernel: nothing to show
-            return []
+                     derived=tuple(d for node in resolved.nodes for d in node.derived), features=parts)
