@@ -145,6 +145,10 @@ class Feature:
     plan: Callable[[ResolvedLab, PlanContext], Iterable[Action]] | None = None
     masters: Callable[[ResolvedLab], Mapping[tuple[str, int], int]] | None = None
     """(namespace, interface index) → index of the bridge the feature puts that link/LAN interface in."""
+    # -- probes (pure)
+    interfaces: Callable[[ResolvedLab, str], Iterable[tuple[str, tuple[str, ...]]]] | None = None
+    """The interfaces the feature made in a node, with their addresses: probes look for the interface on a
+    target's subnet among them too (an ARP probe from a macvlan)."""
     # -- apply and status (kernel): "module:function", imported on first use
     encoders: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""

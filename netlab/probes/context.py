@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from pydantic import TypeAdapter, ValidationError
 
 from netlab.errors import InvalidInput
-from netlab.features.tunnels.resolve import ResolvedOverlay
+from netlab.features.registry import FEATURES
 from netlab.model.resolved import ResolvedLab
 from netlab.probes.model import AnyProbe, Probe
 from netlab.probes.nsfork import Reaper
@@ -66,15 +66,6 @@ class IpvsServiceView:
     """(node, address, port) of each real server."""
 
 
-def _overlay_interfaces(overlay: ResolvedOverlay, node: str) -> list[tuple[str, tuple[str, ...]]]:
-    """A node's tunnel, sub-interface and bridge interfaces with their addresses (netlab.features.tunnels), so that
-    probes find the interface on a target's subnet there too (an ARP probe from a macvlan, say)."""
-    found = [(b.name, b.addresses) for b in overlay.bridges if b.node == node]
-    found += [(e.ifname, e.addresses) for t in overlay.tunnels for e in t.ends if e.node == node]
-    found += [(s.ifname, s.addresses) for s in overlay.subinterfaces if s.node == node]
-    return found
-
-
 @dataclass(frozen=True)
 class LabView:
     """The lab as recorded by ``up``: nodes, namespaces, the declared probes and the IPVS services."""
@@ -98,7 +89,9 @@ class LabView:
         nodes = {}
         for node in resolved.nodes:
             ifaces = [(i.name, i.addresses) for i in node.interfaces]
-            ifaces += _overlay_interfaces(resolved.overlay, node.name)
+            for feature in FEATURES:  # tunnels, sub-interfaces, bridges inside the node
+                if feature.interfaces is not None:
+                    ifaces += feature.interfaces(resolved, node.name)
             ifaces.append(("lo", node.loopback))
             nodes[node.name] = NodeView(node.name, node.netns, tuple(ifaces))
         adapter: TypeAdapter[Any] = TypeAdapter(Probe)
