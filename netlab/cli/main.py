@@ -30,13 +30,16 @@ Handler = Callable[[argparse.Namespace], int]
 def cmd_list(args: argparse.Namespace) -> int:
     from netlab import catalog, requirements
     from netlab.api import Lab
+    from netlab.features.registry import FEATURES
 
     rows = []
     for name in catalog.names():
         row = catalog.summary(catalog.catalog_dir() / f"{name}.yml")
         try:
             # what the lab needs, derived the way `up` checks it (a LAN needs bridge, IPVS needs ip_vs, ...)
-            row["requires"] = [r.feature for r in requirements.derive(Lab.load(name).topology)]
+            topology = Lab.load(name).topology
+            row["requires"] = [r.feature for r in requirements.derive(topology)]
+            row["tags"] = [t for f in FEATURES if f.tags is not None for t in f.tags(topology)]
         except InvalidInput:
             row["requires"] = ["(invalid: netlab validate " + name + ")"]
         rows.append(row)
@@ -51,7 +54,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     table.add_column("needs (besides netns, veth)")
     for row in rows:
         needs = [f for f in row["requires"] if f not in ("netns", "veth")]  # type: ignore[attr-defined]
-        table.add_row(str(row["name"]), str(row["summary"]), ", ".join(needs) or "-")
+        tags = "".join(f" [{t}]" for t in row.get("tags", []))  # type: ignore[attr-defined]
+        table.add_row(str(row["name"]), str(row["summary"]) + tags, ", ".join(needs) or "-")
     _console().print(table)
     return 0
 
@@ -406,6 +410,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no banner on stderr")
 
     verb("schema", cmd_schema, "print the topology JSON Schema (for editors)")
+    from netlab.features.base import load_hook
+    from netlab.features.registry import FEATURES
+
+    for feature in FEATURES:  # a feature's own verbs (netlab exercise)
+        if feature.cli is not None:
+            load_hook(feature.cli)(verb)
     return parser
 
 

@@ -145,6 +145,12 @@ class Feature:
     plan: Callable[[ResolvedLab, PlanContext], Iterable[Action]] | None = None
     masters: Callable[[ResolvedLab], Mapping[tuple[str, int], int]] | None = None
     """(namespace, interface index) → index of the bridge the feature puts that link/LAN interface in."""
+    # -- catalog and command line
+    tags: Callable[[Topology], Iterable[str]] | None = None
+    """Words ``netlab list`` shows for a lab that uses the feature (``exercise (arp, level 2)``)."""
+    cli: str | None = None
+    """function(verb) registering the feature's own verbs (``netlab exercise``); ``verb(name, handler, help,
+    description)`` is the CLI's, so a feature's verb gets ``--help`` and exit codes like every other."""
     # -- probes (pure)
     interfaces: Callable[[ResolvedLab, str], Iterable[tuple[str, tuple[str, ...]]]] | None = None
     """The interfaces the feature made in a node, with their addresses: probes look for the interface on a

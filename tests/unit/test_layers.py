@@ -109,9 +109,12 @@ def _package(module: str) -> str:
     return module if path.name == "__init__.py" else module.rpartition(".")[0]
 
 
+KERNEL_SIDE = {"kernel", "runner", "server", "status", "cli", "session", "submissions"}
+
+
 def _is_pure(module: str) -> bool:
     """Modules that must run without root and without the kernel: core, model, the pure stages, and every
-    feature file except its kernel side (kernel.py, runner.py, server.py, status.py)."""
+    feature file except its kernel side (kernel, runner, server, status) and its verbs (cli, session, submissions)."""
     if module.startswith(("netlab.core", "netlab.model")):
         return True
     if module in {"netlab.stages.load", "netlab.stages.resolve", "netlab.stages.plan", "netlab.stages.validate"}:
@@ -119,7 +122,7 @@ def _is_pure(module: str) -> bool:
     if module.startswith("netlab.stages.validate_"):
         return True
     if module.startswith("netlab.features."):
-        return module.rpartition(".")[2] not in {"kernel", "runner", "server", "status"}
+        return module.rpartition(".")[2] not in KERNEL_SIDE
     return False
 
 
