@@ -102,6 +102,9 @@ class ResolvedLab:
     ipvs: tuple[ResolvedService, ...] = ()
     overlay: ResolvedOverlay = field(default_factory=ResolvedOverlay)
     """Tunnels, macvlan/ipvlan sub-interfaces and bridges inside nodes (:mod:`netlab.features.tunnels`)."""
+    exercise: dict[str, object] | None = None
+    """The ``exercise:`` section as plain data (:mod:`netlab.features.exercises`): grading reads it from the
+    state, so editing the file after ``exercise start`` does not change how the lab is graded."""
     probes: tuple[dict[str, object], ...] = ()
     """The declared probes as plain data (``from`` spelled as in YAML). Recorded in the state so that
     ``netlab probe`` runs exactly the probes of the lab that was brought up."""

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from netlab.features.exercises.model import Exercise
 from netlab.features.iptables.model import Iptables
 from netlab.features.ipvs.model import VirtualService
 from netlab.features.services.model import Service
@@ -156,3 +157,6 @@ class Topology(Model):
     probes: tuple[Probe, ...] = ()
     """Checks that prove the lab works (``netlab probe``): ping, tcp, udp, http, arp, capture, distribution,
     counters, sysctl, state; each with what it expects."""
+    exercise: Exercise | None = None
+    """Makes the lab a hands-on exercise: the lab as written is the broken start; a task, hints, the probes that
+    grade it, a reference solution and known wrong fixes with why they fail (``netlab exercise``)."""
