@@ -39,7 +39,7 @@ from netlab.errors import NetlabError, printable
 from netlab.model.resolved import ResolvedLab
 from netlab.naming import checked_lab_name, is_node_name, netns_name
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 """The state's format. 2: the resolved lab is typed (``ResolvedLab`` through the codec) and the writer's
 netlab version is recorded; 1 held ``asdict`` of the resolved lab, read back by key."""
 Status = Literal["applying", "up", "tearing-down"]

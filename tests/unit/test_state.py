@@ -79,7 +79,7 @@ def test_the_state_of_every_catalog_lab_reads_back_equal_to_what_was_written(lab
 
 def test_a_state_file_names_its_format_version_and_the_netlab_that_wrote_it() -> None:
     data = document("routed")
-    assert data["version"] == STATE_VERSION == 2
+    assert data["version"] == STATE_VERSION == 3
     assert data["netlab"] == __version__
     assert next(iter(data)) == "version"
 
@@ -159,7 +159,7 @@ def test_a_state_of_format_1_is_refused_with_who_wrote_it_and_what_to_do(store: 
 
 
 def test_a_state_from_a_newer_netlab_names_that_netlab(store: StateStore) -> None:
-    data = {**document("routed"), "version": 3, "netlab": "0.7.2", "something_new": [1, 2]}
+    data = {**document("routed"), "version": STATE_VERSION + 1, "netlab": "0.7.2", "something_new": [1, 2]}
     write_raw(store, "routed", data)
     with pytest.raises(OtherStateVersion, match=r"written by netlab 0\.7\.2 \(state format 3\)"):
         store.read("routed")
