@@ -161,7 +161,7 @@ def test_a_state_of_format_1_is_refused_with_who_wrote_it_and_what_to_do(store: 
 def test_a_state_from_a_newer_netlab_names_that_netlab(store: StateStore) -> None:
     data = {**document("routed"), "version": STATE_VERSION + 1, "netlab": "0.7.2", "something_new": [1, 2]}
     write_raw(store, "routed", data)
-    with pytest.raises(OtherStateVersion, match=r"written by netlab 0\.7\.2 \(state format 3\)"):
+    with pytest.raises(OtherStateVersion, match=r"written by netlab 0\.7\.2 \(state format 4\)"):
         store.read("routed")
 
 
