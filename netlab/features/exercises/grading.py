@@ -84,9 +84,10 @@ def selected(ex: Exercise, step: int | None) -> list[Check]:
 def grade(lab: str, ex: Exercise, run: RunProbes, exec_in: Exec, step: int | None = None,
           sleep: Callable[[float], None] = time.sleep) -> Grade:
     """Grade the live lab ``lab``. Probes that fail are retried (1 s, 2 s, …) up to ``ex.retries`` times."""
+    last = max(c.step for c in ex.checks)
+    if step is not None and not 1 <= step <= last:
+        raise InvalidInput(message=f"exercise {lab} has no step {step} (its steps are 1-{last})")
     graded = selected(ex, step)
-    if step is not None and not graded:
-        raise InvalidInput(message=f"exercise {lab} has no step {step}")
     names = [c.probe for c in graded] + [k.probe for k in ex.keep]
     results = {r.name: r for r in run(names)}
     attempts = 1

@@ -67,7 +67,7 @@ class Observation(_Model):
 class WrongFix(_Model):
     """A fix students try that does not solve the exercise, and why."""
 
-    name: str = Field(pattern=r"[a-z0-9][a-z0-9-]{0,39}")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     """Short name, shown in grading output and in ``grade`` reports."""
     commands: tuple[Command, ...] = ()
     """The wrong fix itself (CI applies it and checks that grading still fails with the explanation)."""
@@ -82,7 +82,7 @@ class Exercise(_Model):
 
     title: str
     """One line: what the student fixes."""
-    topic: str = Field(pattern=r"[a-z0-9][a-z0-9-]{0,39}")
+    topic: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")
     """What it teaches (``arp``, ``ipvs-dr``, ``netfilter``, ``tunnels``, …): ``exercise list`` groups by it."""
     level: Literal[1, 2, 3] = 1
     """1 first steps, 2 needs the concept, 3 needs the kernel's details."""
