@@ -127,3 +127,29 @@ def _read_dataclass(cls: type, data: object, path: str) -> object:
         elif not has_default:
             raise CodecError(f"{_where(path)}: {cls.__name__} needs {name!r}")
     return cls(**kwargs)
+
+
+def fingerprint(cls: type) -> str:
+    """A short hash of the shape ``cls`` reads and writes: every field's name and type, recursively.
+
+    Why: the state file is refused when its shape is not this netlab's, and a version number someone must
+    remember to bump is forgotten exactly when a feature adds a field. The shape itself cannot be forgotten:
+    adding, renaming or retyping a field anywhere in the resolved lab changes this hash.
+    """
+    import hashlib
+
+    return hashlib.sha256(_shape(cls, set()).encode()).hexdigest()[:12]
+
+
+def _shape(tp: Any, seen: set[type]) -> str:
+    origin = get_origin(tp)
+    if origin is not None:
+        return f"{getattr(origin, '__name__', str(origin))}[{','.join(_shape(a, seen) for a in get_args(tp))}]"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if tp in seen:
+            return tp.__name__
+        seen.add(tp)
+        fields = ",".join(f"{name}:{_shape(ftype, seen)}{'?' if default else ''}"
+                          for name, ftype, default in _fields(tp))
+        return f"{tp.__name__}{{{fields}}}"
+    return repr(tp) if not isinstance(tp, type) else tp.__name__

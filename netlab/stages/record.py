@@ -22,6 +22,7 @@ damaged, only not this netlab's to read, and the message says which version wrot
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
@@ -34,12 +35,14 @@ from pathlib import Path
 from typing import Literal, cast
 
 from netlab import __version__, paths
-from netlab.core.codec import CodecError, from_data, to_data
+from netlab.core.codec import CodecError, fingerprint, from_data, to_data
 from netlab.errors import NetlabError, printable
 from netlab.model.resolved import ResolvedLab
 from netlab.naming import checked_lab_name, is_node_name, netns_name
 
 STATE_VERSION = 3
+"""The envelope's version. The shape of what is inside (the resolved lab, with every feature's part) is
+checked separately by its fingerprint (:func:`state_shape`), so adding a feature never needs a bump here."""
 """The state's format. 2: the resolved lab is typed (``ResolvedLab`` through the codec) and the writer's
 netlab version is recorded; 1 held ``asdict`` of the resolved lab, read back by key."""
 Status = Literal["applying", "up", "tearing-down"]
@@ -61,6 +64,12 @@ class TornState(NetlabError):
                          "lab that no live lab owns)")
 
 
+@functools.cache
+def state_shape() -> str:
+    """The fingerprint of :class:`LabState`'s shape (netlab.core.codec.fingerprint), written into every state."""
+    return fingerprint(LabState)
+
+
 class OtherStateVersion(TornState):
     """A state file in another format than this netlab's: written by an older or newer netlab.
 
@@ -69,13 +78,13 @@ class OtherStateVersion(TornState):
     brought it up.
     """
 
-    def __init__(self, path: Path, version: int, written_by: str | None) -> None:
+    def __init__(self, path: Path, version: int | str, written_by: str | None, ours: str | None = None) -> None:
         self.path = path
         self.version = version
         writer = f"netlab {written_by}" if written_by else "another version of netlab"
         NetlabError.__init__(
             self, f"the state file {path} was written by {writer} (state format {version}); this netlab "
-            f"({__version__}) reads state format {STATE_VERSION}; nothing was done\n"
+            f"({__version__}) reads state format {ours or STATE_VERSION}; nothing was done\n"
             f"    hint: bring the lab down with the netlab that brought it up (`netlab down {path.stem}`), "
             "or run `netlab clean`: it removes the file and every namespace of that lab that no live lab owns")
 
@@ -128,7 +137,7 @@ class LabState:
         # to_data, not asdict: the same field list from_data checks on the way back (at 1000 nodes it
         # takes ≈ 25 ms, less than asdict's deep copy).
         data = cast(dict[str, object], to_data(self))
-        return json.dumps({"version": STATE_VERSION, **data}, separators=(",", ":"))
+        return json.dumps({"version": STATE_VERSION, "shape": state_shape(), **data}, separators=(",", ":"))
 
     @staticmethod
     def from_json(text: str, path: Path) -> LabState:
@@ -147,6 +156,13 @@ class LabState:
             writer = data.get("netlab")
             raise OtherStateVersion(path, version, writer if isinstance(writer, str)
                                     and _VERSION_TEXT.fullmatch(writer) else None)
+        shape = data.pop("shape", None)
+        if shape != state_shape():  # a netlab with another resolved lab: a feature more or less, a field renamed
+            writer = data.get("netlab")
+            shown = shape if isinstance(shape, str) and _VERSION_TEXT.fullmatch(shape) else "?"
+            raise OtherStateVersion(path, f"{version}/{shown}", writer if isinstance(writer, str)
+                                    and _VERSION_TEXT.fullmatch(writer) else None,
+                                    f"{STATE_VERSION}/{state_shape()}")
         try:
             return from_data(LabState, data)
         except CodecError as exc:

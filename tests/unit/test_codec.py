@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import pytest
@@ -82,3 +83,46 @@ def test_a_huge_bad_value_is_shortened_in_the_message() -> None:
 def test_the_top_level_is_named_when_it_is_wrong() -> None:
     with pytest.raises(CodecError, match=r"^the top level: expected an object for Tree, got list$"):
         from_data(Tree, [])
+
+
+@dataclass(frozen=True)
+class _Inner:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Outer:
+    items: tuple[_Inner, ...]
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class _Renamed:
+    ifname: str
+
+
+@dataclass(frozen=True)
+class _Outer2:
+    items: tuple[_Renamed, ...]
+    note: str | None = None
+
+
+def test_the_fingerprint_changes_with_any_field_anywhere_and_only_then() -> None:
+    """The state records it: a netlab whose resolved lab has one feature more (or a renamed field) refuses
+    the other's state instead of half-reading it, without anybody having to remember a version bump."""
+    from netlab.core.codec import fingerprint
+
+    assert fingerprint(_Outer) == fingerprint(_Outer)
+    assert len(fingerprint(_Outer)) == 12
+    assert fingerprint(_Outer) != fingerprint(_Outer2)
+
+
+def test_a_state_of_another_shape_is_refused_naming_both(tmp_path: Path) -> None:
+    import json
+
+    from netlab.stages.record import STATE_VERSION, LabState, OtherStateVersion, state_shape
+
+    state = {"version": STATE_VERSION, "shape": "0123456789ab", "lab": "routed"}
+    with pytest.raises(OtherStateVersion, match=rf"state format {STATE_VERSION}/0123456789ab\).*reads state "
+                                                rf"format {STATE_VERSION}/{state_shape()}"):
+        LabState.from_json(json.dumps(state), tmp_path / "routed.json")
