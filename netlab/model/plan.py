@@ -26,7 +26,7 @@ PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "add
 @dataclass(frozen=True)
 class CreateNetns:
     """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 off -- or on without duplicate
-    address detection (see netlab.stages.apply._ipv6_without_dad)."""
+    address detection (see netlab.kernel.proc.ipv6_without_dad)."""
 
     phase: ClassVar[Phase] = "netns"
     netns: str
