@@ -45,7 +45,8 @@ def register(verb: Verb) -> None:
                        description="Each file in DIR is a submission: a script (*.sh, *.txt: `NODE: COMMAND` "
                        "lines) or a fixed topology (*.yml), graded with the reference exercise's checks on a "
                        "fresh copy of the lab. Writes CSV to stdout (or --csv FILE), optional JSON and JUnit. "
-                       "Exit 0 only if every submission solved it.")
+                       "Exit 0 only if every submission solved it. Commands run as root (in the lab's network "
+                       "namespaces only): grade untrusted submissions inside `netlab vm`.")
     s.add_argument("lab", metavar="EXERCISE")
     s.add_argument("--submissions", required=True, metavar="DIR", type=Path)
     s.add_argument("--csv", metavar="FILE", type=Path)
