@@ -113,6 +113,18 @@ class StatusPart:
 
 
 @dataclass(frozen=True)
+class DiagramPart:
+    """What a feature adds to a lab's diagram (netlab graph): roles of nodes and edges of its own."""
+
+    roles: Mapping[str, str] = field(default_factory=dict)
+    """node → role label shown under its name (``IPVS director``, ``real server (DR)``, ``VTEP``)."""
+    edges: tuple[tuple[str, str, str], ...] = ()
+    """(node, node, label) of connections the feature makes (a tunnel ``gre key 42``)."""
+    notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """node → extra lines (``VIP 10.0.10.100/32 on lo``)."""
+
+
+@dataclass(frozen=True)
 class Feature:
     """One feature's hooks. Every slot is optional; see the module docstring for the order they run in."""
 
@@ -155,6 +167,12 @@ class Feature:
     interfaces: Callable[[ResolvedLab, str], Iterable[tuple[str, tuple[str, ...]]]] | None = None
     """The interfaces the feature made in a node, with their addresses: probes look for the interface on a
     target's subnet among them too (an ARP probe from a macvlan)."""
+    # -- views (pure)
+    diagram: Callable[[ResolvedLab], DiagramPart] | None = None
+    """What the feature adds to ``netlab graph``: roles, its own edges, notes."""
+    export: str | None = None
+    """"module:function": function(action) -> list of shell lines that do what the action does with the plain
+    tools (``ip``, ``ipvsadm``, ``iptables-restore``), for ``netlab export``; for the feature's action types."""
     # -- apply and status (kernel): "module:function", imported on first use
     encoders: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""
