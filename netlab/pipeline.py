@@ -25,7 +25,7 @@ from netlab.model.topology import Topology
 from netlab.stages import plan as plan_stage
 from netlab.stages.apply import Applier, Progress
 from netlab.stages.load import load_file
-from netlab.stages.record import LabState, StateStore, new_run_id, new_state, process_start_time
+from netlab.stages.record import LabState, StateStore, netns_inode, new_run_id, new_state, process_start_time
 from netlab.stages.resolve import resolve
 from netlab.stages.teardown import (
     kill_processes,
@@ -192,13 +192,15 @@ def _teardown(store: StateStore, state: LabState) -> list[str]:
     """Remove what ``state`` records (and only what still carries its tag), then the state file.
 
     A recorded service is stopped only if it is still the process that was started (same start time: a
-    recycled pid is never hit) *and* it lives in one of this lab's namespaces; removing the namespaces
-    then kills every process still inside them. Namespace names were recomputed when the state was read.
+    recycled pid is never hit) *and* it lives in one of this lab's namespaces -- or in the very namespace it
+    was started in, when that one was removed behind netlab's back and lives on unnamed (its inode was
+    recorded); removing the namespaces then kills every process still inside them. Namespace names were
+    recomputed when the state was read.
     """
     ours = [ns.name for ns in state.namespaces if _owned(state, ns.name)]
     inside = {pid for group in pids_in_namespaces(ours).values() for pid in group}
-    kill_processes([p.pid for p in state.processes
-                    if p.pid in inside and process_start_time(p.pid) == p.start_time])
+    kill_processes([p.pid for p in state.processes if process_start_time(p.pid) == p.start_time and (
+        p.pid in inside or (p.netns_inode and netns_inode(p.pid) == p.netns_inode))])
     removed = remove_namespaces(ours)
     store.remove(state.lab)
     return removed

@@ -112,6 +112,18 @@ class ProcessRecord:
     """From /proc/PID/stat: tells our process from a later one that reused the pid."""
     node: str
     what: str
+    netns_inode: int = 0
+    """Inode of the process's network namespace when it was started: if its namespace is removed behind
+    netlab's back (``ip netns del``), the process keeps it alive unnamed, and this is how ``down`` still
+    knows the process is the lab's (a local user cannot read a root process's namespace link to forge it)."""
+
+
+def netns_inode(pid: int) -> int:
+    """The inode of process ``pid``'s network namespace, or 0 if it is gone or not readable."""
+    try:
+        return os.stat(f"/proc/{pid}/ns/net").st_ino
+    except OSError:
+        return 0
 
 
 @dataclass(frozen=True)

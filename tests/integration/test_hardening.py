@@ -180,6 +180,9 @@ def test_up_notices_namespaces_removed_behind_its_back(tmp_path: Path) -> None:
     assert netlab("up", "--recreate", str(path)).returncode == 0
     assert len(netns_of("behind")) == 3
     assert netlab("down", "behind").returncode == 0
+    # the server's services kept the removed namespace alive, unnamed: recreate stopped them all the same
+    left = subprocess.run(["pgrep", "-f", str(path)], capture_output=True, text=True, check=False).stdout.split()
+    assert left == [], f"processes of the lab left running: {left}"
 
 
 # ------------------------------------------------------------------------------------ the run directory

@@ -32,7 +32,7 @@ from netlab.features.base import Executor
 from netlab.features.services.model import ServiceSpec
 from netlab.kernel.netns import setns
 from netlab.model.plan import StartService
-from netlab.stages.record import ProcessRecord, process_start_time
+from netlab.stages.record import ProcessRecord, netns_inode, process_start_time
 
 READY_TIMEOUT = 10.0
 PR_SET_NAME = 15
@@ -125,7 +125,8 @@ def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path
         raise ApplyError(f"step `{what}` failed: {rest or line}\n    log: {log}")
     service_pid = int(rest)
     return ProcessRecord(pid=service_pid, start_time=process_start_time(service_pid) or 0, node=spec.node,
-                         what=f"service {spec.name}: {spec.kind} on {spec.protocol} {spec.address}:{spec.port}")
+                         what=f"service {spec.name}: {spec.kind} on {spec.protocol} {spec.address}:{spec.port}",
+                         netns_inode=netns_inode(service_pid))
 
 
 def _read_line(fd: int, timeout: float) -> str | None:
