@@ -40,12 +40,33 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from netlab.kernel.features import canonical_name, detect_many
 
     available = {st.name: st.available for st in detect_many([canonical_name(f) for f in wanted])}
+    skipped = []
     for item in items:
         features = [f for m in item.iter_markers("kernel") for f in m.args]
         missing = [f for f in features if not available.get(canonical_name(f), False)]
         if missing:
+            skipped.append(item.nodeid)
             item.add_marker(pytest.mark.skip(
                 reason=f"this kernel lacks {', '.join(missing)}; run in a full kernel: netlab vm -- pytest -m kernel"))
+    _share_the_skipped(config, items, skipped)
+
+
+def _share_the_skipped(config: pytest.Config, items: list[pytest.Item], skipped: list[str]) -> None:
+    """`./run tests` runs the suite here, then the kernel tests in the VM -- but only those skipped here
+    (NETLAB_KERNEL_SKIPPED: where this pass lists them; NETLAB_KERNEL_ONLY: the list the VM pass keeps).
+    A kernel test that ran here (vxlan, a host-runnable exercise) is not run again in a VM 15-50x slower."""
+    out = os.environ.get("NETLAB_KERNEL_SKIPPED")
+    if out:
+        with open(out, "a", encoding="utf-8") as f:
+            f.writelines(f"{nodeid}\n" for nodeid in skipped)
+    only = os.environ.get("NETLAB_KERNEL_ONLY")
+    if only and os.path.exists(only):
+        with open(only, encoding="utf-8") as f:
+            keep = {line.strip() for line in f if line.strip()}
+        dropped = [i for i in items if i.get_closest_marker("kernel") is not None and i.nodeid not in keep]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = [i for i in items if i not in dropped]
 
 
 @pytest.hookimpl(hookwrapper=True)
