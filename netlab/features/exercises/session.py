@@ -57,8 +57,35 @@ def run_commands(lab: str, commands: Iterable[Command], *, strict: bool = True) 
 def exec_shell(lab: str, node: str, command: str) -> tuple[int, str]:
     from netlab.api import exec_in
 
-    done = exec_in(lab, node, ["/bin/sh", "-c", command])
+    shim = _iptables_shim()
+    argv = ["/bin/sh", "-c", command]
+    if shim is not None:
+        argv = ["/usr/bin/env", f"PATH={shim}:/usr/sbin:/usr/bin:/sbin:/bin", *argv]
+    done = exec_in(lab, node, argv)
     return done.returncode, done.stdout or ""
+
+
+def _iptables_shim() -> Path | None:
+    """Where this kernel has only the legacy x_tables (user-mode Linux has no nf_tables), a directory in which
+    ``iptables``, ``iptables-save`` and ``iptables-restore`` are the legacy ones: the exercise's commands then
+    act on the ruleset netlab loaded (netlab.kernel.iptables picks the backend the same way), not on an empty
+    nf_tables one. None where the default works."""
+    from netlab.kernel.iptables import NoBackend, detect_backend
+
+    try:
+        backend = detect_backend()
+    except NoBackend:
+        return None
+    if backend.name != "iptables-legacy-restore":
+        return None
+    shim = paths.run_dir() / "iptables-legacy"
+    paths.make_dir(shim)
+    base = Path(backend.restore).parent
+    for tool in ("iptables", "iptables-save", "iptables-restore"):
+        link = shim / tool
+        if not link.is_symlink():
+            link.symlink_to(base / tool.replace("iptables", "iptables-legacy", 1))
+    return shim
 
 
 def check(lab: str, step: int | None = None) -> Grade:
