@@ -33,10 +33,14 @@ from netlab.stages import plan as plan_stage
 from netlab.stages.apply import Progress, run_in_netns
 from netlab.stages.record import LabState, StateStore
 
-__all__ = ["CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "live_labs", "require_root", "root_command",
-           "run_probes", "state_of"]
+__all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "live_labs", "observed_path",
+           "require_root", "root_command", "run_probes", "state_of"]
+
+PATH_FILE = "path.json"
+"""In ``<run dir>/logs/<lab>/``: the packets' path of the lab's last probe run (``netlab graph --path``)."""
 
 if TYPE_CHECKING:
+    from netlab.probes.path import PathRecord
     from netlab.probes.result import ProbeResult, SuiteResult
     from netlab.probes.runner import Progress as ProbeProgress
 
@@ -95,9 +99,9 @@ class Lab:
         return exec_in(self.name, node, argv, capture=capture, store=self.store)
 
     def probes(self, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
-               progress: ProbeProgress | None = None) -> SuiteResult:
+               progress: ProbeProgress | None = None, record_path: bool = True) -> SuiteResult:
         """Run the lab's probes (all, or ``only`` these names) against the lab as it was brought up."""
-        return run_probes(self.name, only, pcap_dir or self.pcap_dir, self.store, progress)
+        return run_probes(self.name, only, pcap_dir or self.pcap_dir, self.store, progress, record_path)
 
     def probe(self, name: str, pcap_dir: Path | None = None) -> ProbeResult:
         """Run one probe: ``assert lab.probe("client-ping").passed`` (its ``verdict`` says why not)."""
@@ -105,21 +109,60 @@ class Lab:
 
 
 def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
-               store: StateStore | None = None, progress: ProbeProgress | None = None) -> SuiteResult:
+               store: StateStore | None = None, progress: ProbeProgress | None = None,
+               record_path: bool = True) -> SuiteResult:
     """Run the probes of lab ``lab`` (which must be up) from its recorded state.
 
     ``pcap_dir``: write every probe's captures there; failed probes' captures are always written, to
-    ``/run/netlab/logs/<lab>/pcap`` when no directory is given. Raises LabNotUp, InvalidInput (unknown
-    ``only`` name).
+    ``/run/netlab/logs/<lab>/pcap`` when no directory is given. The path the traffic probes' packets took
+    replaces ``/run/netlab/logs/<lab>/path.json`` (:func:`observed_path`) unless ``record_path`` is False.
+    Raises LabNotUp, InvalidInput (unknown ``only`` name).
     """
+    import datetime
+
+    from netlab import paths
     from netlab.probes.context import LabView
+    from netlab.probes.path import PathRecord
     from netlab.probes.runner import ProbeRunner
 
     require_root()
     store = store or StateStore()
     state = state_of(lab, store)
-    runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.log_dir(lab) / "pcap")
-    return runner.run(only, progress)
+    runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.log_dir(lab) / "pcap", record_path)
+    suite = runner.run(only, progress)
+    if suite.paths:
+        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        paths.write_file(store.log_dir(lab) / PATH_FILE, PathRecord(lab, now, suite.paths).to_json())
+    return suite
+
+
+def observed_path(lab: str, store: StateStore | None = None, file: Path | None = None) -> PathRecord:
+    """The path record of ``lab``'s last probe run (or of ``file``, e.g. one copied out of ``netlab vm``).
+
+    Reading needs no root: the record is world-readable, and it is checked like every run-directory file
+    (no symlink, written by root). Raises InvalidInput when there is none, or it is not a record.
+    """
+    from netlab import paths
+    from netlab.naming import checked_lab_name
+    from netlab.probes.path import PathRecord
+
+    if file is not None:
+        try:
+            text: str | None = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(message=f"cannot read {file}: {exc.strerror}") from None
+        where = str(file)
+    else:
+        store = store or StateStore()
+        path = store.logs_dir / checked_lab_name(lab) / PATH_FILE
+        text, where = paths.read_file(path), str(path)
+    if text is None:
+        raise InvalidInput(message=f"no observed path of lab {lab} ({where} does not exist)\n    hint: run its "
+                                   f"probes first: netlab probe {lab} (or netlab run {lab} --keep)")
+    try:
+        return PathRecord.from_json(text)
+    except ValueError as exc:
+        raise InvalidInput(message=f"{where}: {exc}") from None
 
 
 def state_of(lab: str, store: StateStore | None = None) -> LabState:

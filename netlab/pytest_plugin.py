@@ -117,8 +117,8 @@ def netlab_lab(request: pytest.FixtureRequest) -> Iterator[Callable[[str | Path]
         """A Lab whose probe results are kept for the test's failure report."""
 
         def probes(self, only: Iterable[str] | None = None, pcap_dir: Path | None = None,
-                   progress: ProbeProgress | None = None) -> SuiteResult:
-            suite = super().probes(only, pcap_dir, progress)
+                   progress: ProbeProgress | None = None, record_path: bool = True) -> SuiteResult:
+            suite = super().probes(only, pcap_dir, progress, record_path)
             results.extend(suite.results)
             return suite
 

@@ -72,7 +72,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from netlab.api import run_probes
 
     suite = run_probes(_lab_name(args.lab), args.only, Path(args.pcap) if args.pcap else None,
-                       progress=_probe_progress(not args.json and sys.stderr.isatty()))
+                       progress=_probe_progress(not args.json and sys.stderr.isatty()), record_path=not args.no_path)
     return _report_probes(suite, args)
 
 
@@ -87,7 +87,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stderr.write(up.message + (f" in {up.seconds:.2f} s" if up.created else "") + "\n")
     try:
         suite = lab.probes(args.only, Path(args.pcap) if args.pcap else None,
-                           progress=_probe_progress(not args.json and sys.stderr.isatty()))
+                           progress=_probe_progress(not args.json and sys.stderr.isatty()),
+                           record_path=not args.no_path)
     finally:
         if up.created and not args.keep:
             lab.down()

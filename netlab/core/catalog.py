@@ -30,6 +30,7 @@ TOOL_PACKAGES: dict[str, str] = {
     "sysctl": "procps",
     "bash": "bash",
     "sh": "dash",
+    "dot": "graphviz",
 }
 
 

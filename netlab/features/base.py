@@ -119,7 +119,8 @@ class DiagramPart:
     roles: Mapping[str, str] = field(default_factory=dict)
     """node → role label shown under its name (``IPVS director``, ``real server (DR)``, ``VTEP``)."""
     edges: tuple[tuple[str, str, str], ...] = ()
-    """(node, node, label) of connections the feature makes (a tunnel ``gre key 42``)."""
+    """(node, node, label) of connections the feature makes (a tunnel ``gre key 42``); an end may be
+    ``node:interface`` to draw the edge to that interface (the tunnel's own ``gre1``)."""
     notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """node → extra lines (``VIP 10.0.10.100/32 on lo``)."""
 

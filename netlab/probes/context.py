@@ -76,6 +76,9 @@ class LabView:
     """In declaration order."""
     ipvs: Mapping[str, IpvsServiceView] = field(default_factory=dict)
     """By service name."""
+    segments: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """(node, interface) → the link or LAN it is on (``links[0]``, ``lans.servers``): the path recorder joins
+    a frame sent on one end to the same frame received on the other (:mod:`netlab.probes.path`)."""
 
     def netns(self, node: str) -> str:
         try:
@@ -87,6 +90,7 @@ class LabView:
     def from_resolved(resolved: ResolvedLab) -> LabView:
         """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it)."""
         nodes = {}
+        segments = {(node.name, i.name): i.segment for node in resolved.nodes for i in node.interfaces}
         for node in resolved.nodes:
             ifaces = [(i.name, i.addresses) for i in node.interfaces]
             for feature in FEATURES:  # tunnels, sub-interfaces, bridges inside the node
@@ -107,7 +111,7 @@ class LabView:
         ipvs = {svc.name: IpvsServiceView(svc.name, svc.director, svc.protocol, svc.vip, svc.port, svc.fwmark,
                                           tuple((d.node, d.address, d.port) for d in svc.dests))
                 for svc in resolved.ipvs}
-        return LabView(resolved.name, nodes, probes, ipvs)
+        return LabView(resolved.name, nodes, probes, ipvs, segments)
 
 
 class Context(Protocol):

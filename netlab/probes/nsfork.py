@@ -151,9 +151,14 @@ class Child:
 
     def stop(self) -> None:
         """Ask the child to finish (it sees its stop pipe become readable)."""
+        self.signal(b"s")
+
+    def signal(self, command: bytes) -> None:
+        """One byte down the stop pipe: a child that serves several requests (the path recorder) reads it as
+        a command; for every other child any byte means stop."""
         if self._out is not None:
             try:
-                os.write(self._out, b"s")
+                os.write(self._out, command)
             except OSError as exc:
                 if exc.errno != errno.EPIPE:
                     raise

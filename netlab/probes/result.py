@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from netlab.probes.packets import Frame
+from netlab.probes.path import ProbePath
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,8 @@ class SuiteResult:
     lab: str
     results: tuple[ProbeResult, ...]
     seconds: float
+    paths: tuple[ProbePath, ...] = field(default=(), repr=False)
+    """The path each traffic probe's packets took, as the recorder observed it (:mod:`netlab.probes.path`)."""
 
     @property
     def passed(self) -> bool:

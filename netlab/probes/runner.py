@@ -5,6 +5,12 @@ packet dissection) *before* the first child is forked, so every child shares it;
 are forked children (see :mod:`netlab.probes.nsfork`). A capture or counters probe asks the runner to
 run the probe it watches, through :meth:`ProbeRunner.run_probe`.
 
+The observed path: while each traffic probe runs, a recorder listens on every interface of every node
+(:mod:`netlab.probes.recorder`), the first time it runs in a suite (a capture probe runs its ``during``
+again: its packets take the same path, and dissecting them again costs seconds in the TCG VM). The suite
+carries each probe's observed path, which ``netlab probe`` keeps as the lab's ``path.json`` for ``netlab
+graph --path``.
+
 pcaps: every traffic probe captures, in its sender's namespace, every packet of every interface while
 it runs; capture probes keep what their sniffers saw. The files are written for every probe when a
 pcap directory is given, and always for failed probes (to ``failed_pcap_dir``), so a red CI run comes
@@ -23,9 +29,11 @@ from typing import Any
 from netlab.errors import InvalidInput
 from netlab.probes import arp, capture, connect, counters, ping, state
 from netlab.probes.context import LabView
-from netlab.probes.model import AnyProbe, CaptureProbe, CountersProbe
+from netlab.probes.model import TRAFFIC_KINDS, AnyProbe, CaptureProbe, CountersProbe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
+from netlab.probes.path import ProbePath
+from netlab.probes.recorder import PathRecorder
 from netlab.probes.result import ProbeResult, SuiteResult
 
 Progress = Callable[[ProbeResult], None]
@@ -35,11 +43,15 @@ Progress = Callable[[ProbeResult], None]
 class ProbeRunner:
     """Runs probes of one lab that is up. One instance per run (``netlab probe``, ``Lab.probes()``)."""
 
-    def __init__(self, view: LabView, pcap_dir: Path | None = None, failed_pcap_dir: Path | None = None) -> None:
+    def __init__(self, view: LabView, pcap_dir: Path | None = None, failed_pcap_dir: Path | None = None,
+                 record_path: bool = True) -> None:
         self._view = view
         self._reaper = Reaper()
         self.pcap_dir = pcap_dir
         self.failed_pcap_dir = failed_pcap_dir
+        self._recorder = PathRecorder(view, self._reaper) if record_path else None
+        self.paths: dict[str, ProbePath] = {}
+        """Probe name → the path its first run in this suite took."""
         self._kinds: dict[str, Callable[[Any, Any], ProbeResult]] = {
             "ping": ping.run, "tcp": connect.run_tcp, "udp": connect.run_tcp, "http": connect.run_http,
             "distribution": connect.run_distribution, "arp": arp.run, "capture": capture.run,
@@ -80,6 +92,9 @@ class ProbeRunner:
 
     def run_probe(self, probe: AnyProbe) -> ProbeResult:
         """One probe, timed; an unexpected exception becomes a failed result that says so."""
+        # once per probe and run: a capture or counters probe runs its `during` again, along the same path
+        recording = (self._recorder is not None and probe.kind in TRAFFIC_KINDS and probe.name not in self.paths
+                     and self._recorder.start())
         start = time.monotonic()
         try:
             result = self._kinds[probe.kind](self, probe)
@@ -88,7 +103,12 @@ class ProbeRunner:
         except Exception as exc:  # a bug or an unforeseen kernel answer: report, go on with the others
             result = ProbeResult(probe.name, probe.kind, False, "the probe to run", f"it crashed: "
                                  f"{type(exc).__name__}: {exc}", 0.0, error=True)
-        return dataclasses.replace(result, seconds=time.monotonic() - start)
+        seconds = time.monotonic() - start
+        if recording and self._recorder is not None:
+            path = self._recorder.finish(probe, result.passed)
+            if path is not None:
+                self.paths[probe.name] = path
+        return dataclasses.replace(result, seconds=seconds)
 
     def _write_pcaps(self, result: ProbeResult) -> ProbeResult:
         target = self.pcap_dir if self.pcap_dir is not None else (None if result.passed else self.failed_pcap_dir)
@@ -112,12 +132,16 @@ class ProbeRunner:
         self.prepare(probes)
         start = time.monotonic()
         results = []
-        for probe in probes:
-            result = self._write_pcaps(self.run_probe(probe))
-            self._reaper.poll()
-            results.append(result)
-            if progress is not None:
-                progress(result)
+        try:
+            for probe in probes:
+                result = self._write_pcaps(self.run_probe(probe))
+                self._reaper.poll()
+                results.append(result)
+                if progress is not None:
+                    progress(result)
+        finally:
+            if self._recorder is not None:
+                self._recorder.close()
         seconds = time.monotonic() - start
         self._reaper.wait_all()  # children that answered and were still exiting (not part of any probe)
-        return SuiteResult(self._view.lab, tuple(results), seconds)
+        return SuiteResult(self._view.lab, tuple(results), seconds, tuple(self.paths.values()))

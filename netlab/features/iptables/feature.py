@@ -58,5 +58,6 @@ FEATURE = Feature(
     resolve_node=resolve_node,
     plan=plan,
     executors={LoadIptables: "netlab.features.iptables.kernel:apply"},
+    export="netlab.features.iptables.export:commands",
     status="netlab.features.iptables.status:sections",
 )

@@ -13,7 +13,7 @@ from netlab.core.diagnostics import PathKey
 from netlab.core.facts import NodeFacts
 from netlab.core.kernel_limits import DEFAULT_MTU
 from netlab.core.requirement import Requirement
-from netlab.features.base import CheckContext, Feature, PlanContext, ResolveContext
+from netlab.features.base import CheckContext, DiagramPart, Feature, PlanContext, ResolveContext
 from netlab.features.ipvs import checks
 from netlab.features.ipvs.derive import derive_settings, resolve_services
 from netlab.model.plan import Action, AddIpvsService
@@ -73,6 +73,37 @@ def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:
                            svc.fwmark, svc.scheduler, svc.persistence, svc.flags, svc.dests) for svc in lab.ipvs]
 
 
+def diagram(lab: ResolvedLab) -> DiagramPart:
+    """The director (its services and where its VIP is), each real server with its forwarding mode (and the
+    VIP on its lo in DR and TUN), and a dotted edge from the director to each real server naming the services."""
+    roles: dict[str, str] = {}
+    modes: dict[str, list[str]] = {}
+    notes: dict[str, list[str]] = {}
+    edges: dict[tuple[str, str], dict[str, list[str]]] = {}
+    for svc in lab.ipvs:
+        roles[svc.director] = "IPVS director"
+        where = svc.vip if svc.vip is None or ":" not in svc.vip else f"[{svc.vip}]"
+        what = f"{where}:{svc.port}/{svc.protocol}" if svc.vip is not None else f"fwmark {svc.fwmark}"
+        notes.setdefault(svc.director, []).append(f"{svc.name}: {what} {svc.scheduler}")
+        for dest in svc.dests:
+            mode = dest.mode.upper()
+            if mode not in modes.setdefault(dest.node, []):
+                modes[dest.node].append(mode)
+            weight = f" w{dest.weight}" if dest.weight != 1 else ""
+            via = edges.setdefault((svc.director, dest.node), {})
+            via.setdefault(mode, []).append(svc.name + weight)
+    for name, found in modes.items():
+        roles.setdefault(name, f"real server ({', '.join(found)})")
+    for node in lab.nodes:
+        if node.name in roles:  # where the VIPs went (derived: on the director's LAN interface, a real server's lo)
+            notes.setdefault(node.name, []).extend(f"VIP {d.target} on {d.value}" for d in node.derived
+                                                   if d.kind == "address" and not d.overridden)
+    labels = {pair: "; ".join(f"{', '.join(names)} ({mode})" for mode, names in via.items())
+              for pair, via in edges.items()}
+    return DiagramPart(roles, tuple((a, b, label) for (a, b), label in labels.items()),
+                       {name: tuple(lines) for name, lines in notes.items()})
+
+
 FEATURE = Feature(
     name="ipvs",
     facts=facts,
@@ -83,6 +114,8 @@ FEATURE = Feature(
     resolve=resolve,
     derive=derive,
     plan=plan,
+    diagram=diagram,
     executors={AddIpvsService: "netlab.features.ipvs.kernel:apply"},
+    export="netlab.features.ipvs.export:commands",
     status="netlab.features.ipvs.status:sections",
 )

@@ -8,5 +8,6 @@ says the lab is up. A service is one forked process per declaration, started by 
 namespace, recorded in the lab's state and stopped by ``down`` and ``clean``.
 
 Modules: :mod:`.model` (the YAML), :mod:`.server` (the servers' event loop, run in the service
-process), :mod:`.runner` (double fork, setns, log file, readiness handshake).
+process; also a command, for scripts), :mod:`.runner` (double fork, setns, log file, readiness handshake),
+:mod:`.export` (the line ``netlab export`` writes to start one).
 """

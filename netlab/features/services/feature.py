@@ -39,4 +39,5 @@ FEATURE = Feature(
     resolve_node=resolve_node,
     plan=plan,
     executors={StartService: "netlab.features.services.runner:apply"},
+    export="netlab.features.services.export:commands",
 )

@@ -14,6 +14,10 @@ Choices that matter to probes:
 * The HTTP server names its node in the header ``X-Netlab-Node`` and (by default) in the body.
 * One log line per connection or datagram, with both addresses: "the real server saw the client's
   own address as source" can be read in the log as well as proved by a capture.
+
+It is also a command, ``python3 -m netlab.features.services.server --node rs1 --kind http``: what a lab script
+written by ``netlab export`` starts with ``ip netns exec``, so the lab it builds answers its probes exactly as
+the lab ``netlab up`` builds does (see :func:`main`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import os
 import selectors
 import socket
 import struct
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -197,3 +202,66 @@ class Server:
         except OSError:
             pass
         c.sock.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """One service, started by hand or by an exported lab script inside a node (``ip netns exec NODE python3 -m
+    netlab.features.services.server --node NODE --kind http``), with the defaults and checks of the topology's
+    ``services:`` entry.
+
+    Why it forks only once the socket listens: the command then returns exactly when the service is ready (or
+    fails with the reason, exit 1), which is what ``up``'s readiness handshake gives netlab, without a script
+    having to poll for the port. The child leaves the session (``setsid``) so it outlives the script, and
+    lives in the node's namespace, where ``ip netns pids`` finds it to stop it.
+    """
+    import argparse
+
+    from pydantic import TypeAdapter, ValidationError
+
+    from netlab.features.services.model import SERVICE_KINDS, Service
+
+    parser = argparse.ArgumentParser(
+        prog="python3 -m netlab.features.services.server",
+        description="Run one netlab service (tcp-echo, udp-echo, http) in the current network namespace; it "
+                    "goes to the background once it listens.")
+    parser.add_argument("--node", required=True, help="the node it runs in (http answers name it)")
+    parser.add_argument("--kind", required=True, choices=SERVICE_KINDS)
+    parser.add_argument("--name", help="default: the kind")
+    parser.add_argument("--address", help="address to listen on (default 0.0.0.0); bound with IP_FREEBIND")
+    parser.add_argument("--port", type=int, help="default: 7 for the echoes, 80 for http")
+    parser.add_argument("--body", help="http: the body of every answer (default: the node's name and a newline)")
+    parser.add_argument("--log", help="append the log here (default: stdout in the foreground, else nowhere)")
+    parser.add_argument("--foreground", action="store_true", help="serve in this process")
+    args = parser.parse_args(argv)
+    raw = {"kind": args.kind, "name": args.name, "address": args.address, "port": args.port, "body": args.body}
+    try:
+        service = TypeAdapter(Service).validate_python({k: v for k, v in raw.items() if v is not None})
+    except ValidationError as exc:
+        parser.error("; ".join(f"--{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors()))
+    spec = ServiceSpec.from_model(args.node, service)
+    try:
+        sock = listen(spec)
+        out = os.open(args.log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644) \
+            if args.log or not args.foreground else 1
+    except OSError as exc:
+        sys.stderr.write(f"{spec.describe()}: {exc.strerror or exc}\n")
+        return 1
+    if not args.foreground:
+        if os.fork() != 0:
+            return 0  # the service listens; the child serves it
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.close(null)
+    if out != 1:
+        os.dup2(out, 1)
+        os.dup2(out, 2)
+        os.close(out)
+    log(f"{spec.kind} {spec.name} of node {spec.node} listening on {spec.protocol} {spec.address}:{spec.port} "
+        f"(pid {os.getpid()})")
+    Server(spec, sock).serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

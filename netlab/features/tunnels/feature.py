@@ -10,11 +10,17 @@ from collections.abc import Iterable, Mapping
 from netlab.core.diagnostics import PathKey
 from netlab.core.facts import Addr, NodeFacts, parsed_addresses
 from netlab.core.kernel_limits import BRIDGE_MAX_PORTS, DEFAULT_MTU
-from netlab.features.base import CheckContext, Feature, PlanContext, ResolveContext
+from netlab.features.base import CheckContext, DiagramPart, Feature, PlanContext, ResolveContext
 from netlab.features.tunnels import checks
 from netlab.features.tunnels.plan import overlay_actions
 from netlab.features.tunnels.requirements import requirements
-from netlab.features.tunnels.resolve import resolve_overlay, split_parent, subinterface_names, tunnel_ifnames
+from netlab.features.tunnels.resolve import (
+    VXLAN_PORT,
+    resolve_overlay,
+    split_parent,
+    subinterface_names,
+    tunnel_ifnames,
+)
 from netlab.model.plan import Action, CreateSubInterface, CreateTunnel
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
@@ -114,6 +120,36 @@ def masters(lab: ResolvedLab) -> Mapping[tuple[str, int], int]:
     return {(netns, index): master for netns, index, master in lab.overlay.masters}
 
 
+TUNNEL_ROLES = {"gre": "GRE end", "ipip": "IPIP end", "vxlan": "VTEP"}
+
+
+def diagram(lab: ResolvedLab) -> DiagramPart:
+    """Each tunnel as an edge between its two tunnel interfaces (kind, key, VNI, port: what must match at both
+    ends), its ends' roles and underlay addresses; sub-interfaces and node bridges as notes, a sub-interface
+    in another node than its parent as an edge to that parent."""
+    roles: dict[str, str] = {}
+    notes: dict[str, list[str]] = {}
+    edges: list[tuple[str, str, str]] = []
+    overlay = lab.overlay
+    for t in overlay.tunnels:
+        label = t.kind + (f" key {t.key}" if t.key is not None else "") + (f" vni {t.vni}" if t.vni is not None else "")
+        if t.kind == "vxlan":
+            label += f" udp/{t.port or VXLAN_PORT}"
+        a, b = t.ends
+        edges.append((f"{a.node}:{a.ifname}", f"{b.node}:{b.ifname}", f"{label} ({t.name})"))
+        for end in t.ends:
+            roles[end.node] = TUNNEL_ROLES.get(t.kind, f"{t.kind} end")
+            notes.setdefault(end.node, []).append(f"{end.ifname}: {t.kind} {end.local} → {end.remote}")
+    for s in overlay.subinterfaces:
+        parent = s.parent_ifname if s.parent_node == s.node else f"{s.parent_node}:{s.parent_ifname}"
+        notes.setdefault(s.node, []).append(f"{s.ifname}: {s.kind} ({s.mode}) on {parent}")
+        if s.parent_node != s.node:
+            edges.append((f"{s.parent_node}:{s.parent_ifname}", f"{s.node}:{s.ifname}", f"{s.kind} {s.mode}"))
+    for br in overlay.bridges:
+        notes.setdefault(br.node, []).append(f"{br.name}: bridge of {', '.join(br.members)}")
+    return DiagramPart(roles, tuple(edges), {node: tuple(lines) for node, lines in notes.items()})
+
+
 FEATURE = Feature(
     name="tunnels",
     facts=facts,
@@ -125,7 +161,9 @@ FEATURE = Feature(
     plan=plan,
     masters=masters,
     interfaces=interfaces,
+    diagram=diagram,
     encoders={CreateTunnel: "netlab.features.tunnels.kernel:encode",
               CreateSubInterface: "netlab.features.tunnels.kernel:encode"},
+    export="netlab.features.tunnels.export:commands",
 )
 

@@ -1,0 +1,43 @@
+"""``netlab export`` of tunnels and sub-interfaces: the ``ip link add`` that makes the same link as the message
+:mod:`.kernel` packs.
+
+Why every value is spelled out, defaults included (``dstport 4789``): ``ip`` and netlab would otherwise fall back
+to different defaults (the kernel's VXLAN port is 8472, netlab's is the IANA 4789), and the script must build the
+same lab. Interface indexes are left to the kernel; bridges inside nodes are core actions (views/export.py).
+"""
+
+from __future__ import annotations
+
+from shlex import quote
+
+from netlab.model.plan import CreateSubInterface, CreateTunnel
+
+VXLAN_PORT = 4789
+"""What :mod:`.kernel` sends when the topology gives no port."""
+
+
+def tunnel(action: CreateTunnel) -> list[str]:
+    """``ip link add NAME type gre|ipip|vxlan …`` inside the node."""
+    head = f"ip -n {quote(action.netns)} link add {quote(action.name)}" + (f" mtu {action.mtu}" if action.mtu else "")
+    ttl = f" ttl {action.ttl}" if action.ttl is not None else ""
+    if action.kind == "vxlan":
+        return [f"{head} type vxlan id {action.vni or 0} remote {action.remote} local {action.local} "
+                f"dstport {action.port or VXLAN_PORT}{ttl}"]
+    key = f" key {action.key}" if action.key is not None and action.kind == "gre" else ""
+    return [f"{head} type {action.kind} local {action.local} remote {action.remote}{key}{ttl}"]
+
+
+def subinterface(action: CreateSubInterface) -> list[str]:
+    """``ip link add NAME link PARENT netns TARGET type macvlan|ipvlan mode M``, sent in the parent's namespace
+    (where ``link`` is looked up) and born directly in its own, as netlab makes it."""
+    where = f" netns {quote(action.target_netns)}" if action.target_netns != action.netns else ""
+    extra = (f" mtu {action.mtu}" if action.mtu else "") + (f" address {action.mac}" if action.mac else "")
+    return [f"ip -n {quote(action.netns)} link add {quote(action.name)} link {quote(action.parent_name)}{where}"
+            f"{extra} type {action.kind} mode {action.mode}"]
+
+
+def commands(action: CreateTunnel | CreateSubInterface) -> list[str]:
+    """The export hook (netlab.features.base.Feature.export): the shell lines of one of this feature's actions."""
+    if isinstance(action, CreateTunnel):
+        return tunnel(action)
+    return subinterface(action)
