@@ -1,9 +1,10 @@
 """``netlab export`` of tunnels and sub-interfaces: the ``ip link add`` that makes the same link as the message
 :mod:`.kernel` packs.
 
-Why every value is spelled out, defaults included (``dstport 4789``): ``ip`` and netlab would otherwise fall back
-to different defaults (the kernel's VXLAN port is 8472, netlab's is the IANA 4789), and the script must build the
-same lab. Interface indexes are left to the kernel; bridges inside nodes are core actions (views/export.py).
+Why every value is spelled out, defaults included (``dstport 4789``, ``mode ipip``): ``ip`` and netlab would
+otherwise fall back to different defaults (the kernel's VXLAN port is 8472, netlab's the IANA 4789; ``ip`` asks an
+ipip tunnel for any inner protocol, netlab leaves the kernel's IPIP only), and the script must build the same lab.
+Interface indexes are left to the kernel; bridges inside nodes are core actions (views/export.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ def tunnel(action: CreateTunnel) -> list[str]:
         return [f"{head} type vxlan id {action.vni or 0} remote {action.remote} local {action.local} "
                 f"dstport {action.port or VXLAN_PORT}{ttl}"]
     key = f" key {action.key}" if action.key is not None and action.kind == "gre" else ""
-    return [f"{head} type {action.kind} local {action.local} remote {action.remote}{key}{ttl}"]
+    # ipip: `ip` would ask for proto "any" (IPIP and MPLS); netlab's message leaves the kernel's default, IPIP only
+    mode = " mode ipip" if action.kind == "ipip" else ""
+    return [f"{head} type {action.kind}{mode} local {action.local} remote {action.remote}{key}{ttl}"]
 
 
 def subinterface(action: CreateSubInterface) -> list[str]:
