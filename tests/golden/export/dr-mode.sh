@@ -10,8 +10,8 @@
 # (procps), ipvsadm, python3 importing netlab (for the services). From the environment: PYTHON (default python3),
 # LOG_DIR (default /run).
 #
-#   dr-mode.sh          build the lab (refused if one of its namespaces exists)
-#   dr-mode.sh down     remove it
+#   bash dr-mode.sh          build the lab (refused if one of its namespaces exists)
+#   bash dr-mode.sh down     remove it
 #
 # `ip -n NS ...` is `ip` run inside namespace NS, as `ip netns exec NS ip ...` would.
 set -euo pipefail

@@ -9,8 +9,8 @@
 # (procps), python3 importing netlab (for the services). From the environment: PYTHON (default python3), LOG_DIR
 # (default /run).
 #
-#   routed.sh          build the lab (refused if one of its namespaces exists)
-#   routed.sh down     remove it
+#   bash routed.sh          build the lab (refused if one of its namespaces exists)
+#   bash routed.sh down     remove it
 #
 # `ip -n NS ...` is `ip` run inside namespace NS, as `ip netns exec NS ip ...` would.
 set -euo pipefail

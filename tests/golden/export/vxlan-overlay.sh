@@ -10,8 +10,8 @@
 # sysctl (procps), python3 importing netlab (for the services). From the environment: PYTHON (default python3),
 # LOG_DIR (default /run).
 #
-#   vxlan-overlay.sh          build the lab (refused if one of its namespaces exists)
-#   vxlan-overlay.sh down     remove it
+#   bash vxlan-overlay.sh          build the lab (refused if one of its namespaces exists)
+#   bash vxlan-overlay.sh down     remove it
 #
 # `ip -n NS ...` is `ip` run inside namespace NS, as `ip netns exec NS ip ...` would.
 set -euo pipefail
