@@ -49,6 +49,8 @@ SETTLE = 1.5
 second after both ends are up (read at once, a port may still show NO-CARRIER and its bridge port state disabled)."""
 
 
+BROKEN_ON_PURPOSE = {"arp-problem"}
+"""Catalog labs whose probes fail as written: the lesson is the failure (the state comparison still applies)."""
 VM_ONLY = {"ip_vs", "gre", "ipip", "tunl0", "ipvlan"}
 """Features that send a lab to the VM pass of CI (QEMU TCG here: Python 15-50x slower)."""
 
@@ -207,7 +209,8 @@ def round_trip(lab: Lab, tmp_path: Path, probes: bool) -> None:
 @pytest.mark.parametrize("name", _labs())
 def test_the_exported_script_builds_what_netlab_up_builds_and_passes_the_probes(name: str, tmp_path: Path) -> None:
     lab = Lab.load(name)
-    round_trip(lab, tmp_path, probes=lab.resolved.exercise is None)  # exercises start broken on purpose
+    # exercises start broken on purpose, and so does arp-problem (its probes fail until its ARP problem is fixed)
+    round_trip(lab, tmp_path, probes=lab.resolved.exercise is None and lab.name not in BROKEN_ON_PURPOSE)
 
 
 def test_the_manual_s_campus_lab_round_trips_with_ipv6_loopbacks_and_per_interface_sysctls(tmp_path: Path) -> None:
