@@ -48,6 +48,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
         return 0
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="netlab catalog", title_justify="left")
@@ -57,7 +58,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     for row in rows:
         needs = [f for f in row["requires"] if f not in ("netns", "veth")]  # type: ignore[attr-defined]
         tags = "".join(f" [{t}]" for t in row.get("tags", []))  # type: ignore[attr-defined]
-        table.add_row(str(row["name"]), str(row["summary"]) + tags, ", ".join(needs) or "-")
+        # escaped: "[exercise (arp, level 2)]" is rich markup syntax and would vanish from the table
+        table.add_row(str(row["name"]), escape(str(row["summary"]) + tags), ", ".join(needs) or "-")
     _console().print(table)
     return 0
 

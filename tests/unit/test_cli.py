@@ -196,3 +196,14 @@ def test_a_user_without_root_is_told_why_and_gets_exit_5(argv: list[str], monkey
     assert main(argv) == 5
     err = capsys.readouterr().err
     assert "netlab needs root" in err and "CAP_NET_ADMIN" in err and "Traceback" not in err
+
+
+def test_list_marks_the_exercises_in_its_table(capsys: pytest.CaptureFixture[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tag is in brackets, which rich would read as markup and drop: the table must still show it."""
+    monkeypatch.setenv("COLUMNS", "300")
+    code, out, _ = run(["list"], capsys)
+    assert code == 0
+    line = next(ln for ln in out.splitlines() if " ex-router-forwarding " in ln)
+    assert "[exercise (routing, level 1)]" in line
+    assert "[exercise" not in next(ln for ln in out.splitlines() if " routed " in ln)
