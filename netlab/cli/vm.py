@@ -52,8 +52,11 @@ def cmd_vm(args: argparse.Namespace) -> int:
         sys.stderr.write(f"netlab vm: booting a full kernel ({args.backend}) for: {' '.join(rest)}\n")
     # netlab's own settings (NETLAB_REQUIRE_KERNEL, NETLAB_RUN_DIR, ...) follow the command into the guest
     env = {k: v for k, v in os.environ.items() if k.startswith("NETLAB_")}
-    return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, env=env,
-                     backend=VmBackend(args.backend), timeout=args.timeout)
+    from netlab.interrupts import sigterm_as_interrupt
+
+    with sigterm_as_interrupt():  # a CI runner's SIGTERM must not leave the QEMU of a session of its own running
+        return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, env=env,
+                         backend=VmBackend(args.backend), timeout=args.timeout)
 
 
 def _vm_check(args: argparse.Namespace, fresh: bool) -> int:

@@ -321,3 +321,23 @@ def test_boot_records_are_per_host_boot_and_per_binary(tmp_path: Path, monkeypat
 def test_the_virtme_ng_pin_is_the_one_installed() -> None:
     script = (Path(__file__).resolve().parents[2] / "scripts" / "install-vm-deps").read_text()
     assert f"VNG_VERSION={backends.VNG_VERSION}\n" in script
+
+
+def test_sigterm_kills_the_guest_s_whole_session_like_ctrl_c(tmp_path: Path) -> None:
+    """A CI runner stops a job with SIGTERM; `netlab vm` once died at once and left QEMU running."""
+    import os
+    import signal
+    import threading
+
+    from netlab.interrupts import sigterm_as_interrupt
+
+    plan = fake_plan(tmp_path, VmBackend.TCG, "boot")
+    pid_file = tmp_path / "guest.pid"
+    slow = VmPlan(**{**plan.__dict__, "argv": ("sh", "-c", f'echo "$UP"; echo "$UP" >&2; echo $$ > {pid_file}; '
+                                                           "exec sleep 60")})
+    threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGTERM)).start()
+    with pytest.raises(KeyboardInterrupt), sigterm_as_interrupt():
+        launch(slow, Backend(VmBackend.TCG, "t", 5, 5), timeout=30)
+    guest = int(pid_file.read_text())
+    assert not Path(f"/proc/{guest}").exists(), "the guest's process must be gone"
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
