@@ -20,6 +20,7 @@ from netlab.cli.doctor import cmd_doctor
 from netlab.cli.export import register as register_export
 from netlab.cli.probes import cmd_probe, cmd_run
 from netlab.cli.status import cmd_status
+from netlab.cli.vagrant import register as register_vagrant
 from netlab.cli.views import add_verbs as add_view_verbs
 from netlab.cli.vm import cmd_vm
 from netlab.errors import InvalidInput, NetlabError
@@ -334,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     verb("schema", cmd_schema, "print the topology JSON Schema (for editors)")
     register_export(verb)  # netlab export: the lab as a bash script (netlab/cli/export.py)
     add_view_verbs(verb)  # netlab graph, netlab handout: pictures and pages of a lab (netlab/cli/views.py)
+    register_vagrant(verb)  # netlab vagrant render|ci (netlab/cli/vagrant.py)
     from netlab.features.base import load_hook
     from netlab.features.registry import FEATURES
 

@@ -161,7 +161,7 @@ def test_core_imports_only_core_and_errors_at_run_time(module: str) -> None:
 
 
 NAMES_NO_FEATURE = ("netlab.stages", "netlab.cli", "netlab.vm", "netlab.status", "netlab.pipeline", "netlab.api",
-                    "netlab.requirements", "netlab.kernel", "netlab.views")
+                    "netlab.requirements", "netlab.kernel", "netlab.views", "netlab.vagrant", "netlab.interrupts")
 
 
 @pytest.mark.parametrize("module", sorted(m for m in modules() if m.startswith(NAMES_NO_FEATURE)))
