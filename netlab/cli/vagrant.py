@@ -39,8 +39,18 @@ def _render(args: argparse.Namespace) -> int:
     from netlab.vagrant.vagrantfile import VagrantConfig, render
 
     vms = tuple(f"netlab{i}" for i in range(1, args.vms + 1)) if args.vms > 1 else ("netlab",)
+    driver = "kvm" if args.driver == "auto" else args.driver
     config = VagrantConfig(vms=vms, box=args.box or "debian/bookworm64", provider=args.provider, cpus=args.cpus,
-                           memory=args.memory, libvirt_driver="kvm" if args.driver == "auto" else args.driver)
+                           memory=args.memory, libvirt_driver=driver)
+    if args.box_env:
+        from dataclasses import replace
+
+        from netlab.vagrant.ci import read_box_env
+
+        # the offline box of scripts/vagrant-box: `vagrant up` adds it from its file; it boots by direct kernel boot
+        env = read_box_env(Path(args.box_env))
+        config = replace(config, box=env["BOX_NAME"], box_url="file://" + env["BOX_PATH"], kernel=env["KERNEL"],
+                         initrd=env["INITRD"], cmd_line=env["CMDLINE"], provider="libvirt")
     text = render(config)
     if args.output in (None, "-"):
         sys.stdout.write(text)
@@ -92,6 +102,8 @@ def register(verb: Callable[..., Any]) -> None:
     r.add_argument("-o", "--output", help="file (default: stdout)")
     r.add_argument("--vms", type=int, default=1, help="how many VMs (netlab1, netlab2, …)")
     r.add_argument("--provider", choices=["libvirt", "virtualbox"], default="libvirt")
+    r.add_argument("--box-env", metavar="FILE", help="use the offline box scripts/vagrant-box built (its box.env, "
+                   "printed next to the .box): no download from Vagrant Cloud; libvirt only")
 
     c = sub.add_parser("ci", help="labs inside a disposable VM; JUnit back; nothing left", description=CI_DESCRIPTION)
     common(c)

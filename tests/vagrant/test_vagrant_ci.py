@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -107,3 +108,32 @@ def test_ctrl_c_while_the_vm_boots_leaves_nothing(tmp_path: Path) -> None:
     assert _read(out / "libvirt-domains") == [] and _read(out / "libvirt-networks") == []
     assert _read(out / "libvirt-volumes") == []
     assert time.monotonic() - start < 1800
+
+
+def test_a_learner_s_vagrant_up_is_provisioned_by_vagrant_s_own_ansible_provisioner(tmp_path: Path) -> None:
+    """The learner path: `vagrant up` of the template's Vagrantfile runs playbooks/provision.yml through Vagrant's
+    ansible provisioner (the offline box stands in for debian/bookworm64, which CI cannot download); the lab runs
+    inside, and `vagrant provision` again changes nothing."""
+    _ready()
+    from netlab.vagrant.ci import read_box_env
+    from netlab.vagrant.vagrantfile import VagrantConfig, render
+
+    box = subprocess.run(["bash", str(REPO / "scripts" / "vagrant-box")], capture_output=True, text=True,
+                         timeout=1800, check=True).stdout.strip().splitlines()[-1]
+    env = read_box_env(Path(box).parent / "box.env")
+    out = tmp_path / "out"
+    out.mkdir()
+    (tmp_path / "Vagrantfile").write_text(render(VagrantConfig(
+        box=env["BOX_NAME"], box_url="file://" + env["BOX_PATH"], kernel=env["KERNEL"], initrd=env["INITRD"],
+        cmd_line=env["CMDLINE"], libvirt_driver="qemu", src_dir=str(REPO),
+        playbook=str(REPO / "playbooks" / "provision.yml"))))
+    script = (f"cd {tmp_path} && vagrant up > {out}/up.log 2>&1 && "
+              f"vagrant ssh -c 'sudo netlab run routed' > {out}/run.log 2>&1 && "
+              f"vagrant provision > {out}/again.log 2>&1; rc=$?; vagrant destroy -f > /dev/null 2>&1; exit $rc")
+    done = _in_env(script, out, timeout=2400)
+    logs = {p.name: p.read_text() for p in out.glob("*.log")}
+    assert done.returncode == 0, f"{done.stderr[-2000:]}\n" + "\n".join(f"== {k}\n{v[-3000:]}" for k, v in logs.items())
+    assert "PLAY RECAP" in logs["up.log"] and "failed=0" in logs["up.log"]
+    assert re.search(r"\b(\d+) of \1 probes passed", logs["run.log"]), logs["run.log"][-1500:]
+    assert "changed=0" in logs["again.log"] and "failed=0" in logs["again.log"]
+    assert _read(out / "libvirt-domains") == []
