@@ -89,6 +89,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("dummy", "dummy interfaces (dummy)", "dummy"),
     Feature("vlan", "802.1Q VLAN sub-interfaces (8021q)", "8021q"),
     Feature("netem", "netem qdisc: delay, loss, duplication (sch_netem)", "sch_netem"),
+    Feature("tbf", "tbf qdisc: a rate-limited bottleneck queue (sch_tbf)", "sch_tbf"),
+    Feature("tcp_bbr", "BBR congestion control for a socket (tcp_bbr)", "tcp_bbr"),
     Feature("ip_vs", "IP Virtual Server, the kernel load balancer (ip_vs)", "ip_vs"),
     *(Feature(f"ip_vs_{s}", f"IPVS {_SCHEDULER_NAMES[s]} scheduler (ip_vs_{s})", f"ip_vs_{s}")
       for s in IPVS_SCHEDULERS),
@@ -100,8 +102,8 @@ _BY_NAME = {f.name: f for f in FEATURES}
 
 #: Names people also use for the same thing (module names mostly); ``canonical_name`` maps them.
 ALIASES: dict[str, str] = {
-    "ip_gre": "gre", "ip6_gre": "ip6gre", "8021q": "vlan", "sch_netem": "netem", "nf_tables": "nftables",
-    "ipvs": "ip_vs",
+    "ip_gre": "gre", "ip6_gre": "ip6gre", "8021q": "vlan", "sch_netem": "netem", "sch_tbf": "tbf",
+    "nf_tables": "nftables", "ipvs": "ip_vs",
 }
 
 

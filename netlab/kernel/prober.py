@@ -73,6 +73,8 @@ class Prober:
             "tunl0": self.probe_tunl0,
             "dummy": lambda: self.probe_link("dummy", "dummy", {}),
             "netem": self.probe_netem,
+            "tbf": self.probe_tbf,
+            "tcp_bbr": self.probe_bbr,
             "ip_vs": self.probe_ipvs,
             "iptables": self.probe_iptables,
             "nftables": self.probe_nftables,
@@ -165,6 +167,33 @@ class Prober:
                 f"this kernel has no netem qdisc (module sch_netem); {_VM_HINT}",
             )
         return True, "tc qdisc add dev nlp-v0 root netem delay 1ms in a scratch netns: added", ""
+
+    def probe_tbf(self) -> Result:
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        ok, how, _ = self.get("veth")
+        if not ok or "nlp-v1" not in self.veth_ends:
+            return False, f"not tested: tbf needs a link, and {how}", ""
+        what = "tc qdisc add dev nlp-v1 root tbf rate 1mbit burst 1600 limit 3000 in a scratch netns"
+        try:
+            self.ipr.tc("add", "tbf", self.veth_ends["nlp-v1"], rate="1mbit", burst=1600, limit=3000)
+        except NetlinkError as exc:
+            return False, f"{what}: {errno_text(int(exc.code))}", f"this kernel has no tbf qdisc (module sch_tbf); " \
+                f"{_VM_HINT}"
+        return True, f"{what}: added", ""
+
+    def probe_bbr(self) -> Result:
+        """A socket asking for BBR: a full kernel loads tcp_bbr on that request (as for any congestion control)."""
+        import socket
+
+        what = "setsockopt(TCP_CONGESTION, \"bbr\") on a TCP socket"
+        with socket.socket() as s:
+            try:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"bbr")
+            except OSError as exc:
+                return False, f"{what}: {errno_text(exc.errno or 0)}", f"this kernel has no BBR (module tcp_bbr); " \
+                    f"{_VM_HINT}"
+        return True, f"{what}: accepted", ""
 
     # -- IPVS
 

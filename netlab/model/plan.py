@@ -17,9 +17,9 @@ import json
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
-Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "ipvs", "iptables",
+Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs", "iptables",
                 "commands", "services"]
-PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "ipvs",
+PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs",
                              "iptables", "commands", "services")
 
 
@@ -240,6 +240,38 @@ class LoadIptables:
 
 
 @dataclass(frozen=True)
+class SetQdisc:
+    """The root qdisc of one interface (:mod:`netlab.features.shaping`): netem (delay, jitter, loss, duplicate,
+    reorder, and its own rate) or tbf (a plain bottleneck). Values in the kernel's units, 0 for unset."""
+
+    phase: ClassVar[Phase] = "qdiscs"
+    netns: str
+    node: str
+    ifname: str
+    kind: Literal["netem", "tbf"]
+    delay_us: int
+    jitter_us: int
+    loss: float
+    duplicate: float
+    reorder: float
+    rate_bps: int
+    limit: int
+    """netem: packets; tbf: bytes."""
+    burst: int
+    """tbf: bytes the bucket holds."""
+    origin: str
+
+    def describe(self) -> str:
+        parts = [f"delay {self.delay_us / 1000:g}ms" + (f" ±{self.jitter_us / 1000:g}ms" if self.jitter_us else "")
+                 if self.delay_us else "", f"loss {self.loss:g}%" if self.loss else "",
+                 f"duplicate {self.duplicate:g}%" if self.duplicate else "",
+                 f"reorder {self.reorder:g}%" if self.reorder else "",
+                 f"rate {self.rate_bps / 1e6:g}mbit" if self.rate_bps else "",
+                 f"limit {self.limit}{'p' if self.kind == 'netem' else 'b'}"]
+        return f"qdisc {self.kind} on {self.node}:{self.ifname}: {' '.join(p for p in parts if p)} ({self.origin})"
+
+
+@dataclass(frozen=True)
 class RunCommand:
     phase: ClassVar[Phase] = "commands"
     netns: str
@@ -271,7 +303,7 @@ class StartService:
 
 
 Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateSubInterface | SetSysctl | LinkUp
-          | AddAddress | AddRoute | AddIpvsService
+          | AddAddress | AddRoute | SetQdisc | AddIpvsService
           | LoadIptables | RunCommand | StartService)
 
 

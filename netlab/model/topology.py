@@ -19,6 +19,7 @@ from netlab.features.exercises.model import Exercise
 from netlab.features.iptables.model import Iptables
 from netlab.features.ipvs.model import VirtualService
 from netlab.features.services.model import Service
+from netlab.features.shaping.model import Shape
 from netlab.features.tunnels.model import NodeBridge, SubInterface, Tunnel
 from netlab.probes.model import Probe
 
@@ -154,6 +155,9 @@ class Topology(Model):
     tunnels: tuple[Tunnel, ...] = ()
     """GRE, IPIP and VXLAN tunnels between two nodes across the underlay: kind, both ends (node, underlay
     ``local``, interface, inner addresses), key/VNI/port, TTL, MTU."""
+    shaping: tuple[Shape, ...] = ()
+    """Link shaping: what leaves ``node:interface`` is delayed, lost, duplicated, reordered (netem) or held in a
+    rate-limited queue (a bottleneck: netem's rate, or tbf)."""
     probes: tuple[Probe, ...] = ()
     """Checks that prove the lab works (``netlab probe``): ping, tcp, udp, http, arp, capture, distribution,
     counters, sysctl, state; each with what it expects."""

@@ -59,6 +59,7 @@ PHASE_TITLES: dict[Phase, str] = {
     "up": "interfaces up; bridge ports into their bridge",
     "addresses": "addresses: IPv4 with its broadcast address (brd +), IPv6 without duplicate address detection",
     "routes": "static routes (proto static, main table), once the addresses that reach their gateways exist",
+    "qdiscs": "shaped interfaces: a root qdisc each (netem impairs, tbf is a bottleneck), on what leaves them",
     "ipvs": "IPVS virtual services, in the director's namespace",
     "iptables": "iptables, one iptables-restore per node",
     "commands": "the nodes' own commands, once addresses, routes and rules are in place",
@@ -67,7 +68,8 @@ PHASE_TITLES: dict[Phase, str] = {
 IPV6_TITLE = ("namespaces, one per node and per LAN, lo up; IPv6 on without duplicate address detection (the lab's "
               "addresses are unique by construction, and DAD would hold each one back for about a second)")
 TOOLS = {"ip": "ip (iproute2)", "sysctl": "sysctl (procps)", "iptables-restore": "iptables-restore",
-         "ipvsadm": "ipvsadm", "python3": "python3 importing netlab (for the services)", "sh": "sh"}
+         "ipvsadm": "ipvsadm", "tc": "tc (iproute2)", "python3": "python3 importing netlab (for the services)",
+         "sh": "sh"}
 """How the header names a program the script runs; one not listed here is named as it is."""
 SETTING = re.compile(r"\$\{(\w+):-([^}]*)\}")
 """``${NAME:-default}`` in a line: a setting the user may give in the environment."""

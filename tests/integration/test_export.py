@@ -32,7 +32,7 @@ from netlab import catalog, requirements
 from netlab.api import Lab
 from netlab.kernel.iptables import NoBackend, detect_backend
 from netlab.kernel.proc import sysctl_path
-from netlab.model.plan import AddIpvsService, CreateNetns, CreateSubInterface, CreateVeth, Plan, SetSysctl
+from netlab.model.plan import AddIpvsService, CreateNetns, CreateSubInterface, CreateVeth, Plan, SetQdisc, SetSysctl
 from netlab.probes.context import LabView
 from netlab.probes.runner import ProbeRunner
 from netlab.views.export import render
@@ -143,6 +143,7 @@ def read_back(plan: Plan) -> dict[str, dict[str, Any]]:
         elif isinstance(a, SetSysctl):
             keys[a.netns].append(a.key)
     directors = {a.netns for a in plan.actions if isinstance(a, AddIpvsService)}
+    shaped = {a.netns for a in plan.actions if isinstance(a, SetQdisc)}
     try:
         save = detect_backend().save
     except NoBackend:
@@ -166,6 +167,9 @@ def read_back(plan: Plan) -> dict[str, dict[str, Any]]:
         }
         if ns in directors:
             state["ipvs"] = _run(["ip", "netns", "exec", ns, "ipvsadm", "-Sn"]).stdout.splitlines()
+        if ns in shaped:  # root qdiscs as tc prints them, the kernel-chosen handle left out
+            state["qdiscs"] = sorted(re.sub(r"qdisc (\S+) [0-9a-f]+: ", r"qdisc \1 ", line) for line in _run(
+                ["ip", "netns", "exec", ns, "tc", "qdisc", "show"]).stdout.splitlines() if " root " in line)
         out[ns] = state
     return out
 

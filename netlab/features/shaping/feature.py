@@ -1,0 +1,64 @@
+"""The shaping feature's hooks: per-interface netem/tbf root qdiscs (delay, loss, a bottleneck)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from netlab.core.requirement import Requirement
+from netlab.features.base import CheckContext, DiagramPart, Feature, PlanContext, ResolveContext
+from netlab.features.shaping import checks
+from netlab.features.shaping.model import Shape
+from netlab.features.shaping.resolve import resolve as resolve_shapes
+from netlab.model.plan import Action, SetQdisc
+from netlab.model.resolved import ResolvedLab
+from netlab.model.topology import Topology
+
+
+def check(ctx: CheckContext) -> None:
+    shapes = getattr(ctx.topo, "shaping", ())
+    raw = ctx.loaded.data.get("shaping") if isinstance(ctx.loaded.data, dict) else None
+    if not shapes and isinstance(raw, list):
+        shapes = tuple(ctx.salvage(Shape, item) if isinstance(item, dict) else None for item in raw)
+    checks.check(ctx.topo, tuple(shapes), ctx.interfaces, ctx.col)
+
+
+def requirements(topo: Topology) -> list[Requirement]:
+    reqs = []
+    for shape in topo.shaping:
+        impaired = any(getattr(shape, k) for k in ("delay", "jitter", "loss", "duplicate", "reorder"))
+        if impaired or not shape.rate:
+            reqs.append(Requirement("netem", f"{shape.at} is shaped with netem (delay, loss, …)"))
+        else:
+            reqs.append(Requirement("tbf", f"{shape.at} is a {shape.rate} bottleneck (tbf)"))
+    return reqs
+
+
+def resolve(ctx: ResolveContext) -> Mapping[str, object]:
+    return {"shaping": resolve_shapes(ctx.topo.shaping, ctx.netns, ctx.origin)}
+
+
+def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:
+    for s in lab.shaping:
+        yield SetQdisc(s.netns, s.node, s.ifname, s.kind, s.delay_us, s.jitter_us, s.loss, s.duplicate, s.reorder,
+                       s.rate_bps, s.limit, s.burst, s.origin)
+
+
+def diagram(lab: ResolvedLab) -> DiagramPart:
+    notes: dict[str, list[str]] = {}
+    for s in lab.shaping:
+        what = [f"delay {s.delay_us / 1000:g}ms" if s.delay_us else "", f"loss {s.loss:g}%" if s.loss else "",
+                f"{s.rate_bps / 1e6:g}mbit" if s.rate_bps else ""]
+        notes.setdefault(s.node, []).append(f"{s.ifname} out: {s.kind} {' '.join(w for w in what if w)}".rstrip())
+    return DiagramPart(notes={n: tuple(v) for n, v in notes.items()})
+
+
+FEATURE = Feature(
+    name="shaping",
+    check=check,
+    requirements=requirements,
+    resolve=resolve,
+    plan=plan,
+    diagram=diagram,
+    executors={SetQdisc: "netlab.features.shaping.kernel:apply"},
+    export="netlab.features.shaping.export:commands",
+)

@@ -1,0 +1,57 @@
+"""The ``shaping:`` section: what leaves an interface is delayed, lost, duplicated, reordered or rate-limited."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Value = str | int | float | None
+"""A value with its unit (``20ms``); a bare number is accepted here only to be refused by the check with the
+unit it needs, rather than as a type error."""
+
+
+class Shape(BaseModel):
+    """The egress of one node interface, shaped: a netem qdisc when anything is impaired (delay, loss, …; netem
+    also limits the rate), else a token bucket (tbf) for a plain bottleneck. Both directions of a link: shape
+    both ends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    at: str
+    """``node:interface`` whose outgoing packets are shaped (``router:eth1``)."""
+    delay: Value = None
+    """Added one-way delay, e.g. ``20ms`` (netem)."""
+    jitter: Value = None
+    """Random variation of the delay, e.g. ``2ms`` (needs ``delay``)."""
+    loss: Value = None
+    """Random loss, e.g. ``1%`` (netem)."""
+    duplicate: Value = None
+    """Random duplication, e.g. ``0.5%`` (netem)."""
+    reorder: Value = None
+    """Share of packets sent at once, ahead of the delayed others, e.g. ``5%`` (needs ``delay``)."""
+    rate: Value = None
+    """The bottleneck's rate, e.g. ``10mbit`` (netem's rate with impairments, else tbf)."""
+    limit: int | None = Field(default=None, ge=1, le=1_000_000)
+    """The queue in front of the bottleneck, in packets (the buffer whose size Cubic fills and BBR does not).
+    Default: netem's 1000 packets; with tbf alone, 100 ms at ``rate``."""
+
+
+@dataclass(frozen=True)
+class ResolvedShape:
+    """One interface's root qdisc in the kernel's units (see :class:`netlab.model.plan.SetQdisc`)."""
+
+    node: str
+    netns: str
+    ifname: str
+    kind: Literal["netem", "tbf"]
+    delay_us: int
+    jitter_us: int
+    loss: float
+    duplicate: float
+    reorder: float
+    rate_bps: int
+    limit: int
+    burst: int
+    origin: str
