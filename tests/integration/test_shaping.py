@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +83,31 @@ def test_the_bottleneck_holds_cubic_in_its_queue_and_not_bbr() -> None:
     assert cubic["rtt_ms"] >= 30, f"Cubic's median RTT {cubic['rtt_ms']:.1f} ms: it should fill the 1000-packet queue"
     assert cubic["rtt_ms"] >= 3 * bbr["rtt_ms"], (f"Cubic {cubic['rtt_ms']:.1f} ms vs BBR {bbr['rtt_ms']:.1f} ms: "
                                                  "BBR should keep the queue several times shorter")
+
+
+NETEM_LAB = """name: netem-t
+nodes:
+  a: {}
+  b: {}
+links:
+  - a: {node: a, address: 10.0.0.1/24}
+    b: {node: b, address: 10.0.0.2/24}
+shaping:
+  - {at: a:eth0, delay: 40ms, loss: 0%, limit: 500}
+  - {at: b:eth0, delay: 10ms, jitter: 1ms}
+"""
+
+
+@pytest.mark.kernel("netem")
+def test_netem_delays_what_leaves_each_end(tmp_path: Path) -> None:
+    """40 ms out of a, 10 ± 1 ms out of b: a ping's RTT is their sum (≈ 50 ms), never less."""
+    path = tmp_path / "netem-t.yml"
+    path.write_text(NETEM_LAB)
+    with running(path) as lab:
+        qdiscs = subprocess.run(["ip", "netns", "exec", f"nl-{lab.name}.a", "tc", "qdisc", "show", "dev", "eth0"],
+                                capture_output=True, text=True, check=True).stdout
+        assert "netem" in qdiscs and "delay 40ms" in qdiscs and "limit 500" in qdiscs, qdiscs
+        ping = subprocess.run(["ip", "netns", "exec", f"nl-{lab.name}.a", "ping", "-c", "5", "-i", "0.2", "-q",
+                               "10.0.0.2"], capture_output=True, text=True, timeout=30, check=True).stdout
+        rtt_min = float(ping.rsplit("=", 1)[1].split("/")[0])
+        assert 48.0 <= rtt_min <= 80.0, f"RTT min {rtt_min} ms: 40 ms + 10±1 ms of netem delay\n{ping}"
