@@ -261,14 +261,18 @@ class SetQdisc:
     """tbf: bytes the bucket holds."""
     origin: str
 
-    def describe(self) -> str:
+    def settings(self) -> str:
+        """``delay 20ms ±2ms loss 1% rate 10mbit``: what the shaping does, in the units a topology uses."""
         parts = [f"delay {self.delay_us / 1000:g}ms" + (f" ±{self.jitter_us / 1000:g}ms" if self.jitter_us else "")
                  if self.delay_us else "", f"loss {self.loss:g}%" if self.loss else "",
                  f"duplicate {self.duplicate:g}%" if self.duplicate else "",
                  f"reorder {self.reorder:g}%" if self.reorder else "",
-                 f"rate {self.rate_bps / 1e6:g}mbit" if self.rate_bps else "",
-                 f"limit {self.limit}{'p' if self.kind == 'netem' else 'b'}"]
-        return f"qdisc {self.kind} on {self.node}:{self.ifname}: {' '.join(p for p in parts if p)} ({self.origin})"
+                 f"rate {self.rate_bps / 1e6:g}mbit" if self.rate_bps else ""]
+        return " ".join(p for p in parts if p)
+
+    def describe(self) -> str:
+        what = " ".join(p for p in (self.settings(), f"limit {self.limit}{'p' if self.kind == 'netem' else 'b'}") if p)
+        return f"qdisc {self.kind} on {self.node}:{self.ifname}: {what} ({self.origin})"
 
 
 @dataclass(frozen=True)

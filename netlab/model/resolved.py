@@ -13,8 +13,8 @@ from netlab.core.derived import DerivedSetting
 from netlab.features.iptables.rules import ResolvedTable
 from netlab.features.ipvs.derive import ResolvedService
 from netlab.features.services.model import ServiceSpec
-from netlab.features.shaping.model import ResolvedShape
 from netlab.features.tunnels.resolve import ResolvedOverlay
+from netlab.model.plan import SetQdisc
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,9 @@ class ResolvedLab:
     ipvs: tuple[ResolvedService, ...] = ()
     overlay: ResolvedOverlay = field(default_factory=ResolvedOverlay)
     """Tunnels, macvlan/ipvlan sub-interfaces and bridges inside nodes (:mod:`netlab.features.tunnels`)."""
-    shaping: tuple[ResolvedShape, ...] = ()
-    """Root qdiscs of shaped interfaces (:mod:`netlab.features.shaping`)."""
+    shaping: tuple[SetQdisc, ...] = ()
+    """Root qdiscs of shaped interfaces (:mod:`netlab.features.shaping`), resolved straight into the plan's
+    actions: nothing is left to decide between resolve and plan."""
     exercise: dict[str, object] | None = None
     """The ``exercise:`` section as plain data (:mod:`netlab.features.exercises`): grading reads it from the
     state, so editing the file after ``exercise start`` does not change how the lab is graded."""

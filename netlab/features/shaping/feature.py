@@ -8,6 +8,7 @@ from netlab.core.requirement import Requirement
 from netlab.features.base import CheckContext, DiagramPart, Feature, PlanContext, ResolveContext
 from netlab.features.shaping import checks
 from netlab.features.shaping.model import Shape
+from netlab.features.shaping.resolve import qdisc_kind
 from netlab.features.shaping.resolve import resolve as resolve_shapes
 from netlab.model.plan import Action, SetQdisc
 from netlab.model.resolved import ResolvedLab
@@ -25,8 +26,7 @@ def check(ctx: CheckContext) -> None:
 def requirements(topo: Topology) -> list[Requirement]:
     reqs = []
     for shape in topo.shaping:
-        impaired = any(getattr(shape, k) for k in ("delay", "jitter", "loss", "duplicate", "reorder"))
-        if impaired or not shape.rate:
+        if qdisc_kind(shape) == "netem":
             reqs.append(Requirement("netem", f"{shape.at} is shaped with netem (delay, loss, …)"))
         else:
             reqs.append(Requirement("tbf", f"{shape.at} is a {shape.rate} bottleneck (tbf)"))
@@ -38,17 +38,13 @@ def resolve(ctx: ResolveContext) -> Mapping[str, object]:
 
 
 def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:
-    for s in lab.shaping:
-        yield SetQdisc(s.netns, s.node, s.ifname, s.kind, s.delay_us, s.jitter_us, s.loss, s.duplicate, s.reorder,
-                       s.rate_bps, s.limit, s.burst, s.origin)
+    return lab.shaping
 
 
 def diagram(lab: ResolvedLab) -> DiagramPart:
     notes: dict[str, list[str]] = {}
     for s in lab.shaping:
-        what = [f"delay {s.delay_us / 1000:g}ms" if s.delay_us else "", f"loss {s.loss:g}%" if s.loss else "",
-                f"{s.rate_bps / 1e6:g}mbit" if s.rate_bps else ""]
-        notes.setdefault(s.node, []).append(f"{s.ifname} out: {s.kind} {' '.join(w for w in what if w)}".rstrip())
+        notes.setdefault(s.node, []).append(f"{s.ifname} out: {s.kind} {s.settings()}".rstrip())
     return DiagramPart(notes={n: tuple(v) for n, v in notes.items()})
 
 

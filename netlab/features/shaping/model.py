@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
 
 Value = str | int | float | None
@@ -37,21 +34,3 @@ class Shape(BaseModel):
     """The queue in front of the bottleneck, in packets (the buffer whose size Cubic fills and BBR does not).
     Default: netem's 1000 packets; with tbf alone, 100 ms at ``rate``."""
 
-
-@dataclass(frozen=True)
-class ResolvedShape:
-    """One interface's root qdisc in the kernel's units (see :class:`netlab.model.plan.SetQdisc`)."""
-
-    node: str
-    netns: str
-    ifname: str
-    kind: Literal["netem", "tbf"]
-    delay_us: int
-    jitter_us: int
-    loss: float
-    duplicate: float
-    reorder: float
-    rate_bps: int
-    limit: int
-    burst: int
-    origin: str

@@ -12,32 +12,35 @@ from collections.abc import Callable
 from typing import Literal
 
 from netlab.core.diagnostics import PathKey
-from netlab.features.shaping.model import ResolvedShape, Shape
+from netlab.features.shaping.model import Shape
 from netlab.features.shaping.units import parse_percent, parse_rate, parse_time
+from netlab.model.plan import SetQdisc
 
 FRAME = 1514
 NETEM_LIMIT = 1000
+IMPAIRMENTS = ("delay", "jitter", "loss", "duplicate", "reorder")
+
+
+def qdisc_kind(shape: Shape) -> Literal["netem", "tbf"]:
+    """netem when anything is impaired (or there is no rate to hold to), else tbf."""
+    return "netem" if any(getattr(shape, k) for k in IMPAIRMENTS) or not shape.rate else "tbf"
 
 
 def resolve(shapes: tuple[Shape, ...], netns: Callable[[str], str], origin: Callable[[PathKey], str]) \
-        -> tuple[ResolvedShape, ...]:
+        -> tuple[SetQdisc, ...]:
     out = []
     for i, s in enumerate(shapes):
         node, _, ifname = s.at.partition(":")
-        delay = parse_time(s.delay) if s.delay else 0
-        jitter = parse_time(s.jitter) if s.jitter else 0
-        loss = parse_percent(s.loss) if s.loss else 0.0
-        dup = parse_percent(s.duplicate) if s.duplicate else 0.0
-        reorder = parse_percent(s.reorder) if s.reorder else 0.0
         rate = parse_rate(s.rate) if s.rate else 0
-        impaired = bool(delay or jitter or loss or dup or reorder) or not rate
-        kind: Literal["netem", "tbf"]
-        if impaired:
-            kind, limit, burst = "netem", s.limit or NETEM_LIMIT, 0
+        kind = qdisc_kind(s)
+        if kind == "netem":
+            limit, burst = s.limit or NETEM_LIMIT, 0
         else:
-            kind = "tbf"
             limit = (s.limit * 1500) if s.limit else max(2 * FRAME, rate // 8 // 10)
             burst = max(FRAME + 86, rate // 8 // 250)
-        out.append(ResolvedShape(node, netns(node), ifname, kind, delay, jitter, loss, dup, reorder, rate, limit,
-                                 burst, origin(("shaping", i))))
+        out.append(SetQdisc(netns(node), node, ifname, kind, parse_time(s.delay) if s.delay else 0,
+                            parse_time(s.jitter) if s.jitter else 0, parse_percent(s.loss) if s.loss else 0.0,
+                            parse_percent(s.duplicate) if s.duplicate else 0.0,
+                            parse_percent(s.reorder) if s.reorder else 0.0, rate, limit, burst,
+                            origin(("shaping", i))))
     return tuple(out)
