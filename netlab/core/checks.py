@@ -6,8 +6,10 @@ name that passes here is one ``up`` can create.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -91,3 +93,30 @@ def check_ip(col: Collector, path: PathKey, text: str, what: str = "address") ->
     except ValueError:
         col.add(path, f"{text!r} is not an IP {what}", "a single address without prefix: 10.0.2.10 or 2001:db8::10")
         return None
+
+
+def unknown_node(col: Collector, path: PathKey, name: str, nodes: Iterable[str]) -> None:
+    """``unknown node 'rs3'`` with the closest name, or the list of nodes."""
+    nodes = list(nodes)
+    close = difflib.get_close_matches(name, nodes, n=1)
+    col.add(path, f"unknown node {name!r}",
+            f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(nodes) or 'none'}")
+
+
+def check_interface_ref(col: Collector, path: PathKey, spec: str, nodes: Iterable[str],
+                        interfaces: dict[str, set[str]], also: frozenset[str] = frozenset()) -> None:
+    """``node:interface`` (a capture's ``at``, a shaped interface): the node exists and has that interface
+    (``also``: names every node has, e.g. ``lo`` for a capture)."""
+    node, sep, iface = spec.partition(":")
+    if not sep or not node or not iface:
+        col.add(path, f"{spec!r} does not name an interface", "write node:interface, e.g. router:eth1")
+        return
+    nodes = list(nodes)
+    if node not in nodes:
+        unknown_node(col, path, node, nodes)
+        return
+    known = interfaces.get(node, set()) | also
+    if iface not in known:
+        close = difflib.get_close_matches(iface, sorted(known), n=1)
+        col.add(path, f"node {node!r} has no interface {iface!r}",
+                f"did you mean {close[0]!r}?" if close else f"its interfaces: {', '.join(sorted(known)) or 'none'}")

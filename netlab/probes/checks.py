@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
-from netlab.core.checks import check_ip, parse_list
+from netlab.core.checks import check_interface_ref, check_ip, parse_list, unknown_node
 from netlab.features.services.model import (
     SERVICE_KINDS,
     HttpService,
@@ -123,29 +122,6 @@ def shape_problem(err: Any, loc: PathKey, data: object) -> tuple[str, str | None
 
 # ---------------------------------------------------------------------------------- meaning
 
-def _unknown_node(col: Collector, path: PathKey, name: str, nodes: Iterable[str]) -> None:
-    nodes = list(nodes)
-    close = difflib.get_close_matches(name, nodes, n=1)
-    col.add(path, f"unknown node {name!r}",
-            f"did you mean {close[0]!r}?" if close else f"nodes are: {', '.join(nodes) or 'none'}")
-
-
-def _check_at(col: Collector, path: PathKey, spec: str, nodes: dict[str, Node],
-              interfaces: dict[str, set[str]]) -> None:
-    node, sep, iface = spec.partition(":")
-    if not sep or not node or not iface:
-        col.add(path, f"{spec!r} does not name an interface", "write node:interface, e.g. router:eth1")
-        return
-    if node not in nodes:
-        _unknown_node(col, path, node, nodes)
-        return
-    known = interfaces.get(node, set()) | {"lo"}
-    if iface not in known:
-        close = difflib.get_close_matches(iface, sorted(known), n=1)
-        col.add(path, f"node {node!r} has no interface {iface!r}",
-                f"did you mean {close[0]!r}?" if close else f"its interfaces: {', '.join(sorted(known))}")
-
-
 def _check_filter(col: Collector, path: PathKey, expr: str) -> None:
     """Compile the BPF filter now (libpcap, in this process: nothing touches the kernel) so a typo is an
     input error with a line number instead of a failed probe later."""
@@ -164,7 +140,7 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
                  interfaces: dict[str, set[str]], services: tuple[VirtualService | None, ...]) -> None:
     if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | DistributionProbe) \
             and probe.from_ not in nodes:
-        _unknown_node(col, (*path, "from"), probe.from_, nodes)
+        unknown_node(col, (*path, "from"), probe.from_, nodes)
     if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe):
         target = check_ip(col, (*path, "to"), probe.to)
         if isinstance(probe, ArpProbe) and target is not None and target.version != 4:
@@ -172,11 +148,11 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
     if isinstance(probe, TcpProbe | UdpProbe | HttpProbe | ArpProbe) and probe.source is not None:
         check_ip(col, (*path, "source"), probe.source)
     if isinstance(probe, CountersProbe | SysctlProbe | StateProbe) and probe.node not in nodes:
-        _unknown_node(col, (*path, "node"), probe.node, nodes)
+        unknown_node(col, (*path, "node"), probe.node, nodes)
     if isinstance(probe, HttpProbe):
         for k, node in enumerate(probe.served_by):
             if node not in nodes:
-                _unknown_node(col, (*path, "served_by", k) if len(probe.served_by) > 1 else (*path, "served_by"),
+                unknown_node(col, (*path, "served_by", k) if len(probe.served_by) > 1 else (*path, "served_by"),
                               node, nodes)
     if isinstance(probe, ArpProbe):
         if probe.interface is not None and probe.from_ in nodes and probe.interface not in interfaces.get(
@@ -185,7 +161,7 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
                     f"its interfaces: {', '.join(sorted(interfaces.get(probe.from_, set()))) or 'none'}")
         for k, node in enumerate(probe.answered_by):
             if node not in nodes:
-                _unknown_node(col, (*path, "answered_by", k) if len(probe.answered_by) > 1
+                unknown_node(col, (*path, "answered_by", k) if len(probe.answered_by) > 1
                               else (*path, "answered_by"), node, nodes)
         if probe.answers is not None and probe.answered_by and probe.answers != len(set(probe.answered_by)):
             col.add((*path, "answers"), f"answers: {probe.answers} contradicts answered_by "
@@ -202,7 +178,7 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
             check_ip(col, (*path, "sources", k), source)
         for node, weight in probe.shares.items():
             if node not in nodes:
-                _unknown_node(col, (*path, "shares", node), node, nodes)
+                unknown_node(col, (*path, "shares", node), node, nodes)
             if weight < 0:
                 col.add((*path, "shares", node), f"share {weight} is negative", "shares are weights ≥ 0")
         if not probe.shares and not probe.sticky and probe.servers is None:
@@ -221,7 +197,8 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
                     f"name a probe of kind {', '.join(TRAFFIC_KINDS)}")
     if isinstance(probe, CaptureProbe):
         for k, spec in enumerate(probe.at):
-            _check_at(col, (*path, "at", k) if len(probe.at) > 1 else (*path, "at"), spec, nodes, interfaces)
+            check_interface_ref(col, (*path, "at", k) if len(probe.at) > 1 else (*path, "at"), spec, nodes,
+                                interfaces, also=frozenset({"lo"}))
         for key in probe.match:
             if not MATCH_KEY.fullmatch(key):
                 col.add((*path, "match", key), f"{key!r} is not a scapy field reference",

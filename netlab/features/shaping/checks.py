@@ -3,9 +3,9 @@ delay has one, and no interface is shaped twice (one root qdisc per interface)."
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
+from netlab.core.checks import check_interface_ref
 from netlab.core.diagnostics import Collector, PathKey
 from netlab.features.shaping.model import Shape
 from netlab.features.shaping.units import UnitError, parse_percent, parse_rate, parse_time
@@ -22,7 +22,7 @@ def check(topo: Topology, shapes: tuple[Shape | None, ...], interfaces: dict[str
         if shape is None:
             continue
         path: PathKey = ("shaping", i)
-        _check_at(col, (*path, "at"), shape.at, topo, interfaces)
+        check_interface_ref(col, (*path, "at"), shape.at, topo.nodes, interfaces)
         if shape.at in seen:
             col.add((*path, "at"), f"{shape.at} is shaped twice (also at shaping[{seen[shape.at]}])",
                     "an interface has one root qdisc: put everything for it in one entry")
@@ -43,19 +43,3 @@ def check(topo: Topology, shapes: tuple[Shape | None, ...], interfaces: dict[str
             col.add(path, f"shaping of {shape.at} sets nothing", "give delay, jitter, loss, duplicate, reorder, "
                     "rate or limit")
 
-
-def _check_at(col: Collector, path: PathKey, spec: str, topo: Topology, interfaces: dict[str, set[str]]) -> None:
-    node, sep, iface = spec.partition(":")
-    if not sep or not node or not iface:
-        col.add(path, f"{spec!r} does not name an interface", "write node:interface, e.g. router:eth1")
-        return
-    if node not in topo.nodes:
-        close = difflib.get_close_matches(node, list(topo.nodes), n=1)
-        col.add(path, f"unknown node {node!r}", f"did you mean {close[0]!r}?" if close else
-                f"nodes are: {', '.join(topo.nodes) or 'none'}")
-        return
-    known = interfaces.get(node, set())
-    if iface not in known:
-        close = difflib.get_close_matches(iface, sorted(known), n=1)
-        col.add(path, f"node {node!r} has no interface {iface!r}",
-                f"did you mean {close[0]!r}?" if close else f"its interfaces: {', '.join(sorted(known)) or 'none'}")
