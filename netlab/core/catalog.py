@@ -29,6 +29,8 @@ TOOL_PACKAGES: dict[str, str] = {
     "modprobe": "kmod",
     "sysctl": "procps",
     "bash": "bash",
+    "vagrant": "vagrant vagrant-libvirt",
+    "virsh": "libvirt-clients",
     "sh": "dash",
     "dot": "graphviz",
 }

@@ -24,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from netlab.errors import InvalidInput, MissingTool, NetlabError
+from netlab.errors import InvalidInput, NetlabError
 from netlab.interrupts import sigterm_as_interrupt
+from netlab.kernel import tools
 from netlab.naming import checked_lab_name
 from netlab.vagrant.provision import Provisioned, parse_ssh_config, provision
 from netlab.vagrant.steps import StepFailed, Steps
@@ -88,13 +89,6 @@ def read_box_env(path: Path) -> dict[str, str]:
     if missing or bad:
         raise NetlabError(f"{path}: missing {missing} or not absolute {bad}; rebuild with scripts/vagrant-box --force")
     return values
-
-
-def _which(tool: str, package: str) -> str:
-    found = shutil.which(tool)
-    if found is None:
-        raise MissingTool(f"{tool} is not installed\n    hint: apt-get install -y {package}")
-    return found
 
 
 def _driver(requested: str) -> str:
@@ -249,8 +243,8 @@ def run_ci(options: CiOptions, say: Callable[[str], None]) -> CiReport:
         checked_lab_name(lab, "netlab vagrant ci")
     if not options.labs:
         raise InvalidInput(message="netlab vagrant ci needs at least one lab\n    hint: netlab vagrant ci dr-mode")
-    _which("vagrant", "vagrant vagrant-libvirt")
-    _which("virsh", "libvirt-clients")
+    tools.require("vagrant", "netlab vagrant ci drives Vagrant (scripts/install-vagrant-deps installs it)")
+    tools.require("virsh", "netlab vagrant ci checks libvirt for what a run leaves")
     options.out.mkdir(parents=True, exist_ok=True)
     run = _Run(options, say)
     left: list[str] = []

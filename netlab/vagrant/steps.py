@@ -9,8 +9,6 @@ rerunning.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.errors import NetlabError
+from netlab.interrupts import kill_group
 
 __all__ = ["StepFailed", "StepResult", "Steps"]
 
@@ -37,19 +36,6 @@ class StepResult:
     rc: int
     log: Path
     output: str
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 class Steps:
@@ -75,10 +61,10 @@ class Steps:
                 rc = proc.wait(timeout=timeout)
                 timed_out = False
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
+                kill_group(proc, grace=10)
                 rc, timed_out = -1, True
             except BaseException:  # Ctrl-C: the whole group goes before the caller's cleanup runs
-                _kill_group(proc)
+                kill_group(proc, grace=10)
                 self.results.append(StepResult(name, round(time.monotonic() - start, 1), -2, log, "interrupted"))
                 raise
         seconds = time.monotonic() - start

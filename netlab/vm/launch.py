@@ -20,7 +20,6 @@ from __future__ import annotations
 import os
 import re
 import selectors
-import signal
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from netlab.errors import VmBootError, VmError
+from netlab.interrupts import kill_group
 from netlab.vm.backends import Backend
 from netlab.vm.guest import EXCHANGE_RC, end_marker, marker
 from netlab.vm.plan import VmPlan
@@ -178,15 +178,6 @@ class _Watch:
         return by_deadline, f"it had not booted after {b.boot_deadline:.0f} s (killed by the watchdog)"
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the VM we started: UML is many host processes, one process group (we made it a session)."""
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait()
-
-
 def _pump(proc: subprocess.Popen[bytes], watch: _Watch, streams: dict[int, _Stream],
           deadline: float | None, timeout: float | None) -> None:
     """Copy the VM's output until both pipes close, under the boot watchdog and the command's deadline."""
@@ -205,7 +196,7 @@ def _pump(proc: subprocess.Popen[bytes], watch: _Watch, streams: dict[int, _Stre
             wait = min(limits)[0] if limits else None
             if wait is not None and wait <= 0:
                 _, why, booting = min(limits)
-                _kill_group(proc)
+                kill_group(proc)
                 watch.flush(list(streams.values()))
                 if booting:
                     raise VmBootError(watch.backend.name, why, tuple(watch.boot_log)[-3:])
@@ -243,7 +234,7 @@ def launch(plan: VmPlan, backend: Backend, *, timeout: float | None = None, quie
     try:
         _pump(proc, watch, streams, deadline, timeout)
     except BaseException:
-        _kill_group(proc)
+        kill_group(proc)
         raise
     status = proc.wait()
     watch.flush(list(streams.values()))
