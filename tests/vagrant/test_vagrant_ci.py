@@ -104,6 +104,8 @@ def test_ctrl_c_while_the_vm_boots_leaves_nothing(tmp_path: Path) -> None:
     assert done.returncode in (130, 1, -signal.SIGINT), done.stderr[-3000:]
     assert "interrupted" in done.stderr
     summary = json.loads((out / "summary.json").read_text())
+    steps = [(s["step"], s["rc"]) for s in summary["steps"]]
+    assert ("up", -2) in steps and ("destroy", 0) in steps, f"interrupted while booting, then destroyed: {steps}"
     assert summary["labs"] == {} and summary["leftovers"] == []
     assert _read(out / "libvirt-domains") == [] and _read(out / "libvirt-networks") == []
     assert _read(out / "libvirt-volumes") == []
