@@ -249,9 +249,22 @@ def test_a_fifo_in_run_netns_does_not_hang_clean() -> None:
 
 
 def test_status_as_non_root_says_it_needs_root() -> None:
-    r = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "/usr/bin/python3",
-                        "-m", "netlab", "status"], capture_output=True, text=True, cwd="/",
-                       env={"PYTHONPATH": f"{REPO}:{_site_packages()}", "PATH": "/usr/bin:/bin"}, check=False)
+    # The checkout and its venv may sit in /root (mode 0700), as on a fresh machine where root cloned into its
+    # home: nobody could not even import netlab there. Bind both, in a private mount namespace, under a
+    # directory nobody can reach -- the files themselves are world-readable, as a checkout's are.
+    top = Path(tempfile.mkdtemp(prefix="netlab-nobody-"))
+    try:
+        top.chmod(0o755)
+        (top / "repo").mkdir()
+        (top / "site").mkdir()
+        script = ('mount --bind "$1" "$3/repo" && mount --bind "$2" "$3/site" && exec setpriv '
+                  f'--reuid={NOBODY} --regid={NOBODY} --clear-groups /usr/bin/python3 -m netlab status')
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "_", str(REPO),
+                            _site_packages(), str(top)], capture_output=True, text=True, cwd="/",
+                           env={"PYTHONPATH": f"{top}/repo:{top}/site", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"},
+                           check=False)
+    finally:
+        shutil.rmtree(top)
     assert r.returncode == 5 and "needs root" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
