@@ -41,7 +41,13 @@ def _features(topo: Topology) -> list[Requirement]:
     return [req for f in FEATURES if f.requirements is not None for req in f.requirements(topo)]
 
 
-DERIVERS = (_base, _lans, _features, _declared)
+def _probes(topo: Topology) -> list[Requirement]:
+    """A flow probe's congestion controls: BBR is a module (cubic and reno are built in everywhere)."""
+    return [Requirement("tcp_bbr", f"flow probe {p.name} runs BBR") for p in topo.probes
+            if getattr(p, "kind", "") == "flow" and "bbr" in getattr(p, "congestion", ())]
+
+
+DERIVERS = (_base, _lans, _features, _probes, _declared)
 
 
 def derive(topo: Topology) -> list[Requirement]:

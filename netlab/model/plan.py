@@ -288,7 +288,7 @@ class RunCommand:
 
 @dataclass(frozen=True)
 class StartService:
-    """A netlab service (tcp-echo, udp-echo, http) started in a node, last: after the node's commands, so
+    """A netlab service (tcp-echo, udp-echo, discard, http) started in a node, last: after the node's commands, so
     a service can rely on addresses and firewall rules they set up. Apply returns once it listens."""
 
     phase: ClassVar[Phase] = "services"

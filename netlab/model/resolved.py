@@ -69,7 +69,7 @@ class ResolvedNode:
     derived: tuple[DerivedSetting, ...] = ()
     """Settings this node needs for its role (IPVS director or real server), each with its reason."""
     services: tuple[ServiceSpec, ...] = ()
-    """Services started in this node after its commands (tcp-echo, udp-echo, http)."""
+    """Services started in this node after its commands (tcp-echo, udp-echo, discard, http)."""
     iptables: tuple[ResolvedTable, ...] = ()
     """The node's iptables tables (raw, mangle, nat, filter order), each rule with netlab's comment and origin."""
 

@@ -120,8 +120,8 @@ class Node(Model):
     """Shell commands run inside the node (``/bin/sh -c``) after the whole lab is built, in order. A
     command that exits non-zero fails ``up``."""
     services: tuple[Service, ...] = ()
-    """Servers started in the node by ``up`` after its commands (``tcp-echo``, ``udp-echo``, ``http``), each
-    listening before ``up`` returns, stopped by ``down``; logs under ``/run/netlab/logs/<lab>/``."""
+    """Servers started in the node by ``up`` after its commands (``tcp-echo``, ``udp-echo``, ``discard``,
+    ``http``), each listening before ``up`` returns, stopped by ``down``; logs under ``/run/netlab/logs/<lab>/``."""
     iptables: Iptables | None = None
     """IPv4 netfilter rules by table (raw, mangle, nat, filter): user chains, policies and rules in
     ``iptables-save`` syntax, loaded with one ``iptables-restore`` inside the node, all or nothing."""

@@ -18,12 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter
 
 from netlab.core.checks import check_interface_ref, check_ip, parse_list, unknown_node
-from netlab.features.services.model import (
-    SERVICE_KINDS,
-    HttpService,
-    TcpEchoService,
-    UdpEchoService,
-)
+from netlab.features.services.model import SERVICE_KINDS, AnyService
 from netlab.probes.model import (
     PROBE_KINDS,
     TRAFFIC_KINDS,
@@ -32,6 +27,7 @@ from netlab.probes.model import (
     CaptureProbe,
     CountersProbe,
     DistributionProbe,
+    FlowProbe,
     HttpProbe,
     PingProbe,
     Probe,
@@ -49,12 +45,13 @@ if TYPE_CHECKING:
 # Every pattern is used with fullmatch: ``match`` with ``$`` lets a trailing newline through.
 PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MATCH_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\[[1-9][0-9]*\])?\.[A-Za-z_][A-Za-z0-9_]*")
+CONGESTION = re.compile(r"[a-z][a-z0-9_]{0,15}")
 SYSCTL_KEY = re.compile(r"net\.[A-Za-z0-9_.-]+")
 TABLES = ("filter", "nat", "mangle", "raw", "security")
 _PROBE_MODELS: dict[str, type[Any]] = {m.model_fields["kind"].annotation.__args__[0]: m
                                        for m in AnyProbe.__args__}
-_SERVICE_MODELS: dict[str, type[Any]] = {"tcp-echo": TcpEchoService, "udp-echo": UdpEchoService,
-                                         "http": HttpService}
+_SERVICE_MODELS: dict[str, type[Any]] = {m.model_fields["kind"].annotation.__args__[0]: m
+                                         for m in AnyService.__args__}
 
 
 # ---------------------------------------------------------------------------------- shape errors
@@ -138,9 +135,11 @@ def _check_filter(col: Collector, path: PathKey, expr: str) -> None:
 
 def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, Any], nodes: dict[str, Node],
                  interfaces: dict[str, set[str]], services: tuple[VirtualService | None, ...]) -> None:
-    if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | DistributionProbe) \
+    if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | DistributionProbe | FlowProbe) \
             and probe.from_ not in nodes:
         unknown_node(col, (*path, "from"), probe.from_, nodes)
+    if isinstance(probe, FlowProbe):
+        _check_flow(col, path, probe, nodes, interfaces)
     if isinstance(probe, PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe):
         target = check_ip(col, (*path, "to"), probe.to)
         if isinstance(probe, ArpProbe) and target is not None and target.version != 4:
@@ -226,6 +225,39 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
     if isinstance(probe, SysctlProbe) and not SYSCTL_KEY.fullmatch(probe.key):
         col.add((*path, "key"), f"{probe.key!r} is not a network sysctl",
                 "only net.* sysctls belong to a node's namespace")
+
+
+def _check_flow(col: Collector, path: PathKey, probe: FlowProbe, nodes: dict[str, Node],
+                interfaces: dict[str, set[str]]) -> None:
+    """Congestion controls by their kernel names, once each; every check names a flow of this probe, has a
+    bound, and asks for queue figures only where a queue is sampled."""
+    check_ip(col, (*path, "to"), probe.to)
+    if probe.queue is not None:
+        check_interface_ref(col, (*path, "queue"), probe.queue, nodes, interfaces)
+    many = len(probe.congestion) > 1
+    for k, cc in enumerate(probe.congestion):
+        if not CONGESTION.fullmatch(cc):
+            col.add((*path, "congestion", k) if many else (*path, "congestion"),
+                    f"{cc!r} is not a congestion control name", "the kernel's names: cubic, reno, bbr, ...")
+    if len(set(probe.congestion)) != len(probe.congestion):
+        col.add((*path, "congestion"), "a congestion control is listed twice",
+                "each flow is named by its congestion control: list each once")
+    labels = list(probe.congestion) or ["default"]
+    for k, chk in enumerate(probe.checks):
+        where: PathKey = (*path, "checks", k)
+        if chk.flow is None and len(labels) > 1:
+            col.add(where, "which flow? this probe runs several", f"add `flow:` (one of {', '.join(labels)})")
+        for key in ("flow", "over"):
+            value = getattr(chk, key)
+            if value is not None and value not in labels:
+                col.add((*where, key), f"no flow {value!r} in this probe", f"its flows: {', '.join(labels)}")
+        if chk.over is not None and chk.over == (chk.flow or labels[0]):
+            col.add((*where, "over"), "a flow compared with itself", "name another flow")
+        if chk.min is None and chk.max is None:
+            col.add(where, "a check without a bound", "give `min:`, `max:` or both")
+        if chk.metric in ("queue", "drops") and probe.queue is None:
+            col.add((*where, "metric"), f"`{chk.metric}` is measured at a queue, and this probe samples none",
+                    "add `queue: node:interface` (the bottleneck's egress) to the probe")
 
 
 def _check_ipvs_counter(col: Collector, path: PathKey, probe: CountersProbe, nodes: dict[str, Node],

@@ -27,9 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from netlab.errors import InvalidInput
-from netlab.probes import arp, capture, connect, counters, ping, state
+from netlab.probes import arp, capture, connect, counters, flow, ping, state
 from netlab.probes.context import LabView
-from netlab.probes.model import TRAFFIC_KINDS, AnyProbe, CaptureProbe, CountersProbe
+from netlab.probes.model import TRAFFIC_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
 from netlab.probes.path import ProbePath
@@ -55,7 +55,7 @@ class ProbeRunner:
         self._kinds: dict[str, Callable[[Any, Any], ProbeResult]] = {
             "ping": ping.run, "tcp": connect.run_tcp, "udp": connect.run_tcp, "http": connect.run_http,
             "distribution": connect.run_distribution, "arp": arp.run, "capture": capture.run,
-            "counters": counters.run, "sysctl": state.run_sysctl, "state": state.run_state,
+            "counters": counters.run, "sysctl": state.run_sysctl, "state": state.run_state, "flow": flow.run,
         }
 
     @property
@@ -89,12 +89,15 @@ class ProbeRunner:
         if any(isinstance(p, CountersProbe) and p.ipvs is not None for p in closure):
             # what netlab.features.ipvs.kernel.read_table imports: once here, not in every child that reads the table
             from pyroute2 import IPVS, IPVSService  # noqa: F401
+        if any(isinstance(p, FlowProbe) and p.queue is not None for p in closure):
+            from pyroute2 import IPRoute  # noqa: F401  (the queue sampler's)
 
     def run_probe(self, probe: AnyProbe) -> ProbeResult:
         """One probe, timed; an unexpected exception becomes a failed result that says so."""
-        # once per probe and run: a capture or counters probe runs its `during` again, along the same path
-        recording = (self._recorder is not None and probe.kind in TRAFFIC_KINDS and probe.name not in self.paths
-                     and self._recorder.start())
+        # once per probe and run: a capture or counters probe runs its `during` again, along the same path. Not a
+        # bulk flow: tens of thousands of frames, dissected on every interface, would slow the flow it measures.
+        recording = (self._recorder is not None and probe.kind in TRAFFIC_KINDS and probe.kind != "flow"
+                     and probe.name not in self.paths and self._recorder.start())
         start = time.monotonic()
         try:
             result = self._kinds[probe.kind](self, probe)

@@ -24,6 +24,7 @@ from netlab.probes.model import (
     CaptureProbe,
     CountersProbe,
     DistributionProbe,
+    FlowProbe,
     HttpProbe,
     PingProbe,
     Probe,
@@ -76,6 +77,13 @@ def expects(probe: AnyProbe) -> str:
         return f"while {probe.during} runs, {subject} in {probe.node} counts {' and '.join(wants) or 'something'}"
     if isinstance(probe, SysctlProbe):
         return f"{probe.key} = {probe.value} in {probe.node}"
+    if isinstance(probe, FlowProbe):
+        from netlab.probes.flowstats import describe
+
+        flows = " then ".join(probe.congestion) if not probe.together else " and ".join(probe.congestion)
+        checks = "; ".join(describe(c, (probe.congestion or ("default",))[0]) for c in probe.checks)
+        return (f"{probe.seconds:g} s of TCP ({flows or 'default congestion control'}) from {probe.from_} to "
+                f"{probe.to}:{probe.port}" + (f": {checks}" if checks else ""))
     return (f"`{probe.command}` in {probe.node} exits {probe.exit if probe.exit is not None else 'with any status'}"
             + (f", printing {probe.contains!r}" if probe.contains else ""))
 

@@ -32,6 +32,8 @@ def equivalent(action: StartService) -> str:
     host = f"[{action.address}]" if ":" in action.address else action.address
     if action.kind == "tcp-echo":
         return f"socat TCP-LISTEN:{action.port},bind={host},reuseaddr,fork PIPE (no IP_FREEBIND)"
+    if action.kind == "discard":
+        return f"socat -u TCP-LISTEN:{action.port},bind={host},reuseaddr,fork OPEN:/dev/null (no IP_FREEBIND)"
     if action.kind == "udp-echo":
         return (f"socat UDP-RECVFROM:{action.port},bind={host},fork PIPE (it replies from the routed source "
                 "address, not from the one asked)")

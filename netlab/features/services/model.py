@@ -47,6 +47,16 @@ class UdpEchoService(_Service):
     """UDP port (default 7, the echo port)."""
 
 
+class DiscardService(_Service):
+    """TCP discard (RFC 863): reads everything a client sends and throws it away -- the receiver of a bulk
+    ``flow`` probe, which measures how fast the network, not the receiving program, takes the data."""
+
+    kind: Literal["discard"]
+    """``discard``."""
+    port: Port = 9
+    """TCP port (default 9, the discard port)."""
+
+
 class HttpService(_Service):
     """HTTP: answers every GET with status 200, the header ``X-Netlab-Node: <node>`` and a body naming the
     node, so a probe can tell which real server answered."""
@@ -59,11 +69,12 @@ class HttpService(_Service):
     """Body of every answer (default: the node's name and a newline)."""
 
 
-Service = Annotated[TcpEchoService | UdpEchoService | HttpService, Field(discriminator="kind")]
-SERVICE_KINDS: tuple[str, ...] = ("tcp-echo", "udp-echo", "http")
+AnyService = TcpEchoService | UdpEchoService | DiscardService | HttpService
+Service = Annotated[AnyService, Field(discriminator="kind")]
+SERVICE_KINDS: tuple[str, ...] = ("tcp-echo", "udp-echo", "discard", "http")
 
 
-def service_name(service: TcpEchoService | UdpEchoService | HttpService) -> str:
+def service_name(service: AnyService) -> str:
     """The name a service goes by: its own, or its kind."""
     return service.name or service.kind
 
@@ -86,7 +97,7 @@ class ServiceSpec:
     body: str
 
     @staticmethod
-    def from_model(node: str, service: TcpEchoService | UdpEchoService | HttpService) -> ServiceSpec:
+    def from_model(node: str, service: AnyService) -> ServiceSpec:
         body = service.body if isinstance(service, HttpService) and service.body is not None else f"{node}\n"
         address = service.address or "0.0.0.0"
         return ServiceSpec(node=node, name=service_name(service), kind=service.kind,

@@ -151,7 +151,7 @@ class Server:
                     c.received += len(chunk)
                     if self.spec.kind == "tcp-echo":
                         c.outbuf += chunk
-                    elif not c.answered:
+                    elif self.spec.kind == "http" and not c.answered:
                         c.inbuf += chunk
                         self._http(c)
                 else:
@@ -169,8 +169,9 @@ class Server:
             return
         done = not c.outbuf and (c.eof or (self.spec.kind == "http" and c.answered))
         if done:
-            if self.spec.kind == "tcp-echo":
-                log(f"tcp-echo: {c.peer} -> {c.local} {c.received} bytes echoed")
+            if self.spec.kind in ("tcp-echo", "discard"):
+                done_what = "echoed" if self.spec.kind == "tcp-echo" else "received and discarded"
+                log(f"{self.spec.kind}: {c.peer} -> {c.local} {c.received} bytes {done_what}")
             self._close(c)
             return
         wanted = (0 if c.eof or c.answered else selectors.EVENT_READ) | (selectors.EVENT_WRITE if c.outbuf else 0)

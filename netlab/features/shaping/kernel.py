@@ -1,17 +1,26 @@
-"""Root qdiscs through rtnetlink (pyroute2's tc encoders: netem's and tbf's option structs, tbf's rate table),
-inside the node's namespace, one netlink socket per namespace. ``add``, never ``replace``: an interface netlab
-just created has no root qdisc of its own, and one that has one is not netlab's to overwrite."""
+"""Root qdiscs through rtnetlink, inside the node's namespace, one netlink socket per namespace.
+
+The options are encoded by pyroute2's tc plugins (netem's and tbf's option structs, tbf's rate table); the
+message is built here and sent with ``nlm_request_batch`` rather than through ``IPRoute.tc``, whose request
+filter also copies a ``rate`` keyword into the message's top-level ``TCA_RATE`` attribute -- tbf's plugin
+removes it, netem's does not, and netem with a rate then fails to encode (pyroute2 0.9).
+
+``up`` adds (``NLM_F_EXCL``, never replace: an interface netlab just created has no root qdisc of its own,
+and one that has one is not netlab's to overwrite); ``netlab tc`` on a live lab replaces.
+"""
 
 from __future__ import annotations
 
 from itertools import groupby
+from typing import Any
 
 from netlab.errors import ApplyError
 from netlab.features.base import Executor
 from netlab.model.plan import SetQdisc
 
 
-def _options(a: SetQdisc) -> dict[str, object]:
+def options(a: SetQdisc) -> dict[str, object]:
+    """The plugin's keywords for one action (pyroute2's units: bytes per second, microseconds, percent)."""
     if a.kind == "tbf":
         return {"rate": a.rate_bps // 8, "burst": a.burst, "limit": a.limit}
     opts: dict[str, object] = {"delay": a.delay_us, "jitter": a.jitter_us, "loss": a.loss,
@@ -21,6 +30,22 @@ def _options(a: SetQdisc) -> dict[str, object]:
     if a.rate_bps:
         opts["rate"] = a.rate_bps // 8
     return opts
+
+
+def send(ipr: Any, index: int, a: SetQdisc, replace: bool = False) -> None:
+    """One root qdisc on interface ``index``: added, or with ``replace`` put in place of the one there."""
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
+    from pyroute2.netlink.rtnl import RTM_NEWQDISC, TC_H_ROOT
+    from pyroute2.netlink.rtnl.tcmsg import sched_netem, sched_tbf, tcmsg
+
+    plugin = sched_tbf if a.kind == "tbf" else sched_netem
+    msg = tcmsg()
+    msg["index"], msg["parent"], msg["handle"] = index, TC_H_ROOT, 0
+    msg["attrs"] = [["TCA_KIND", a.kind], ["TCA_OPTIONS", plugin.get_parameters(options(a))]]
+    msg["header"]["type"] = RTM_NEWQDISC
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
+    for _ in ipr.nlm_request_batch([msg]):
+        pass
 
 
 def apply(executor: Executor, actions: list[SetQdisc]) -> None:
@@ -34,6 +59,6 @@ def apply(executor: Executor, actions: list[SetQdisc]) -> None:
                 if not found:
                     raise ApplyError(f"{a.node} has no interface {a.ifname} to shape ({a.origin})")
                 try:
-                    ipr.tc("add", a.kind, found[0], **_options(a))
+                    send(ipr, found[0], a)
                 except NetlinkError as exc:
                     raise ApplyError(f"{a.describe()}: the kernel refused it: {exc}") from exc
