@@ -16,6 +16,7 @@ functions that take a lab *name* (the file may have changed or gone since ``up``
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 from collections.abc import Iterable
@@ -33,8 +34,8 @@ from netlab.stages import plan as plan_stage
 from netlab.stages.apply import Progress, run_in_netns
 from netlab.stages.record import LabState, StateStore
 
-__all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "live_labs", "observed_path",
-           "require_root", "root_command", "run_probes", "state_of"]
+__all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "flow_samples", "live_labs",
+           "observed_path", "require_root", "root_command", "run_probes", "state_of"]
 
 PATH_FILE = "path.json"
 """In ``<run dir>/logs/<lab>/``: the packets' path of the lab's last probe run (``netlab graph --path``)."""
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from netlab.probes.path import PathRecord
     from netlab.probes.result import ProbeResult, SuiteResult
     from netlab.probes.runner import Progress as ProbeProgress
+    from netlab.views.plot import FlowPlot
 
 
 class Lab:
@@ -124,16 +126,42 @@ def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | Non
     from netlab.probes.context import LabView
     from netlab.probes.path import PathRecord
     from netlab.probes.runner import ProbeRunner
+    from netlab.views import plot
 
     require_root()
     store = store or StateStore()
     state = state_of(lab, store)
     runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.log_dir(lab) / "pcap", record_path)
     suite = runner.run(only, progress)
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if suite.paths:
-        now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         paths.write_file(store.log_dir(lab) / PATH_FILE, PathRecord(lab, now, suite.paths).to_json())
+    flows = plot.record(lab, now, suite.results)
+    if flows is not None:
+        paths.write_file(store.log_dir(lab) / plot.FLOWS_FILE, json.dumps(flows) + "\n")
     return suite
+
+
+def flow_samples(lab: str, store: StateStore | None = None, file: Path | None = None) -> list[FlowPlot]:
+    """The flow probes' samples of ``lab``'s last probe run (or of ``file``: that record copied out of
+    ``netlab vm``, or ``netlab probe --json`` output). Read like :func:`observed_path`; raises InvalidInput."""
+    from netlab import paths
+    from netlab.naming import checked_lab_name
+    from netlab.views import plot
+
+    if file is not None:
+        try:
+            text: str | None = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(message=f"cannot read {file}: {exc.strerror}") from None
+        where = str(file)
+    else:
+        path = (store or StateStore()).logs_dir / checked_lab_name(lab) / plot.FLOWS_FILE
+        text, where = paths.read_file(path), str(path)
+    if text is None:
+        raise InvalidInput(message=f"no flow samples of lab {lab} ({where} does not exist)\n    hint: run its "
+                                   f"probes first: netlab run {lab} (or netlab probe {lab})")
+    return plot.parse(text, where)
 
 
 def observed_path(lab: str, store: StateStore | None = None, file: Path | None = None) -> PathRecord:

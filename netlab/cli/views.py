@@ -11,7 +11,7 @@ from typing import Any
 
 from netlab.errors import InvalidInput
 
-__all__ = ["add_verbs", "cmd_graph", "cmd_handout"]
+__all__ = ["add_verbs", "cmd_graph", "cmd_handout", "cmd_plot"]
 
 SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".mermaid": "mermaid"}
 
@@ -85,6 +85,37 @@ def cmd_handout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    from netlab.api import flow_samples
+    from netlab.naming import checked_lab_name
+    from netlab.views import plot
+
+    lab = checked_lab_name(args.lab) if args.source is None else args.lab
+    plots = flow_samples(lab, file=Path(args.source) if args.source else None)
+    if args.probe:
+        known = [p.probe for p in plots]
+        unknown = [name for name in args.probe if name not in known]
+        if unknown:
+            raise InvalidInput(message=f"no flow samples of probe {', '.join(map(repr, unknown))}\n    hint: "
+                                       f"the record has: {', '.join(known) or 'none'}")
+        plots = [p for p in plots if p.probe in args.probe]
+    if not plots:
+        raise InvalidInput(message=f"the record holds no flow probe's samples\n    hint: lab {lab} needs a "
+                                   "`kind: flow` probe, run by netlab probe or netlab run")
+    folder = Path(args.outdir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInput(message=f"cannot create {folder}: {exc.strerror}") from None
+    safe = "".join(c if c.isalnum() or c in "._-" else "_" for c in lab)
+    for p in plots:
+        for fmt in args.format or ["png"]:
+            target = folder / f"{safe}.{p.probe}.{fmt}"
+            _write(plot.render(p, lab, fmt), str(target))
+            print(target)
+    return 0
+
+
 def _view_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("lab", metavar="LAB", help="catalog name (see `netlab list`) or path to a topology file")
     p.add_argument("--path", action="store_true", help="draw the path the packets of the last probe run took "
@@ -107,6 +138,20 @@ def add_verbs(verb: Callable[..., argparse.ArgumentParser]) -> None:
     p.add_argument("--format", choices=["svg", "png", "dot", "mermaid"],
                    help="output format (default: from -o's suffix, else svg)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of to stdout")
+
+    p = verb("plot", cmd_plot, "plots of a lab's flow probes: cwnd, RTT, throughput, queue over time",
+             "Draw what the flow probes of a lab's last probe run sampled (netlab probe / netlab run keep it in "
+             "/run/netlab/logs/LAB/flows.json): per flow probe one figure, DIR/LAB.PROBE.png (and .svg), with the "
+             "congestion window (retransmissions marked), the smoothed RTT, the throughput and the bottleneck's "
+             "queue over time, one line per flow. --from reads a copy of that record (from `netlab vm`) or "
+             "`netlab probe --json` output instead. Needs matplotlib (pip install 'netlab[plot]').")
+    p.add_argument("lab", metavar="LAB", help="the lab whose last probe run is drawn (with --from: a title)")
+    p.add_argument("outdir", metavar="DIR", help="directory for the pictures")
+    p.add_argument("--from", dest="source", metavar="FILE", help="read the samples from FILE: a flows.json or "
+                   "`netlab probe --json` output")
+    p.add_argument("--probe", action="append", metavar="NAME", help="only this flow probe (repeatable)")
+    p.add_argument("--format", action="append", choices=["png", "svg"], help="png (default) and/or svg "
+                   "(repeatable)")
 
     p = verb("handout", cmd_handout, "a one-page handout of a lab (HTML and/or Markdown)",
              "Write one page for learners: the lab's description, its diagram (inline SVG in HTML, Mermaid in "

@@ -62,3 +62,41 @@ def apply(executor: Executor, actions: list[SetQdisc]) -> None:
                     send(ipr, found[0], a)
                 except NetlinkError as exc:
                     raise ApplyError(f"{a.describe()}: the kernel refused it: {exc}") from exc
+
+
+def delete(ipr: Any, index: int) -> None:
+    """Remove the root qdisc of interface ``index``: the kernel's default one takes its place."""
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink.rtnl import RTM_DELQDISC, TC_H_ROOT
+    from pyroute2.netlink.rtnl.tcmsg import tcmsg
+
+    msg = tcmsg()
+    msg["index"], msg["parent"], msg["handle"] = index, TC_H_ROOT, 0
+    msg["header"]["type"] = RTM_DELQDISC
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+    for _ in ipr.nlm_request_batch([msg]):
+        pass
+
+
+def change(ifname: str, a: SetQdisc | None) -> str:
+    """In the current namespace (a child forked into the node's): replace the root qdisc of ``ifname`` by
+    ``a``, or with None remove it. An error text, or "" when the kernel took it."""
+    from pyroute2 import IPRoute
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    with IPRoute() as ipr:
+        found = ipr.link_lookup(ifname=ifname)
+        if not found:
+            return f"no interface {ifname}"
+        try:
+            if a is None:
+                delete(ipr, found[0])
+            else:
+                send(ipr, found[0], a, replace=True)
+        except NetlinkError as exc:
+            if a is None and exc.code == 2:
+                return ""  # nothing of netlab's there: already the default
+            hint = " (no sch_netem in this kernel: run the lab in the VM)" if a is not None and a.kind == "netem" \
+                and exc.code == 2 else ""
+            return f"the kernel refused it: {exc}{hint}"
+    return ""
