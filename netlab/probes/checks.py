@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 # Every pattern is used with fullmatch: ``match`` with ``$`` lets a trailing newline through.
 PROBE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 MATCH_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\[[1-9][0-9]*\])?\.[A-Za-z_][A-Za-z0-9_]*")
-CONGESTION = re.compile(r"[a-z][a-z0-9_]{0,15}")
+CONGESTION = re.compile(r"[a-z][a-z0-9_]{0,14}")  # TCP_CA_NAME_MAX 16, with its NUL
 SYSCTL_KEY = re.compile(r"net\.[A-Za-z0-9_.-]+")
 TABLES = ("filter", "nat", "mangle", "raw", "security")
 _PROBE_MODELS: dict[str, type[Any]] = {m.model_fields["kind"].annotation.__args__[0]: m
@@ -242,6 +242,9 @@ def _check_flow(col: Collector, path: PathKey, probe: FlowProbe, nodes: dict[str
     if len(set(probe.congestion)) != len(probe.congestion):
         col.add((*path, "congestion"), "a congestion control is listed twice",
                 "each flow is named by its congestion control: list each once")
+    if probe.warmup >= probe.seconds:
+        col.add((*path, "warmup"), f"a warm-up of {probe.warmup:g} s leaves nothing of {probe.seconds:g} s flows "
+                "to measure", "make `seconds` longer than `warmup`")
     labels = list(probe.congestion) or ["default"]
     for k, chk in enumerate(probe.checks):
         where: PathKey = (*path, "checks", k)
@@ -255,6 +258,9 @@ def _check_flow(col: Collector, path: PathKey, probe: FlowProbe, nodes: dict[str
             col.add((*where, "over"), "a flow compared with itself", "name another flow")
         if chk.min is None and chk.max is None:
             col.add(where, "a check without a bound", "give `min:`, `max:` or both")
+        if chk.metric in ("queue", "drops") and chk.over is not None and probe.together:
+            col.add((*where, "over"), f"flows run together share one queue: their `{chk.metric}` is the same",
+                    "compare queue figures of flows run one after the other (together: false)")
         if chk.metric in ("queue", "drops") and probe.queue is None:
             col.add((*where, "metric"), f"`{chk.metric}` is measured at a queue, and this probe samples none",
                     "add `queue: node:interface` (the bottleneck's egress) to the probe")

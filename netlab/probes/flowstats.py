@@ -12,6 +12,7 @@ gain, 320/256): eight-phase gain cycling, one phase per min RTT, is how BBR look
 
 from __future__ import annotations
 
+import math
 import statistics
 import struct
 from collections.abc import Mapping, Sequence
@@ -146,7 +147,8 @@ def evaluate(chk: FlowCheck, default: str, metrics: Mapping[str, Mapping[str, fl
         if other is None:
             return False, f"{chk.over} has no {chk.metric} (too few samples: did the flow run?)"
         ratio = (float("inf") if value > 0 else 1.0) if other == 0 else value / other
-        measured = f"{_show(ratio, chk.metric, True)} ({measured} vs {_show(other, chk.metric, False)})"
+        shown = _show(ratio, chk.metric, True) if math.isfinite(ratio) else "unbounded"
+        measured = f"{shown} ({measured} vs {_show(other, chk.metric, False)})"
         value = ratio
     ok = (chk.min is None or value >= chk.min) and (chk.max is None or value <= chk.max)
     text = f"{subject(chk, default)} = {measured}, expected {bounds(chk, chk.over is not None)}"

@@ -94,7 +94,7 @@ def test_cross_references_are_checked(tmp_path: Path) -> None:
         "12: probes[2].at[0]: node 'a' has no interface 'eth7' | did you mean 'eth0'?",
         "12: probes[2].at[1]: 'b' does not name an interface | write node:interface, e.g. router:eth1",
         "12: probes[2].during: probe 's' is a sysctl probe, which makes no traffic | name a probe of kind ping, "
-        "tcp, udp, http, arp, distribution",
+        "tcp, udp, http, arp, distribution, flow",
         "13: probes[3].key: 'kernel.hostname' is not a network sysctl | only net.* sysctls belong to a node's "
         "namespace",
         "14: probes[4].answered_by: unknown node 'z' | nodes are: a, b",

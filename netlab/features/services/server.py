@@ -1,4 +1,4 @@
-"""The servers behind ``tcp-echo``, ``udp-echo`` and ``http``: one single-threaded event loop each.
+"""The servers behind ``tcp-echo``, ``udp-echo``, ``discard`` and ``http``: one single-threaded event loop each.
 
 This code runs in the service process (forked by :mod:`netlab.features.services.runner`, already inside its
 node's namespace, stdout and stderr going to the service's log file). It uses only the standard
@@ -223,13 +223,13 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(
         prog="python3 -m netlab.features.services.server",
-        description="Run one netlab service (tcp-echo, udp-echo, http) in the current network namespace; it "
+        description="Run one netlab service (tcp-echo, udp-echo, discard, http) in the current network namespace; it "
                     "goes to the background once it listens.")
     parser.add_argument("--node", required=True, help="the node it runs in (http answers name it)")
     parser.add_argument("--kind", required=True, choices=SERVICE_KINDS)
     parser.add_argument("--name", help="default: the kind")
     parser.add_argument("--address", help="address to listen on (default 0.0.0.0); bound with IP_FREEBIND")
-    parser.add_argument("--port", type=int, help="default: 7 for the echoes, 80 for http")
+    parser.add_argument("--port", type=int, help="default: 7 for the echoes, 9 for discard, 80 for http")
     parser.add_argument("--body", help="http: the body of every answer (default: the node's name and a newline)")
     parser.add_argument("--log", help="append the log here (default: stdout in the foreground, else nowhere)")
     parser.add_argument("--foreground", action="store_true", help="serve in this process")
