@@ -92,6 +92,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature("vlan", "802.1Q VLAN sub-interfaces (8021q)", "8021q"),
     Feature("netem", "netem qdisc: delay, loss, duplication (sch_netem)", "sch_netem"),
     Feature("tbf", "tbf qdisc: a rate-limited bottleneck queue (sch_tbf)", "sch_tbf"),
+    Feature("fq", "fq qdisc: per-flow fair queueing and pacing (sch_fq)", "sch_fq"),
+    Feature("fq_codel", "fq_codel qdisc: fair queueing with the CoDel AQM (sch_fq_codel)", "sch_fq_codel"),
     Feature("tcp_bbr", "BBR congestion control for a socket (tcp_bbr)", "tcp_bbr"),
     Feature("ip_vs", "IP Virtual Server, the kernel load balancer (ip_vs)", "ip_vs"),
     *(Feature(f"ip_vs_{s}", f"IPVS {_SCHEDULER_NAMES[s]} scheduler (ip_vs_{s})", f"ip_vs_{s}")
@@ -105,6 +107,7 @@ _BY_NAME = {f.name: f for f in FEATURES}
 #: Names people also use for the same thing (module names mostly); ``canonical_name`` maps them.
 ALIASES: dict[str, str] = {
     "ip_gre": "gre", "ip6_gre": "ip6gre", "8021q": "vlan", "sch_netem": "netem", "sch_tbf": "tbf",
+    "sch_fq": "fq", "sch_fq_codel": "fq_codel",
     "nf_tables": "nftables", "ipvs": "ip_vs",
 }
 

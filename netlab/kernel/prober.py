@@ -74,6 +74,8 @@ class Prober:
             "dummy": lambda: self.probe_link("dummy", "dummy", {}),
             "netem": self.probe_netem,
             "tbf": self.probe_tbf,
+            "fq": lambda: self.probe_root_qdisc("fq"),
+            "fq_codel": lambda: self.probe_root_qdisc("fq_codel"),
             "tcp_bbr": self.probe_bbr,
             "ip_vs": self.probe_ipvs,
             "iptables": self.probe_iptables,
@@ -180,6 +182,22 @@ class Prober:
         except NetlinkError as exc:
             return False, f"{what}: {errno_text(int(exc.code))}", f"this kernel has no tbf qdisc (module sch_tbf); " \
                 f"{_VM_HINT}"
+        return True, f"{what}: added", ""
+
+    def probe_root_qdisc(self, kind: str) -> Result:
+        """``tc qdisc replace dev nlp-v0 root KIND`` with the kernel's defaults (replace: netem's probe may have
+        put its qdisc there)."""
+        from pyroute2.netlink.exceptions import NetlinkError
+
+        ok, how, _ = self.get("veth")
+        if not ok or "nlp-v0" not in self.veth_ends:
+            return False, f"not tested: {kind} needs a link, and {how}", ""
+        what = f"tc qdisc replace dev nlp-v0 root {kind} in a scratch netns"
+        try:
+            self.ipr.tc("replace", kind, self.veth_ends["nlp-v0"])
+        except NetlinkError as exc:
+            return False, f"{what}: {errno_text(int(exc.code))}", f"this kernel has no {kind} qdisc (module " \
+                f"sch_{kind}); {_VM_HINT}"
         return True, f"{what}: added", ""
 
     def probe_bbr(self) -> Result:

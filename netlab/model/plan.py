@@ -248,7 +248,7 @@ class SetQdisc:
     netns: str
     node: str
     ifname: str
-    kind: Literal["netem", "tbf"]
+    kind: Literal["netem", "tbf", "fq", "fq_codel"]
     delay_us: int
     jitter_us: int
     loss: float
@@ -260,6 +260,10 @@ class SetQdisc:
     burst: int
     """tbf: bytes the bucket holds."""
     origin: str
+    queue: Literal["", "fq", "fq_codel"] = ""
+    """tbf's child qdisc, which holds the bottleneck's queue instead of tbf's byte FIFO ("": none)."""
+    queue_limit: int = 0
+    """The child's limit in packets (0: its default)."""
 
     def settings(self) -> str:
         """``delay 20ms ±2ms loss 1% rate 10mbit``: what the shaping does, in the units a topology uses."""
@@ -267,11 +271,14 @@ class SetQdisc:
                  if self.delay_us else "", f"loss {self.loss:g}%" if self.loss else "",
                  f"duplicate {self.duplicate:g}%" if self.duplicate else "",
                  f"reorder {self.reorder:g}%" if self.reorder else "",
-                 f"rate {self.rate_bps / 1e6:g}mbit" if self.rate_bps else ""]
+                 f"rate {self.rate_bps / 1e6:g}mbit" if self.rate_bps else "",
+                 f"queue {self.queue}" + (f" limit {self.queue_limit}" if self.queue_limit else "") if self.queue
+                 else ""]
         return " ".join(p for p in parts if p)
 
     def describe(self) -> str:
-        what = " ".join(p for p in (self.settings(), f"limit {self.limit}{'p' if self.kind == 'netem' else 'b'}") if p)
+        unit = "b" if self.kind == "tbf" else "p"
+        what = " ".join(p for p in (self.settings(), f"limit {self.limit}{unit}" if self.limit else "") if p)
         return f"qdisc {self.kind} on {self.node}:{self.ifname}: {what} ({self.origin})"
 
 

@@ -61,3 +61,19 @@ def test_without_loss_the_loss_assertion_fails_and_says_why(tmp_path: Path) -> N
     # the throughput check fails with both figures, its threshold and the reason it should have held
     assert "FAIL bbr throughput ÷ cubic's = " in observed and "expected at least 2.00x" in observed
     assert "Cubic's window follows the loss rate" in observed
+
+
+def test_bufferbloat_is_also_fixed_by_fq_codel_at_the_bottleneck() -> None:
+    """The exercise's other fix, through ``netlab tc``: the bottleneck's queue handed to fq_codel (tbf's child).
+    Cubic still sends, CoDel drops early, and the round trip stays near the line's own."""
+    assert netlab("exercise", "start", "ex-bufferbloat").returncode == 0
+    try:
+        before = netlab("exercise", "check", "ex-bufferbloat", timeout=180)
+        assert before.returncode == 1, before.stdout + before.stderr
+        tc = netlab("tc", "ex-bufferbloat", "router:eth1", "rate=5mbit", "qdisc=fq_codel")
+        assert tc.returncode == 0 and "fq_codel" in tc.stdout and "rate 5Mbit" in tc.stdout, tc.stdout + tc.stderr
+        after = netlab("exercise", "check", "ex-bufferbloat", timeout=180)
+        print(after.stdout)
+        assert after.returncode == 0, after.stdout + after.stderr
+    finally:
+        netlab("down", "ex-bufferbloat")

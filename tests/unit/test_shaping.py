@@ -71,3 +71,48 @@ def test_the_requirement_names_the_qdisc_the_kernel_must_have() -> None:
     reqs = {r.feature for r in requirements.derive(valid(lab("  - {at: a:eth0, delay: 5ms}\n"
                                                               "  - {at: b:eth0, rate: 1mbit}\n")))}
     assert {"netem", "tbf"} <= reqs
+
+
+def test_fq_codel_holds_a_bottlenecks_queue_as_tbfs_child_and_fq_alone_is_the_root() -> None:
+    plan = build(lab("  - {at: a:eth0, rate: 5mbit, qdisc: fq_codel, limit: 200}\n"
+                     "  - {at: b:eth0, qdisc: fq}\n")).plan
+    tbf, fq = (a for a in plan.actions if isinstance(a, SetQdisc))
+    assert (tbf.kind, tbf.rate_bps, tbf.queue, tbf.queue_limit) == ("tbf", 5_000_000, "fq_codel", 200)
+    assert tbf.limit == 62_500, "the limit is fq_codel's (packets); tbf keeps its own 100 ms"
+    assert tbf.describe() == "qdisc tbf on a:eth0: rate 5mbit queue fq_codel limit 200 limit 62500b (lab.yml:9)"
+    assert (fq.kind, fq.rate_bps, fq.queue, fq.limit) == ("fq", 0, "", 0)
+    from netlab.features.shaping.export import commands
+
+    assert [c.split("  #")[0] for c in commands(tbf)] == [
+        "ip netns exec nl-t.a tc qdisc add dev eth0 root handle 1: tbf rate 5000000bit burst 2500 limit 62500",
+        "ip netns exec nl-t.a tc qdisc add dev eth0 parent 1:1 fq_codel limit 200"]
+    assert commands(fq)[0].split("  #")[0] == "ip netns exec nl-t.b tc qdisc add dev eth0 root fq"
+    from netlab import requirements
+
+    reqs = {r.feature for r in requirements.derive(valid(lab("  - {at: a:eth0, rate: 5mbit, qdisc: fq_codel}\n"
+                                                              "  - {at: b:eth0, qdisc: fq}\n")))}
+    assert {"tbf", "fq_codel", "fq"} <= reqs and "netem" not in reqs
+
+
+def test_an_aqm_is_refused_where_it_cannot_hold_the_queue() -> None:
+    found = problems(lab("  - {at: a:eth0, delay: 20ms, rate: 5mbit, qdisc: fq_codel}\n"
+                         "  - {at: b:eth0, qdisc: fq, limit: 100}\n"))
+    text = "\n".join(f"{d.path}: {d.message} ({d.hint})" for d in found)
+    assert "shaping[0].qdisc: fq_codel cannot hold the queue of a netem link (netem's own queue" in text, text
+    assert "shaping[1].limit: fq's limits are per flow" in text, text
+
+
+def test_netlab_tc_settings_get_the_topologys_checks_all_at_once() -> None:
+    from netlab.errors import InvalidInput
+    from netlab.features.shaping.cli import _shape
+
+    shape = _shape("router:eth1", ["rate=5mbit", "qdisc=fq_codel", "limit=100"])
+    assert (shape.rate, shape.qdisc, shape.limit) == ("5mbit", "fq_codel", 100)
+    with pytest.raises(InvalidInput) as err:
+        _shape("router:eth1", ["rate=5", "qdisc=red", "jitter=1ms", "nope=1", "limit=x"])
+    text = str(err.value)
+    for fragment in ("'nope=1': not KEY=VALUE", "limit=x: a number of packets", "qdisc=red: Input should be"):
+        assert fragment in text, text
+    with pytest.raises(InvalidInput) as err:
+        _shape("router:eth1", ["rate=5", "jitter=1ms"])
+    assert "rate: '5' is not a rate" in str(err.value) and "jitter: jitter needs a delay" in str(err.value)

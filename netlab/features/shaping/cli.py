@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 Verb = Callable[..., argparse.ArgumentParser]
-KEYS = ("delay", "jitter", "loss", "duplicate", "reorder", "rate", "limit")
+KEYS = ("delay", "jitter", "loss", "duplicate", "reorder", "rate", "limit", "qdisc")
 SETTING = re.compile(r"([a-z]+)=(\S+)")
 
 
@@ -26,7 +26,8 @@ def register(verb: Verb) -> None:
     p = verb("tc", _cmd, "change a link's shaping on a live lab: delay, loss, rate, queue (netem/tbf)",
              "Replace the root qdisc of NODE:IF in lab LAB with these settings -- the keys of a topology's "
              "`shaping:` entry, with units: delay=20ms jitter=2ms loss=1% duplicate=0.5% reorder=5% rate=10mbit "
-             "limit=100 (packets). netem when anything is impaired, tbf for a rate alone, as in the topology. "
+             "limit=100 (packets) qdisc=fq_codel (the queue of a rate's bottleneck, or alone: fq, fq_codel). netem "
+             "when anything is impaired, tbf for a rate, as in the topology. "
              "Without settings: show the qdisc and its counters (tc -s qdisc show). --clear removes it. "
              "`netlab up --recreate` or `netlab exercise reset` rebuild what the topology says.")
     p.add_argument("lab", metavar="LAB", help="a lab that is up")
@@ -59,22 +60,25 @@ def _settings(items: list[str]) -> tuple[dict[str, object], list[str]]:
 
 
 def _shape(at: str, items: list[str]) -> Any:
-    """The settings as a checked :class:`Shape` (the topology's checks, messages and units)."""
+    """The settings as a checked :class:`Shape`: the topology's checks, messages and units, all at once."""
+    from pydantic import ValidationError
+
     from netlab.errors import InvalidInput
-    from netlab.features.shaping.checks import PARSERS
+    from netlab.features.shaping.checks import check_values
     from netlab.features.shaping.model import Shape
-    from netlab.features.shaping.units import UnitError
 
     settings, problems = _settings(items)
-    shape = Shape(at=at, **settings)
-    for key, parse in PARSERS.items():
-        value = getattr(shape, key)
-        if value is not None:
-            try:
-                parse(value)
-            except UnitError as exc:
-                problems.append(f"{key}: {exc}")
-    problems += [f"{k} needs a delay" for k in ("jitter", "reorder") if getattr(shape, k) and not shape.delay]
+    try:
+        shape = Shape(at=at, **settings)
+    except ValidationError as exc:
+        problems += [f"{'.'.join(map(str, e['loc']))}={e.get('input')}: {e['msg']}" for e in exc.errors()]
+        shape = None
+    if shape is not None:
+        def report(path: tuple[object, ...], message: str, hint: str | None) -> None:
+            key = f"{path[-1]}: " if len(path) > 1 and isinstance(path[-1], str) else ""
+            problems.append(f"{key}{message}" + (f" ({hint})" if hint else ""))
+
+        check_values(shape, ("tc",), report)
     if problems:
         raise InvalidInput(message="netlab tc: " + "\n    ".join(problems))
     return shape

@@ -26,10 +26,13 @@ def check(ctx: CheckContext) -> None:
 def requirements(topo: Topology) -> list[Requirement]:
     reqs = []
     for shape in topo.shaping:
-        if qdisc_kind(shape) == "netem":
+        kind = qdisc_kind(shape)
+        if kind == "netem":
             reqs.append(Requirement("netem", f"{shape.at} is shaped with netem (delay, loss, …)"))
-        else:
+        elif kind == "tbf":
             reqs.append(Requirement("tbf", f"{shape.at} is a {shape.rate} bottleneck (tbf)"))
+        if shape.qdisc is not None and kind != "netem":
+            reqs.append(Requirement(shape.qdisc, f"{shape.at} queues with {shape.qdisc}"))
     return reqs
 
 

@@ -23,6 +23,8 @@ def options(a: SetQdisc) -> dict[str, object]:
     """The plugin's keywords for one action (pyroute2's units: bytes per second, microseconds, percent)."""
     if a.kind == "tbf":
         return {"rate": a.rate_bps // 8, "burst": a.burst, "limit": a.limit}
+    if a.kind in ("fq", "fq_codel"):
+        return {}
     opts: dict[str, object] = {"delay": a.delay_us, "jitter": a.jitter_us, "loss": a.loss,
                                "duplicate": a.duplicate, "limit": a.limit}
     if a.reorder:
@@ -32,20 +34,56 @@ def options(a: SetQdisc) -> dict[str, object]:
     return opts
 
 
-def send(ipr: Any, index: int, a: SetQdisc, replace: bool = False) -> None:
-    """One root qdisc on interface ``index``: added, or with ``replace`` put in place of the one there."""
-    from pyroute2.netlink import NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST
-    from pyroute2.netlink.rtnl import RTM_NEWQDISC, TC_H_ROOT
-    from pyroute2.netlink.rtnl.tcmsg import sched_netem, sched_tbf, tcmsg
+ROOT_HANDLE = 0x10000  # 1:, so that tbf's child can be attached at 1:1
+CHILD_PARENT = 0x10001
 
-    plugin = sched_tbf if a.kind == "tbf" else sched_netem
+
+def _attrs(kind: str, a: SetQdisc, limit: int) -> list[list[object]]:
+    """TCA_KIND and TCA_OPTIONS of one qdisc. fq and fq_codel are built here (pyroute2 has no fq encoder and
+    warns on every fq_codel key): fq with the kernel's defaults, fq_codel with its limit in packets."""
+    from pyroute2.netlink.rtnl.tcmsg import sched_netem, sched_tbf
+
+    if kind == "fq":
+        return [["TCA_KIND", "fq"]]
+    if kind == "fq_codel":
+        return [["TCA_KIND", "fq_codel"], ["TCA_OPTIONS", {"attrs": [["TCA_FQ_CODEL_LIMIT", limit]] if limit else []}]]
+    plugin = sched_tbf if kind == "tbf" else sched_netem
+    return [["TCA_KIND", kind], ["TCA_OPTIONS", plugin.get_parameters(options(a))]]
+
+
+def _message(index: int, parent: int, handle: int, attrs: list[list[object]], flags: int) -> Any:
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink.rtnl import RTM_NEWQDISC
+    from pyroute2.netlink.rtnl.tcmsg import tcmsg
+
     msg = tcmsg()
-    msg["index"], msg["parent"], msg["handle"] = index, TC_H_ROOT, 0
-    msg["attrs"] = [["TCA_KIND", a.kind], ["TCA_OPTIONS", plugin.get_parameters(options(a))]]
+    msg["index"], msg["parent"], msg["handle"] = index, parent, handle
+    msg["attrs"] = attrs
     msg["header"]["type"] = RTM_NEWQDISC
-    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | (NLM_F_REPLACE if replace else NLM_F_EXCL)
-    for _ in ipr.nlm_request_batch([msg]):
-        pass
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK | flags
+    return msg
+
+
+def send(ipr: Any, index: int, a: SetQdisc, replace: bool = False) -> None:
+    """One root qdisc on interface ``index`` (and tbf's child, when the queue is fq_codel or fq): added, or with
+    ``replace`` put in place of the one there (the old one's children go with it)."""
+    from pyroute2.netlink import NLM_F_CREATE, NLM_F_EXCL
+    from pyroute2.netlink.exceptions import NetlinkError
+    from pyroute2.netlink.rtnl import TC_H_ROOT
+
+    flags = NLM_F_CREATE | NLM_F_EXCL
+    if replace:  # swapped as a whole, children too: NLM_F_REPLACE keeps the old root's handle and children
+        try:
+            delete(ipr, index)
+        except NetlinkError as exc:
+            if exc.code != 2:  # ENOENT: only the kernel's default was there
+                raise
+    messages = [_message(index, TC_H_ROOT, ROOT_HANDLE if a.queue else 0, _attrs(a.kind, a, a.limit), flags)]
+    if a.queue:
+        messages.append(_message(index, CHILD_PARENT, 0, _attrs(a.queue, a, a.queue_limit), NLM_F_CREATE))
+    for msg in messages:
+        for _ in ipr.nlm_request_batch([msg]):
+            pass
 
 
 def apply(executor: Executor, actions: list[SetQdisc]) -> None:
@@ -96,7 +134,7 @@ def change(ifname: str, a: SetQdisc | None) -> str:
         except NetlinkError as exc:
             if a is None and exc.code == 2:
                 return ""  # nothing of netlab's there: already the default
-            hint = " (no sch_netem in this kernel: run the lab in the VM)" if a is not None and a.kind == "netem" \
-                and exc.code == 2 else ""
+            modules = " or ".join(f"sch_{k}" for k in (a.kind, a.queue) if k) if a is not None else ""
+            hint = f" (this kernel lacks {modules}: run the lab in the VM)" if a is not None and exc.code == 2 else ""
             return f"the kernel refused it: {exc}{hint}"
     return ""

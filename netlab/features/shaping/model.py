@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 Value = str | int | float | None
@@ -32,5 +34,10 @@ class Shape(BaseModel):
     """The bottleneck's rate, e.g. ``10mbit`` (netem's rate with impairments, else tbf)."""
     limit: int | None = Field(default=None, ge=1, le=1_000_000)
     """The queue in front of the bottleneck, in packets (the buffer whose size Cubic fills and BBR does not).
-    Default: netem's 1000 packets; with tbf alone, 100 ms at ``rate``."""
+    Default: netem's 1000 packets; with tbf alone, 100 ms at ``rate``; fq_codel's 10240."""
+    qdisc: Literal["fq", "fq_codel"] | None = None
+    """The queue discipline that holds the queue: ``fq_codel`` (fair queueing with CoDel, the AQM that keeps a
+    bottleneck's queue short whatever the sender does) or ``fq`` (per-flow fair queueing and pacing). With
+    ``rate`` it manages the bottleneck's queue (tbf's child); alone it is the interface's root qdisc (``fq`` on
+    a sender: pacing). Not with netem's impairments: netem's own queue is the one that fills."""
 

@@ -21,9 +21,14 @@ NETEM_LIMIT = 1000
 IMPAIRMENTS = ("delay", "jitter", "loss", "duplicate", "reorder")
 
 
-def qdisc_kind(shape: Shape) -> Literal["netem", "tbf"]:
-    """netem when anything is impaired (or there is no rate to hold to), else tbf."""
-    return "netem" if any(getattr(shape, k) for k in IMPAIRMENTS) or not shape.rate else "tbf"
+def qdisc_kind(shape: Shape) -> Literal["netem", "tbf", "fq", "fq_codel"]:
+    """The root qdisc: netem when anything is impaired, tbf for a rate, else the asked ``qdisc`` (netem for a
+    bare ``limit``)."""
+    if any(getattr(shape, k) for k in IMPAIRMENTS):
+        return "netem"
+    if shape.rate:
+        return "tbf"
+    return shape.qdisc or "netem"
 
 
 def resolve(shapes: tuple[Shape, ...], netns: Callable[[str], str], origin: Callable[[PathKey], str]) \
@@ -33,14 +38,19 @@ def resolve(shapes: tuple[Shape, ...], netns: Callable[[str], str], origin: Call
         node, _, ifname = s.at.partition(":")
         rate = parse_rate(s.rate) if s.rate else 0
         kind = qdisc_kind(s)
+        queue: Literal["", "fq", "fq_codel"] = ""
+        queue_limit, burst = 0, 0
         if kind == "netem":
-            limit, burst = s.limit or NETEM_LIMIT, 0
-        else:
-            limit = (s.limit * 1500) if s.limit else max(2 * FRAME, rate // 8 // 10)
+            limit = s.limit or NETEM_LIMIT
+        elif kind == "tbf":
+            limit = (s.limit * 1500) if s.limit and not s.qdisc else max(2 * FRAME, rate // 8 // 10)
             burst = max(FRAME + 86, rate // 8 // 250)
+            queue, queue_limit = s.qdisc or "", (s.limit or 0) if s.qdisc else 0
+        else:  # fq or fq_codel alone
+            limit = s.limit or 0
         out.append(SetQdisc(netns(node), node, ifname, kind, parse_time(s.delay) if s.delay else 0,
                             parse_time(s.jitter) if s.jitter else 0, parse_percent(s.loss) if s.loss else 0.0,
                             parse_percent(s.duplicate) if s.duplicate else 0.0,
                             parse_percent(s.reorder) if s.reorder else 0.0, rate, limit, burst,
-                            origin(("shaping", i))))
+                            origin(("shaping", i)), queue, queue_limit))
     return tuple(out)
