@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Seconds = Annotated[float, Field(gt=0, le=600)]
@@ -80,6 +80,25 @@ class _Probe(_Model):
     """What the probe proves, for the learner reading the results."""
 
 
+ICMP4_ERRORS = {
+    (3, 0): "network unreachable", (3, 1): "host unreachable", (3, 2): "protocol unreachable",
+    (3, 3): "port unreachable", (3, 4): "fragmentation needed", (3, 9): "network prohibited",
+    (3, 10): "host prohibited", (3, 13): "administratively prohibited", (11, 0): "TTL exceeded in transit",
+    (11, 1): "fragment reassembly time exceeded",
+}
+ICMP6_ERRORS = {
+    (1, 0): "no route to destination", (1, 1): "administratively prohibited", (1, 3): "address unreachable",
+    (1, 4): "port unreachable", (3, 0): "hop limit exceeded in transit", (2, 0): "packet too big",
+}
+
+
+def _icmp_error(text: str | None) -> str | None:
+    known = sorted({*ICMP4_ERRORS.values(), *ICMP6_ERRORS.values()})
+    if text is not None and text not in known:
+        raise ValueError(f"not an ICMP error netlab names; one of: {', '.join(known)}")
+    return text
+
+
 class PingProbe(_Probe):
     """ICMP echo from a node to an address; counts answers (and ICMP errors, which end the wait early)."""
 
@@ -98,6 +117,9 @@ class PingProbe(_Probe):
     the observed loss must be within one request of it."""
     timeout: Seconds = 1.0
     """Seconds to wait for answers after the last request was sent."""
+    error: Annotated[str | None, AfterValidator(_icmp_error)] = None
+    """The ICMP error every unanswered request must get back (``network unreachable``, ``host unreachable``,
+    ``TTL exceeded in transit``, ``fragmentation needed``, …): a router that *says* why, not a silent drop."""
 
 
 class _Connection(_Probe):

@@ -18,20 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from netlab.probes.context import Context, capture_of, failed, ms, plural, sender_capture
-from netlab.probes.model import PingProbe
+from netlab.probes.model import ICMP4_ERRORS, ICMP6_ERRORS, PingProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
 from netlab.probes.result import ProbeResult
-
-ICMP4_ERRORS = {
-    (3, 0): "network unreachable", (3, 1): "host unreachable", (3, 2): "protocol unreachable",
-    (3, 3): "port unreachable", (3, 4): "fragmentation needed", (3, 9): "network prohibited",
-    (3, 10): "host prohibited", (3, 13): "administratively prohibited", (11, 0): "TTL exceeded in transit",
-    (11, 1): "fragment reassembly time exceeded",
-}
-ICMP6_ERRORS = {
-    (1, 0): "no route to destination", (1, 1): "administratively prohibited", (1, 3): "address unreachable",
-    (1, 4): "port unreachable", (3, 0): "hop limit exceeded in transit", (2, 0): "packet too big",
-}
 
 
 def checksum(data: bytes) -> int:
@@ -167,6 +156,10 @@ def run(ctx: Context, probe: PingProbe) -> ProbeResult:
     if answered + len(errors) < n:
         text += f"; {n - answered - len(errors)} got no answer within {probe.timeout:g} s"
     passed = loss == probe.loss if probe.loss in (0, 100) else abs(loss - probe.loss) <= 100 / n
+    if probe.error is not None:
+        expected += f", every unanswered request answered by ICMP '{probe.error}'"
+        named = sum(1 for what, _sender in errors if what == probe.error)
+        passed = passed and named == n - answered and named > 0
     return ProbeResult(probe.name, probe.kind, passed, expected, text, 0.0,
                        details={"sent": n, "answered": answered, "loss": loss, "rtt_ms": [r * 1000 for r in rtts],
                                 "errors": [list(e) for e in errors]},

@@ -29,6 +29,7 @@ pytestmark = pytest.mark.root
 
 ROUTED_FAILING = """
   - {name: bad-ping, kind: ping, from: client, to: 10.0.3.1, count: 2}
+  - {name: bad-icmp-error, kind: ping, from: client, to: 10.0.3.1, count: 1, loss: 100, error: host unreachable}
   - {name: bad-tcp, kind: tcp, from: client, to: 10.0.2.10, port: 9}
   - {name: refused-as-expected, kind: tcp, from: client, to: 10.0.2.10, port: 9, expect: refused}
   - {name: bad-udp, kind: udp, from: client, to: 10.0.2.10, port: 9}
@@ -141,6 +142,8 @@ def test_every_catalog_probe_of_routed_passes(routed: Lab) -> None:
 @pytest.mark.parametrize(("name", "says"), [
     # (the router answers the first with ICMP network unreachable; the kernel rate-limits the next ones)
     ("bad-ping", "2 echo requests from client to 10.0.3.1: 0 answered (100% loss)"),
+    ("bad-icmp-error", "1 'network unreachable' from 10.0.1.1; expected no echo answered (100% loss), every "
+                       "unanswered request answered by ICMP 'host unreachable'"),
     ("bad-tcp", "refused (RST)"),
     ("bad-udp", "ICMP port unreachable"),
     ("bad-http", "served by server; expected HTTP 200 for GET / from 10.0.2.10:80, served by router"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from netlab.model.plan import PHASES, StartService
 from netlab.probes.context import LabView
 from netlab.probes.model import Amount, CaptureProbe, PingProbe
@@ -130,3 +132,15 @@ def test_the_schema_describes_probes_and_services() -> None:
     undocumented = [f"{name}.{key}" for name, d in schema["$defs"].items() if name.endswith(("Probe", "Service"))
                     for key, prop in d["properties"].items() if not prop.get("description")]
     assert undocumented == []
+
+
+def test_a_ping_names_the_icmp_error_it_expects_from_the_known_ones() -> None:
+    from pydantic import ValidationError
+
+    from netlab.probes.model import PingProbe
+
+    ok = PingProbe.model_validate({"kind": "ping", "name": "p", "from": "a", "to": "10.0.0.1", "loss": 100,
+                                   "error": "network unreachable"})
+    assert ok.error == "network unreachable"
+    with pytest.raises(ValidationError, match=r"not an ICMP error netlab names; one of: .*TTL exceeded in transit"):
+        PingProbe.model_validate({"kind": "ping", "name": "p", "from": "a", "to": "10.0.0.1", "error": "net unreach"})
