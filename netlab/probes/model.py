@@ -11,73 +11,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, Field
 
-Port = Annotated[int, Field(ge=1, le=65535)]
-Seconds = Annotated[float, Field(gt=0, le=600)]
+from netlab.probes.model_base import Amount, AmountField, Names, Port, Seconds, _Model, _Probe
+from netlab.probes.model_flow import FlowCheck, FlowMetric, FlowProbe
+
+__all__ = ["Amount", "AmountField", "AnyProbe", "FlowCheck", "FlowMetric", "FlowProbe", "Names", "Port", "Probe",
+           "Seconds"]
 
 Outcome = Literal["ok", "refused", "timeout", "unreachable", "fail"]
 """What a connection-level probe (tcp, udp, http) expects: ``ok`` (an answer), ``refused`` (RST, or ICMP
 port unreachable for UDP), ``timeout`` (no answer at all: dropped on the way), ``unreachable`` (an ICMP
 host/network unreachable), ``fail`` (anything but ``ok``)."""
-
-
-class _Model(BaseModel):
-    """Frozen, no unknown keys, field docs become JSON Schema descriptions; ``from`` accepted as ``from_``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True)
-
-
-def _one_or_many(value: object) -> object:
-    """``on: router:eth1`` as well as ``on: [router:eth1, server:eth0]``."""
-    if isinstance(value, str):
-        return [value]
-    return value
-
-
-def _amount(value: object) -> object:
-    """``packets: 0`` means exactly 0; ``packets: {min: 3}`` at least 3."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return {"min": value, "max": value}
-    return value
-
-
-Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
-
-
-class Amount(_Model):
-    """A count a probe expects: a number (exactly that many) or ``{min: N}``, ``{max: N}``, both."""
-
-    min: int | None = Field(default=None, ge=0)
-    """At least this many."""
-    max: int | None = Field(default=None, ge=0)
-    """At most this many."""
-
-    def accepts(self, value: int) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-    def describe(self, unit: str) -> str:
-        plural = unit if unit.endswith("s") else unit + "s"
-        if self.min is not None and self.min == self.max:
-            return f"exactly {self.min} {unit if self.min == 1 else plural}"
-        if self.min is not None and self.max is not None:
-            return f"between {self.min} and {self.max} {plural}"
-        if self.min is not None:
-            return f"at least {self.min} {unit if self.min == 1 else plural}"
-        if self.max is not None:
-            return f"at most {self.max} {unit if self.max == 1 else plural}"
-        return f"any number of {plural}"
-
-
-AmountField = Annotated[Amount, BeforeValidator(_amount, json_schema_input_type=int | Amount)]
-
-
-class _Probe(_Model):
-    name: str
-    """Unique name of the probe (letters, digits, ``-``, ``_``): ``netlab probe LAB --only NAME``,
-    ``Lab.probe(NAME)``, the JUnit test case."""
-    description: str | None = None
-    """What the probe proves, for the learner reading the results."""
 
 
 ICMP4_ERRORS = {
@@ -117,6 +62,10 @@ class PingProbe(_Probe):
     the observed loss must be within one request of it."""
     timeout: Seconds = 1.0
     """Seconds to wait for answers after the last request was sent."""
+    size: int = Field(default=20, ge=20, le=65000)
+    """Bytes of ICMP payload (``ping -s``): 1422 makes a 1450-byte IPv4 packet."""
+    df: bool = False
+    """Don't fragment (``ping -M do``): a packet too big for a link is refused, not split."""
     error: Annotated[str | None, AfterValidator(_icmp_error)] = None
     """The ICMP error every unanswered request must get back (``network unreachable``, ``host unreachable``,
     ``TTL exceeded in transit``, ``fragmentation needed``, …): a router that *says* why, not a silent drop."""
@@ -207,7 +156,7 @@ class CaptureProbe(_Probe):
     as ``true``.)"""
     filter: str | None = None
     """BPF filter, as for tcpdump (``ip proto 47``, ``tcp port 80 and src host 10.0.1.10``)."""
-    match: dict[str, str | int] = {}
+    match: dict[str, str | int] = Field(default_factory=dict)
     """Scapy field matches, all of which must hold: ``{IP.src: 10.0.1.10}``; ``IP[2].dst`` is the second
     (inner) IP header, e.g. inside GRE."""
     direction: Literal["in", "out", "both"] = "both"
@@ -239,7 +188,7 @@ class DistributionProbe(_Probe):
     """Number of requests (connections)."""
     sources: tuple[str, ...] = ()
     """Local addresses of the ``from`` node to send from, used in turn (for source hashing)."""
-    shares: dict[str, float] = {}
+    shares: dict[str, float] = Field(default_factory=dict)
     """Expected share of each node, as weights (``{rs1: 1, rs2: 1}`` is even, ``{rs1: 3, rs2: 1}`` 75/25).
     A node not listed is expected to serve nothing."""
     tolerance: float = Field(default=0.1, ge=0, le=1)
@@ -329,69 +278,6 @@ class StateProbe(_Probe):
     """Text the output must not contain."""
     timeout: Seconds = 5.0
     """Seconds the command may run."""
-
-
-FlowMetric = Literal["throughput", "rtt", "rtt_growth", "retransmits", "cwnd_cuts", "probe_cycles", "queue",
-                     "drops"]
-
-
-class FlowCheck(_Model):
-    """One assertion on what a flow probe measured (after its warm-up): a metric of one flow, or the ratio of
-    that metric between two flows, within bounds."""
-
-    flow: str | None = None
-    """The flow, by its congestion control as listed in ``congestion`` (default: the probe's only flow)."""
-    metric: FlowMetric
-    """``throughput`` (Mbit/s acknowledged), ``rtt`` (median smoothed RTT, ms), ``rtt_growth`` (median RTT
-    over the lowest RTT the kernel saw on the connection: 1 = an empty queue), ``retransmits`` (segments),
-    ``cwnd_cuts`` (times the congestion window fell to 80 % or less of its peak while segments were
-    retransmitted: the loss-driven sawtooth), ``probe_cycles`` (times BBR was seen entering its 1.25x
-    bandwidth-probing phase), ``queue`` (median packets queued at ``queue``), ``drops`` (packets the
-    ``queue`` dropped)."""
-    over: str | None = None
-    """Another flow: the check is on the ratio flow ÷ over (``{flow: bbr, metric: throughput, over: cubic,
-    min: 2.5}``: BBR moved at least 2.5 times what Cubic did)."""
-    min: float | None = None
-    """At least this (in the metric's unit, or as a ratio with ``over``)."""
-    max: float | None = None
-    """At most this."""
-    why: str | None = None
-    """What the check proves, shown when it fails (the reason a learner should expect it to hold)."""
-
-
-class FlowProbe(_Probe):
-    """Bulk TCP transfers (one per congestion control, one after the other or together) to a ``discard``
-    service, with the kernel's own view of each sampled every ``interval`` (TCP_INFO: cwnd, smoothed RTT,
-    retransmissions, delivery and pacing rate; BBR's bandwidth, min RTT and gains) and, with ``queue``, the
-    backlog and drops of a bottleneck's qdisc. The samples are in ``probe --json`` and ``netlab plot``."""
-
-    kind: Literal["flow"]
-    """``flow``."""
-    from_: str = Field(alias="from")
-    """Node the sender runs in."""
-    to: str
-    """Address of the receiver (a ``discard`` service)."""
-    port: Port = 9
-    """Destination port (default 9: a ``discard`` service)."""
-    congestion: Names = ()
-    """Congestion control of each flow (``TCP_CONGESTION``): ``[cubic, bbr]`` runs two flows. Default: one
-    flow with the sender's default (``net.ipv4.tcp_congestion_control`` of its node)."""
-    together: bool = False
-    """Run the flows at the same time, sharing the path (default: one after the other)."""
-    seconds: float = Field(default=10.0, gt=0, le=300)
-    """How long each flow sends."""
-    warmup: float = Field(default=2.0, ge=0, le=60)
-    """Seconds at the start of each flow left out of the metrics (slow start)."""
-    interval: float = Field(default=0.1, ge=0.01, le=5)
-    """Seconds between two samples."""
-    gap: float = Field(default=1.0, ge=0, le=60)
-    """Seconds between two flows run one after the other (what the last one left in the queue drains)."""
-    queue: str | None = None
-    """``node:interface`` whose root qdisc (the bottleneck) is sampled: backlog and drops."""
-    checks: tuple[FlowCheck, ...] = ()
-    """Assertions on the metrics. Without any, the probe passes when every flow moved data."""
-    timeout: Seconds = 2.0
-    """Seconds to wait for each connection."""
 
 
 AnyProbe = (PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | CaptureProbe | DistributionProbe

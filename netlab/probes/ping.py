@@ -22,6 +22,8 @@ from netlab.probes.model import ICMP4_ERRORS, ICMP6_ERRORS, PingProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
 from netlab.probes.result import ProbeResult
 
+IP_MTU_DISCOVER, IP_PMTUDISC_DO, IPV6_DONTFRAG = 10, 2, 62  # include/uapi/linux/in.h, in6.h
+
 
 def checksum(data: bytes) -> int:
     if len(data) % 2:
@@ -32,8 +34,8 @@ def checksum(data: bytes) -> int:
     return int(~total & 0xFFFF)
 
 
-def _echo(v6: bool, ident: int, seq: int) -> bytes:
-    payload = struct.pack("!d", time.time()) + b"netlab-probe"
+def _echo(v6: bool, ident: int, seq: int, size: int = 20) -> bytes:
+    payload = (struct.pack("!d", time.time()) + b"netlab-probe").ljust(size, b".")
     kind = 128 if v6 else 8
     header = struct.pack("!BBHHH", kind, 0, 0, ident, seq)
     if v6:
@@ -80,6 +82,11 @@ def _body(probe: PingProbe) -> Callable[[Channel], dict[str, Any]]:
         sock = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_RAW,
                              socket.IPPROTO_ICMPV6 if v6 else socket.IPPROTO_ICMP)
         sock.setblocking(False)
+        if probe.df:  # ping -M do: the kernel refuses what its route's MTU cannot carry, nobody fragments
+            if v6:
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_DONTFRAG, 1)
+            else:
+                sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_DO)
         ident = os.getpid() & 0xFFFF
         sent: dict[int, float] = {}
         rtts: dict[int, float] = {}
@@ -92,7 +99,7 @@ def _body(probe: PingProbe) -> Callable[[Channel], dict[str, Any]]:
             now = time.monotonic()
             if seq < probe.count and now >= next_send:
                 try:
-                    sock.sendto(_echo(v6, ident, seq), (probe.to, 0))
+                    sock.sendto(_echo(v6, ident, seq, probe.size), (probe.to, 0))
                 except OSError as exc:  # e.g. no route in the sender itself
                     send_error = exc.strerror or str(exc)
                     errors[seq] = (send_error, "the sender")
@@ -145,7 +152,8 @@ def run(ctx: Context, probe: PingProbe) -> ProbeResult:
     errors: list[tuple[str, str]] = out["errors"]
     answered = len(rtts)
     loss = round(100 * (n - answered) / n)
-    text = f"{plural(n, 'echo request')} from {probe.from_} to {probe.to}: {answered} answered ({loss}% loss)"
+    shape = (f" of {probe.size} bytes" if probe.size != 20 else "") + (" with DF" if probe.df else "")
+    text = f"{plural(n, 'echo request')}{shape} from {probe.from_} to {probe.to}: {answered} answered ({loss}% loss)"
     if rtts:
         text += f", rtt avg {ms(sum(rtts) / len(rtts))}"
     if errors:

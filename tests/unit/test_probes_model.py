@@ -144,3 +144,10 @@ def test_a_ping_names_the_icmp_error_it_expects_from_the_known_ones() -> None:
     assert ok.error == "network unreachable"
     with pytest.raises(ValidationError, match=r"not an ICMP error netlab names; one of: .*TTL exceeded in transit"):
         PingProbe.model_validate({"kind": "ping", "name": "p", "from": "a", "to": "10.0.0.1", "error": "net unreach"})
+
+
+def test_a_ping_of_size_1422_is_a_1450_byte_packet() -> None:
+    from netlab.probes.ping import _echo
+
+    assert len(_echo(False, 1, 1)) == 8 + 20  # the default: our timestamp and tag
+    assert 20 + len(_echo(False, 1, 1, 1422)) == 1450  # + the IPv4 header: what `ping -s 1422` sends

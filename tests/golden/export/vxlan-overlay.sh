@@ -4,7 +4,8 @@
 # 10.0.2.0/24). Each VTEP bridges its host's link with a vxlan interface (VNI 4242, remote = the other VTEP), so every
 # Ethernet frame -- ARP broadcasts included -- crosses the underlay as UDP to port 4789 with the VNI in the VXLAN
 # header. On u, `tcpdump -ni eth0 udp port 4789` shows the hosts' frames inside; h1's ARP who-has for h2 is answered
-# by h2 itself, from the other site. The hosts' MTU is 1450: VXLAN adds 50 bytes, and the underlay carries 1500.
+# by h2 itself, from the other site. The hosts' MTU is 1450: VXLAN adds 50 bytes, and the underlay carries 1500
+# (probes full-size-crosses: 1450 bytes with DF cross; vxlan-adds-50: on the underlay they are 1500).
 #
 # Written by `netlab export vxlan-overlay` from the plan `netlab up` applies. Run it as root; it needs ip (iproute2),
 # sysctl (procps), python3 importing netlab (for the services). From the environment: PYTHON (default python3),
