@@ -208,7 +208,11 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
             col.add(path, "a capture that counts every packet proves little",
                     "add a `filter` (BPF, as for tcpdump) and/or a `match`")
     if isinstance(probe, CountersProbe):
-        if probe.ipvs is not None:
+        if probe.interface is None and "counter" in probe.model_fields_set:
+            col.add((*path, "counter"), "`counter` names an interface statistic", "add `interface:`, or remove it")
+        if probe.interface is not None:
+            _check_link_counter(col, path, probe, nodes, interfaces)
+        elif probe.ipvs is not None:
             _check_ipvs_counter(col, path, probe, nodes, services)
         else:
             if probe.table not in TABLES:
@@ -264,6 +268,20 @@ def _check_flow(col: Collector, path: PathKey, probe: FlowProbe, nodes: dict[str
         if chk.metric in ("queue", "drops") and probe.queue is None:
             col.add((*where, "metric"), f"`{chk.metric}` is measured at a queue, and this probe samples none",
                     "add `queue: node:interface` (the bottleneck's egress) to the probe")
+
+
+def _check_link_counter(col: Collector, path: PathKey, probe: CountersProbe, nodes: dict[str, Node],
+                        interfaces: dict[str, set[str]]) -> None:
+    """An interface of the node (its links, tunnels, lo), a packet count, and none of the iptables/IPVS keys."""
+    known = interfaces.get(probe.node, set()) | {"lo"}
+    if probe.node in nodes and probe.interface not in known:
+        col.add((*path, "interface"), f"node {probe.node!r} has no interface {probe.interface!r}",
+                f"its interfaces: {', '.join(sorted(known))}")
+    for key in ("ipvs", "table", "chain", "rule", "family", "bytes", "connections"):
+        if key in probe.model_fields_set:
+            col.add((*path, key), f"`{key}` is not read from an interface's statistics", "remove it, or `interface`")
+    if probe.packets is None:
+        col.add(path, "an interface counters probe needs `packets`", "e.g. packets: {min: 1}")
 
 
 def _check_ipvs_counter(col: Collector, path: PathKey, probe: CountersProbe, nodes: dict[str, Node],

@@ -237,6 +237,10 @@ def run_ipvs(ctx: Context, probe: CountersProbe) -> ProbeResult:
 def run(ctx: Context, probe: CountersProbe) -> ProbeResult:
     if probe.ipvs is not None:
         return run_ipvs(ctx, probe)
+    if probe.interface is not None:
+        from netlab.probes import linkcounters
+
+        return linkcounters.run(ctx, probe)
     subject = f"the {'rule matching ' + repr(probe.rule) if probe.rule else 'policy of ' + str(probe.chain)} " \
               f"in {probe.node} (table {probe.table})"
     wants = []

@@ -218,9 +218,13 @@ class IpvsCounter(_Model):
     pass the director, OutPkts; they stay 0 in DR and TUN mode, where replies bypass it)."""
 
 
+LinkCounter = Literal["rx_packets", "rx_errors", "rx_dropped", "tx_packets", "tx_errors", "tx_dropped"]
+
+
 class CountersProbe(_Probe):
     """Counters in a node, read before and after another probe; asserts the deltas. iptables rule counters,
-    or with ``ipvs`` the statistics of an IPVS virtual service or real server."""
+    with ``ipvs`` the statistics of an IPVS virtual service or real server, with ``interface`` an interface's
+    own (``ip -s link``: a tunnel device that drops what it cannot carry counts TX errors)."""
 
     kind: Literal["counters"]
     """``counters``."""
@@ -230,6 +234,12 @@ class CountersProbe(_Probe):
     """Name of the probe whose traffic should (or should not) hit the rule."""
     ipvs: IpvsCounter | None = None
     """Read IPVS statistics instead of an iptables rule: ``{service: web, dest: rs1, direction: out}``."""
+    interface: str | None = None
+    """Read this interface's statistics of the node instead (``/proc/net/dev``): ``packets`` is the growth
+    of ``counter``."""
+    counter: LinkCounter = "tx_packets"
+    """With ``interface``: ``rx_packets``, ``rx_errors``, ``rx_dropped``, ``tx_packets``, ``tx_errors``,
+    ``tx_dropped``."""
     table: str = "filter"
     """iptables table."""
     chain: str | None = None

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.root
 ROUTED_FAILING = """
   - {name: bad-ping, kind: ping, from: client, to: 10.0.3.1, count: 2}
   - {name: bad-icmp-error, kind: ping, from: client, to: 10.0.3.1, count: 1, loss: 100, error: host unreachable}
+  - {name: bad-link-counter, kind: counters, node: router, interface: eth1, during: client-ping, packets: 0}
+  - {name: link-counter, kind: counters, node: router, interface: eth1, during: client-ping, packets: {min: 3}}
   - {name: bad-tcp, kind: tcp, from: client, to: 10.0.2.10, port: 9}
   - {name: refused-as-expected, kind: tcp, from: client, to: 10.0.2.10, port: 9, expect: refused}
   - {name: bad-udp, kind: udp, from: client, to: 10.0.2.10, port: 9}
@@ -144,6 +146,7 @@ def test_every_catalog_probe_of_routed_passes(routed: Lab) -> None:
     ("bad-ping", "2 echo requests from client to 10.0.3.1: 0 answered (100% loss)"),
     ("bad-icmp-error", "1 'network unreachable' from 10.0.1.1; expected no echo answered (100% loss), every "
                        "unanswered request answered by ICMP 'host unreachable'"),
+    ("bad-link-counter", "tx_packets of router:eth1 grew by "),
     ("bad-tcp", "refused (RST)"),
     ("bad-udp", "ICMP port unreachable"),
     ("bad-http", "served by server; expected HTTP 200 for GET / from 10.0.2.10:80, served by router"),
@@ -158,6 +161,12 @@ def test_a_probe_that_should_fail_fails_and_says_why(routed: Lab, name: str, say
     assert not result.passed
     assert not result.error, result.verdict  # a wrong lab, not a broken probe
     assert says in result.verdict
+
+
+def test_an_interface_counts_what_it_sent(routed: Lab) -> None:
+    result = routed.probe("link-counter")
+    assert result.passed, result.verdict
+    assert result.details["grew"] >= 3 and result.details["counter"] == "tx_packets"
 
 
 def test_expecting_a_refusal_passes_on_a_refusal(routed: Lab) -> None:

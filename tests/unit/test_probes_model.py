@@ -151,3 +151,18 @@ def test_a_ping_of_size_1422_is_a_1450_byte_packet() -> None:
 
     assert len(_echo(False, 1, 1)) == 8 + 20  # the default: our timestamp and tag
     assert 20 + len(_echo(False, 1, 1, 1422)) == 1450  # + the IPv4 header: what `ping -s 1422` sends
+
+
+def test_proc_net_dev_is_read_per_interface() -> None:
+    from netlab.probes.linkcounters import parse_dev
+
+    text = ("Inter-|   Receive                                                |  Transmit\n"
+            " face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls "
+            "carrier compressed\n"
+            "    lo:     120       2    0    0    0     0          0         0      120       2    0    0    0     0 "
+            "      0          0\n"
+            " ipip1:       0       0    0    0    0     0          0         0        0       0    7    1    0     0 "
+            "      0          0\n")
+    assert parse_dev(text, "ipip1") == {"rx_packets": 0, "rx_errors": 0, "rx_dropped": 0, "tx_packets": 0,
+                                        "tx_errors": 7, "tx_dropped": 1}
+    assert parse_dev(text, "eth0") is None
