@@ -129,10 +129,23 @@ def test_a_load_refused_after_a_commit_leaves_no_half_ruleset(monkeypatch: pytes
 
 
 def test_netlab_run_of_each_iptables_lab_exits_0(tmp_path: Path) -> None:
-    for name in ("iptables-chains", "bridge-nat"):
+    for name in ("iptables-chains", "bridge-nat", "netfilter-tracking"):
         path = catalog_copy(tmp_path, name, f"ir-{name}"[:24])
         done = netlab("run", str(path), timeout=300)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+
+
+def test_without_notrack_the_tracking_probes_fail_and_say_what_they_saw(tmp_path: Path) -> None:
+    """netfilter-tracking's claims are falsifiable: with the raw NOTRACK rule gone, the pings are tracked, so they
+    are masqueraded and never UNTRACKED -- exactly the probes that say so fail, naming what they counted."""
+    path = catalog_copy(tmp_path, "netfilter-tracking", "nf-tracked")
+    text = path.read_text()
+    path.write_text(text.replace("-A PREROUTING -p icmp -j NOTRACK", "-A PREROUTING -p icmp"))  # untracks nothing
+    with running(path) as lab:
+        failed = {r.name: r for r in lab.probes().failed}
+    assert sorted(failed) == ["untracked-counted", "untracked-not-natted"], [str(r) for r in failed.values()]
+    assert "counted +0 packets" in failed["untracked-counted"].observed
+    assert "0 packets 'icmp' with IP.src=10.0.1.10" in failed["untracked-not-natted"].observed
 
 
 @pytest.mark.kernel("iptables")
@@ -142,7 +155,7 @@ def test_labs_pass_with_the_backend_this_kernel_has(tmp_path: Path) -> None:
     falls back to iptables-legacy and the labs must still pass."""
     backend = detect_backend()  # in netlab vm: iptables-legacy-restore (nf_tables answers TABLE_ADD EOPNOTSUPP)
     assert backend.name in ("iptables-restore", "iptables-legacy-restore"), backend
-    for name in ("iptables-chains", "bridge-nat"):
+    for name in ("iptables-chains", "bridge-nat", "netfilter-tracking"):
         with running(catalog_copy(tmp_path, name, f"ik-{name}"[:24])) as lab:
             assert [str(r) for r in lab.probes().failed] == [], f"{name} with {backend.name}"
 

@@ -55,10 +55,12 @@ class Iptables(_Model):
     """Address translation, first packet of a connection only: PREROUTING, INPUT, OUTPUT, POSTROUTING."""
     filter: TableField = None
     """Filtering: INPUT, FORWARD, OUTPUT."""
+    security: TableField = None
+    """Mandatory access control (SELinux labels), after filter: INPUT, FORWARD, OUTPUT."""
 
     def tables(self) -> list[tuple[str, Table]]:
         """The tables the node sets, in the order netlab loads them (that of ``iptables-save``)."""
         return [(name, t) for name in TABLE_ORDER if (t := getattr(self, name, None)) is not None]
 
 
-TABLE_ORDER = ("raw", "mangle", "nat", "filter")
+TABLE_ORDER = ("raw", "mangle", "nat", "filter", "security")

@@ -29,6 +29,7 @@ BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
     "mangle": ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING"),
     "nat": ("PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"),
     "filter": ("INPUT", "FORWARD", "OUTPUT"),
+    "security": ("INPUT", "FORWARD", "OUTPUT"),
 }
 ALL_BUILTIN = frozenset(c for chains in BUILTIN_CHAINS.values() for c in chains)
 

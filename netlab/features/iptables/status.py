@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from netlab.core.codec import to_data
 from netlab.features.base import StatusPart
 from netlab.features.iptables.kernel import ChainPolicy, RuleCounter, parse_save, save_argv
+from netlab.features.iptables.model import TABLE_ORDER
 from netlab.model.resolved import ResolvedLab
 
 
@@ -37,9 +38,9 @@ def read_iptables(netns: str) -> IptablesStatus:
 
 
 def rows(data: IptablesStatus) -> list[tuple[str, str, int, int, str]]:
-    """(table, chain, packets, bytes, rule) in raw, mangle, nat, filter order, policies first in each (shown
-    when not ACCEPT or when they counted something)."""
-    order = ("raw", "mangle", "nat", "filter")
+    """(table, chain, packets, bytes, rule) in raw, mangle, nat, filter, security order, policies first in each
+    (shown when not ACCEPT or when they counted something)."""
+    order = TABLE_ORDER
     out: list[tuple[int, int, str, str, int, int, str]] = []
     for p in data.policies:
         if p.policy != "ACCEPT" or p.packets:

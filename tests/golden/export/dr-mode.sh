@@ -4,7 +4,10 @@
 # director to rs1 still carry destination IP = VIP (10.0.10.100) but rs1's MAC; the director sees every request and
 # not one reply; only the director answers ARP for the VIP, because the real servers hold the VIP on lo with
 # arp_ignore=1/arp_announce=2 (see `netlab up dr-mode --dry-run` for why each setting is there). `netlab status
-# dr-mode` shows the IPVS table.
+# dr-mode` shows the IPVS table. Notes often say the client and the real servers must share an L2 segment in DR mode.
+# In Linux they need not: only the director and the real servers must (the director reaches a real server by its MAC).
+# Here the client is a routed hop away, on 10.0.1.0/24 behind the router, and every probe from it passes (web,
+# round-robin, replies-direct).
 #
 # Written by `netlab export dr-mode` from the plan `netlab up` applies. Run it as root; it needs ip (iproute2), sysctl
 # (procps), ipvsadm, python3 importing netlab (for the services). From the environment: PYTHON (default python3),
