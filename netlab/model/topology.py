@@ -21,7 +21,7 @@ from netlab.features.ipvs.model import VirtualService
 from netlab.features.services.model import Service
 from netlab.features.shaping.model import Shape
 from netlab.features.tunnels.model import NodeBridge, SubInterface, Tunnel
-from netlab.probes.model import Probe
+from netlab.probes.model import Claim, Probe
 
 SysctlValue = int | str
 
@@ -161,6 +161,9 @@ class Topology(Model):
     probes: tuple[Probe, ...] = ()
     """Checks that prove the lab works (``netlab probe``): ping, tcp, udp, http, arp, capture, distribution,
     counters, sysctl, state; each with what it expects."""
+    claims: tuple[Claim, ...] = ()
+    """What the description states, each with the probes that prove it: ``{text: "ICMP network unreachable",
+    probes: [no-route-beyond]}``. validate checks the words are in the description and the probes exist."""
     exercise: Exercise | None = None
     """Makes the lab a hands-on exercise: the lab as written is the broken start; a task, hints, the probes that
     grade it, a reference solution and known wrong fixes with why they fail (``netlab exercise``)."""

@@ -353,3 +353,25 @@ def check(col: Collector, data: object, topo: Topology, interfaces: dict[str, se
     if not isinstance(data, dict):
         return
     check_probes(col, data.get("probes"), dict(topo.nodes), interfaces, tuple(topo.ipvs))
+    check_claims(col, topo)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def check_claims(col: Collector, topo: Topology) -> None:
+    """Each claim quotes the description and names probes of the lab: a sentence that states a behaviour is
+    tied to what would fail without it."""
+    described = _words(topo.description)
+    names = [p.name for p in topo.probes]
+    for i, claim in enumerate(topo.claims):
+        if _words(claim.text) not in described:
+            col.add(("claims", i, "text"), f"the description does not say {claim.text!r}",
+                    "quote words of the lab's description (case and line breaks do not matter)")
+        for k, name in enumerate(claim.probes):
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                col.add(("claims", i, "probes", k) if len(claim.probes) > 1 else ("claims", i, "probes"),
+                        f"no probe named {name!r}", f"did you mean {close[0]!r}?" if close else
+                        f"its probes: {', '.join(names) or 'none'}")

@@ -16,8 +16,8 @@ from pydantic import AfterValidator, Field
 from netlab.probes.model_base import Amount, AmountField, Names, Port, Seconds, _Model, _Probe
 from netlab.probes.model_flow import FlowCheck, FlowMetric, FlowProbe
 
-__all__ = ["Amount", "AmountField", "AnyProbe", "FlowCheck", "FlowMetric", "FlowProbe", "Names", "Port", "Probe",
-           "Seconds"]
+__all__ = ["Amount", "AmountField", "AnyProbe", "Claim", "FlowCheck", "FlowMetric", "FlowProbe", "Names", "Port",
+           "Probe", "Seconds"]
 
 Outcome = Literal["ok", "refused", "timeout", "unreachable", "fail"]
 """What a connection-level probe (tcp, udp, http) expects: ``ok`` (an answer), ``refused`` (RST, or ICMP
@@ -288,6 +288,15 @@ class StateProbe(_Probe):
     """Text the output must not contain."""
     timeout: Seconds = 5.0
     """Seconds the command may run."""
+
+
+class Claim(_Model):
+    """A behaviour the lab's description states, and the probes that would fail if it were false."""
+
+    text: str = Field(min_length=3)
+    """Words of the description that state it (matched ignoring case and line breaks)."""
+    probes: Names = Field(min_length=1)
+    """The probe (or probes) that prove it."""
 
 
 AnyProbe = (PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | CaptureProbe | DistributionProbe
