@@ -73,7 +73,8 @@ def cmd_handout(args: argparse.Namespace) -> int:
         if directory is None:
             continue
         svg = graph.svg_inline(graph.render(graph.dot(d), "svg")) if kind == "html" else None
-        page = handout.render(handout.context(lab.resolved, d, args.lab, svg, graph.mermaid(d), needs), kind)
+        page = handout.render(handout.context(lab.resolved, d, args.lab, svg, graph.mermaid(d), needs,
+                                              lab.topology.claims), kind)
         folder = Path(directory)
         try:
             folder.mkdir(parents=True, exist_ok=True)

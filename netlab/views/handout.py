@@ -22,6 +22,7 @@ from netlab.probes.model import (
     AnyProbe,
     ArpProbe,
     CaptureProbe,
+    Claim,
     CountersProbe,
     DistributionProbe,
     FlowProbe,
@@ -100,9 +101,10 @@ def probes_of(lab: ResolvedLab) -> list[AnyProbe]:
 
 
 def context(lab: ResolvedLab, diagram: Diagram, ref: str, svg: str | None = None, mermaid: str | None = None,
-            needs: Sequence[str] = ()) -> dict[str, Any]:
+            needs: Sequence[str] = (), claims: Sequence[Claim] = ()) -> dict[str, Any]:
     """What the templates fill in; ``ref`` is how the reader names the lab on the command line, ``needs`` the
-    kernel features it needs (``netlab.requirements.derive``): some mean the full-kernel VM on many machines."""
+    kernel features it needs (``netlab.requirements.derive``): some mean the full-kernel VM on many machines;
+    ``claims`` what the description states, each with the probes that prove it."""
     parts = OBSERVE.split(lab.description.strip(), maxsplit=1)
     intro, observe = parts[0], (parts[1] if len(parts) > 1 else "")
     observe = observe[:1].upper() + observe[1:]
@@ -119,6 +121,7 @@ def context(lab: ResolvedLab, diagram: Diagram, ref: str, svg: str | None = None
         "probes": [{"name": p.name, "kind": p.kind, "expects": expects(p), "description": p.description or ""}
                    for p in probes_of(lab)],
         "commands": commands, "vm": vm, "vm_command": f"netlab vm run {ref}",
+        "claims": [{"text": " ".join(c.text.split()), "probes": list(c.probes)} for c in claims],
     }
 
 

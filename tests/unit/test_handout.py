@@ -170,3 +170,17 @@ def test_the_html_page_loads_in_a_real_browser_with_its_diagram(tmp_path: Path) 
                    timeout=120, check=False)
     assert shot.exists() and shot.stat().st_size > 20_000
     shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+
+
+def test_the_handout_says_which_probe_proves_each_claim(tmp_path: Path) -> None:
+    from netlab.api import Lab
+    from netlab.views import diagram, handout
+
+    lab = Lab.load("netfilter-tracking")
+    ctx = handout.context(lab.resolved, diagram.build(lab.resolved), "netfilter-tracking",
+                          claims=lab.topology.claims)
+    page = handout.render(ctx, "md")
+    assert "## What the probes prove" in page
+    assert "| security FORWARD never sees it | `security-after-filter` |" in page
+    html = handout.render(ctx, "html")
+    assert '<table id="claims">' in html and "<td class=\"mono\">to-port-9, filter-drops-9</td>" in html
