@@ -1,0 +1,30 @@
+"""Kubernetes as the kernel sees it (catalog labs k8s-*): every probe passes, and a claim turned false fails the
+probe that backs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import catalog_copy, netlab, running
+
+pytestmark = [pytest.mark.root]
+
+
+def test_k8s_pod_passes_with_netlab_run(tmp_path: Path) -> None:
+    path = catalog_copy(tmp_path, "k8s-pod", "k8s-pod-run")
+    done = netlab("run", str(path), timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "7 of 7 probes passed" in done.stdout
+
+
+def test_a_sidecar_on_every_address_is_reached_from_another_pod(tmp_path: Path) -> None:
+    """Bound to 0.0.0.0 instead of 127.0.0.1, the sidecar answers on the pod's address too: exactly the probe
+    that says it cannot fails, naming what it saw."""
+    path = catalog_copy(tmp_path, "k8s-pod", "k8s-pod-open")
+    path.write_text(path.read_text().replace("address: 127.0.0.1, port: 7", "address: 0.0.0.0, port: 7"))
+    with running(path) as lab:
+        failed = {r.name: r for r in lab.probes().failed}
+    assert sorted(failed) == ["sidecar-not-on-pod-ip"], [str(r) for r in failed.values()]
+    assert "32 random bytes came back intact from 10.244.1.2:7" in failed["sidecar-not-on-pod-ip"].observed
