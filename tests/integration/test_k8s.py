@@ -28,3 +28,16 @@ def test_a_sidecar_on_every_address_is_reached_from_another_pod(tmp_path: Path) 
         failed = {r.name: r for r in lab.probes().failed}
     assert sorted(failed) == ["sidecar-not-on-pod-ip"], [str(r) for r in failed.values()]
     assert "32 random bytes came back intact from 10.244.1.2:7" in failed["sidecar-not-on-pod-ip"].observed
+
+
+def test_k8s_networkpolicy_passes_and_without_the_deny_the_denied_pod_gets_in(tmp_path: Path) -> None:
+    path = catalog_copy(tmp_path, "k8s-networkpolicy", "k8s-np-run")
+    done = netlab("run", str(path), timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    open_path = catalog_copy(tmp_path, "k8s-networkpolicy", "k8s-np-open")
+    open_path.write_text(open_path.read_text().replace('"-A KUBE-NWPLCY-DB-INGRESS -j DROP"',
+                                                       '"-A KUBE-NWPLCY-DB-INGRESS"'))  # counts, drops nothing
+    with running(open_path) as lab:
+        failed = {r.name: r for r in lab.probes().failed}
+    assert sorted(failed) == ["other-denied", "other-ping"], [str(r) for r in failed.values()]
+    assert "HTTP 200" in failed["other-denied"].observed
