@@ -82,7 +82,7 @@ def test_tun_mode_probes_pass(tun_mode: Lab) -> None:
     assert "+0 packets out" in results["no-outpkts"].observed
 
 
-@pytest.mark.kernel("ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh")
+@pytest.mark.kernel("ip_vs_wrr", "ip_vs_lc", "ip_vs_wlc", "ip_vs_sh", "ip_vs_dh", "ip_vs_lblc", "ip_vs_lblcr")
 def test_ipvs_schedulers_probes_pass(schedulers: Lab) -> None:
     suite = schedulers.probes()
     assert [str(r) for r in suite.failed] == []
@@ -91,6 +91,8 @@ def test_ipvs_schedulers_probes_pass(schedulers: Lab) -> None:
     assert "(with 2 connections held open): rs1 12 (100%)" in observed["lc-avoids-busy"]
     assert "(with 3 connections held open): rs3 12 (100%)" in observed["wlc-per-weight"]
     assert "per destination: 10.0.1.106 → rs1; 10.0.1.107 → rs2; 10.0.1.108 → rs3" in observed["dh-by-destination"]
+    assert "(with 2 connections held open): rs2 8 (100%)" in observed["lblc-overloaded"]
+    assert "(with 2 connections held open): rs2 8 (100%)" in observed["lblcr-overloaded"]
 
 
 def test_ipvs_nat_passes_with_netlab_run(tmp_path: Path) -> None:
@@ -108,7 +110,7 @@ def test_status_json_reads_the_ipvs_table_back(schedulers: Lab, tun_mode: Lab) -
     r = netlab("status", "ipvs-schedulers", "--json")
     assert r.returncode == 0, r.stderr
     table = {f"{s['address']}:{s['port']}": s for s in json.loads(r.stdout)["ipvs"]["director"]}
-    assert {s["scheduler"] for s in table.values()} == {"rr", "wrr", "lc", "wlc", "sh", "dh"}
+    assert {s["scheduler"] for s in table.values()} == {"rr", "wrr", "lc", "wlc", "sh", "dh", "lblc", "lblcr"}
     wrr = table["10.0.1.102:80"]
     assert wrr["scheduler"] == "wrr"
     assert sorted((d["address"], d["port"], d["forward"], d["weight"]) for d in wrr["dests"]) == [
