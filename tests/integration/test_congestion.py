@@ -50,8 +50,8 @@ def test_tcp_congestion_proves_loss_bufferbloat_and_probing_and_plots_it(tmp_pat
 def test_without_loss_the_loss_assertion_fails_and_says_why(tmp_path: Path) -> None:
     path = catalog_copy(tmp_path, "tcp-congestion", "tcp-noloss")
     text = path.read_text()
-    assert "loss: 1%" in text
-    path.write_text(text.replace("loss: 1%", "loss: 0%"))
+    assert "loss: 2%" in text
+    path.write_text(text.replace("loss: 2%", "loss: 0%"))
     r = netlab("run", str(path), "--only", "loss", "--json", timeout=300)
     assert r.returncode == 1, r.stdout + r.stderr
     result = _flows(r.stdout)["loss"]

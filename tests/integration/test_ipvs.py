@@ -106,6 +106,17 @@ def test_ipvs_nat_passes_with_netlab_run(tmp_path: Path) -> None:
     assert root_state() == before
 
 
+def test_ipvs_extras_persistence_fwmark_and_a_dead_server(tmp_path: Path) -> None:
+    """IPVS checks no health: a third of the requests go to dead rs3 and are refused, until its weight is 0."""
+    r = netlab("run", "ipvs-extras", "--json", timeout=300)
+    results = {x["name"]: x for x in json.loads(r.stdout)["results"]}
+    assert r.returncode == 0, [x["verdict"] for x in results.values() if not x["passed"]]
+    assert "(refused) 3 (33%)" in results["with-dead-server"]["observed"]
+    assert "(refused)" not in results["drained"]["observed"]
+    assert results["sticky-client"]["details"]["servers"] in (["rs1"], ["rs2"])
+    assert leftovers("ipvs-extras", None, StateStore()) == []
+
+
 def test_status_json_reads_the_ipvs_table_back(schedulers: Lab, tun_mode: Lab) -> None:
     r = netlab("status", "ipvs-schedulers", "--json")
     assert r.returncode == 0, r.stderr
