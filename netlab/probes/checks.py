@@ -366,6 +366,8 @@ def check_claims(col: Collector, topo: Topology) -> None:
     described = _words(topo.description)
     names = [p.name for p in topo.probes]
     for i, claim in enumerate(topo.claims):
+        if claim is None:  # salvaged from a shape error, already reported
+            continue
         if _words(claim.text) not in described:
             col.add(("claims", i, "text"), f"the description does not say {claim.text!r}",
                     "quote words of the lab's description (case and line breaks do not matter)")

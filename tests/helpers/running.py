@@ -67,8 +67,8 @@ def catalog_copy(directory: Path, catalog_name: str, name: str, extra_probes: st
     text = (CATALOG / f"{catalog_name}.yml").read_text()
     text = text.replace(f"name: {catalog_name}", f"name: {name}", 1).replace(f"netlab:{catalog_name}", f"netlab:{name}")
     if extra_probes:
-        assert text.rstrip().splitlines()[-1].startswith(" "), "the probes list must end the catalog file"
-        text = text.rstrip("\n") + "\n" + extra_probes.lstrip("\n")
+        assert "\nprobes:\n" in text, "the catalog file has a probes list"
+        text = text.replace("\nprobes:\n", "\nprobes:\n" + extra_probes.lstrip("\n").rstrip("\n") + "\n", 1)
     path = directory / f"{name}.yml"
     path.write_text(text)
     return path

@@ -59,9 +59,9 @@ def test_status_shows_every_rule_with_its_counters_and_the_lab_comment(lab: Lab)
 
 
 def test_chains_lab_proves_the_hooks() -> None:
-    """The catalog's iptables-chains, by the numbers: three paths, 14 chains each, 42 counters asserted."""
+    """iptables-chains by the numbers: three paths, 14 chains each (42 counters), and 3 for one connection."""
     text = (REPO / "topologies" / "iptables-chains.yml").read_text()
-    assert text.count("kind: counters") == 42
+    assert text.count("kind: counters") == 45
     assert text.count("-p icmp --icmp-type echo-request") == 14
 
 
@@ -164,4 +164,4 @@ def test_labs_pass_with_the_backend_this_kernel_has(tmp_path: Path) -> None:
 def test_netlab_vm_run_of_iptables_chains_passes_with_legacy_iptables() -> None:
     done = netlab("vm", "run", "iptables-chains", timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
-    assert "45 of 45 probes passed" in done.stdout
+    assert "49 of 49 probes passed" in done.stdout
