@@ -142,22 +142,27 @@ def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | Non
     return suite
 
 
-def flow_samples(lab: str, store: StateStore | None = None, file: Path | None = None) -> list[FlowPlot]:
-    """The flow probes' samples of ``lab``'s last probe run (or of ``file``: that record copied out of
-    ``netlab vm``, or ``netlab probe --json`` output). Read like :func:`observed_path`; raises InvalidInput."""
+def _last_run_record(lab: str, name: str, store: StateStore | None, file: Path | None) -> tuple[str | None, str]:
+    """(text or None when there is none, where it was read) of ``<run dir>/logs/<lab>/<name>`` -- read as every
+    run-directory file is (no symlink, written by root) -- or of ``file``, a copy the user names."""
     from netlab import paths
     from netlab.naming import checked_lab_name
-    from netlab.views import plot
 
     if file is not None:
         try:
-            text: str | None = file.read_text(encoding="utf-8")
+            return file.read_text(encoding="utf-8"), str(file)
         except OSError as exc:
             raise InvalidInput(message=f"cannot read {file}: {exc.strerror}") from None
-        where = str(file)
-    else:
-        path = (store or StateStore()).logs_dir / checked_lab_name(lab) / plot.FLOWS_FILE
-        text, where = paths.read_file(path), str(path)
+    path = (store or StateStore()).logs_dir / checked_lab_name(lab) / name
+    return paths.read_file(path), str(path)
+
+
+def flow_samples(lab: str, store: StateStore | None = None, file: Path | None = None) -> list[FlowPlot]:
+    """The flow probes' samples of ``lab``'s last probe run (or of ``file``: that record copied out of
+    ``netlab vm``, or ``netlab probe --json`` output). Read like :func:`observed_path`; raises InvalidInput."""
+    from netlab.views import plot
+
+    text, where = _last_run_record(lab, plot.FLOWS_FILE, store, file)
     if text is None:
         raise InvalidInput(message=f"no flow samples of lab {lab} ({where} does not exist)\n    hint: run its "
                                    f"probes first: netlab run {lab} (or netlab probe {lab})")
@@ -170,20 +175,9 @@ def observed_path(lab: str, store: StateStore | None = None, file: Path | None =
     Reading needs no root: the record is world-readable, and it is checked like every run-directory file
     (no symlink, written by root). Raises InvalidInput when there is none, or it is not a record.
     """
-    from netlab import paths
-    from netlab.naming import checked_lab_name
     from netlab.probes.path import PathRecord
 
-    if file is not None:
-        try:
-            text: str | None = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InvalidInput(message=f"cannot read {file}: {exc.strerror}") from None
-        where = str(file)
-    else:
-        store = store or StateStore()
-        path = store.logs_dir / checked_lab_name(lab) / PATH_FILE
-        text, where = paths.read_file(path), str(path)
+    text, where = _last_run_record(lab, PATH_FILE, store, file)
     if text is None:
         raise InvalidInput(message=f"no observed path of lab {lab} ({where} does not exist)\n    hint: run its "
                                    f"probes first: netlab probe {lab} (or netlab run {lab} --keep)")

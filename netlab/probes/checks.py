@@ -144,6 +144,9 @@ def _check_probe(col: Collector, path: PathKey, probe: Any, by_name: dict[str, A
         target = check_ip(col, (*path, "to"), probe.to)
         if isinstance(probe, ArpProbe) and target is not None and target.version != 4:
             col.add((*path, "to"), "ARP exists only in IPv4", "IPv6 uses neighbour discovery instead")
+    if isinstance(probe, PingProbe) and probe.error is not None and probe.loss == 0:
+        col.add((*path, "error"), f"an ICMP error ({probe.error}) is the answer to a request that got no echo reply, "
+                "and this ping expects every one answered", "give `loss:` (100: none answered)")
     if isinstance(probe, TcpProbe | UdpProbe | HttpProbe | ArpProbe) and probe.source is not None:
         check_ip(col, (*path, "source"), probe.source)
     if isinstance(probe, CountersProbe | SysctlProbe | StateProbe) and probe.node not in nodes:

@@ -306,3 +306,6 @@ PROBE_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "capture", 
                                 "sysctl", "state", "flow")
 TRAFFIC_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "distribution", "flow")
 """Kinds that make traffic, and so can be what a capture or counters probe runs ``during``."""
+PATH_KINDS: tuple[str, ...] = tuple(k for k in TRAFFIC_KINDS if k != "flow")
+"""Kinds whose packets the path recorder follows (``netlab graph --path``): not a bulk flow, whose tens of thousands
+of frames, dissected on every interface, would slow the flow it measures."""

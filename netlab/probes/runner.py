@@ -29,7 +29,7 @@ from typing import Any
 from netlab.errors import InvalidInput
 from netlab.probes import arp, capture, connect, counters, flow, ping, state
 from netlab.probes.context import LabView
-from netlab.probes.model import TRAFFIC_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
+from netlab.probes.model import PATH_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
 from netlab.probes.path import ProbePath
@@ -94,10 +94,9 @@ class ProbeRunner:
 
     def run_probe(self, probe: AnyProbe) -> ProbeResult:
         """One probe, timed; an unexpected exception becomes a failed result that says so."""
-        # once per probe and run: a capture or counters probe runs its `during` again, along the same path. Not a
-        # bulk flow: tens of thousands of frames, dissected on every interface, would slow the flow it measures.
-        recording = (self._recorder is not None and probe.kind in TRAFFIC_KINDS and probe.kind != "flow"
-                     and probe.name not in self.paths and self._recorder.start())
+        # once per probe and run: a capture or counters probe runs its `during` again, along the same path
+        recording = (self._recorder is not None and probe.kind in PATH_KINDS and probe.name not in self.paths
+                     and self._recorder.start())
         start = time.monotonic()
         try:
             result = self._kinds[probe.kind](self, probe)

@@ -6,8 +6,9 @@ probe``/``netlab run``) or from a file: that record copied out of ``netlab vm``,
 output. Either is read as untrusted data: every sample is checked to be numbers before anything is drawn.
 
 Each flow is drawn on its own clock (0 = its first sample), so flows run one after the other overlay; the
-warm-up the metrics leave out is shaded; retransmissions are marked on the cwnd line. Throughput is what the
-receiver acknowledged between two samples, smoothed over five samples.
+warm-up the metrics leave out is shaded; retransmissions are marked on the cwnd line; the probe's check verdicts
+are printed under the panels. Throughput is what the receiver acknowledged between two samples, smoothed over five
+samples.
 """
 
 from __future__ import annotations
@@ -126,17 +127,21 @@ def _smooth(values: list[float]) -> list[float]:
     return out
 
 
-def _series(flow: FlowSeries) -> dict[str, list[float]]:
+def _series(flow: FlowSeries) -> tuple[float, dict[str, list[float]]]:
+    """(the flow's first sample time, its lines on that clock): cwnd, RTT, smoothed throughput, and where a sample
+    saw new retransmissions."""
     s = flow.samples
     t0 = s[0]["t"] if s else 0.0
-    rate = [0.0] + [max(0.0, (b.get("acked", 0) - a.get("acked", 0)) * 8 / (b["t"] - a["t"]) / 1e6)
-                    if b["t"] > a["t"] else 0.0 for a, b in pairwise(s)]
-    retrans = [x["t"] - t0 for a, x in pairwise(s) if x.get("retrans", 0) > a.get("retrans", 0)]
-    return {"t": [x["t"] - t0 for x in s], "cwnd": [x.get("cwnd", 0) for x in s],
-            "rtt": [x.get("srtt_us", 0) / 1000 for x in s], "mbit": _smooth(rate), "retrans_t": retrans,
-            "retrans_cwnd": [x.get("cwnd", 0) for a, x in pairwise(s)
-                             if x.get("retrans", 0) > a.get("retrans", 0)],
-            "t0": [t0]}
+    rate, lost_t, lost_cwnd = [0.0], [], []
+    for a, b in pairwise(s):
+        dt = b["t"] - a["t"]
+        rate.append(max(0.0, (b.get("acked", 0) - a.get("acked", 0)) * 8 / dt / 1e6) if dt > 0 else 0.0)
+        if b.get("retrans", 0) > a.get("retrans", 0):
+            lost_t.append(b["t"] - t0)
+            lost_cwnd.append(b.get("cwnd", 0))
+    return t0, {"t": [x["t"] - t0 for x in s], "cwnd": [x.get("cwnd", 0) for x in s],
+                "rtt": [x.get("srtt_us", 0) / 1000 for x in s], "mbit": _smooth(rate), "retrans_t": lost_t,
+                "retrans_cwnd": lost_cwnd}
 
 
 def render(plot: FlowPlot, lab: str, fmt: str) -> bytes:
@@ -153,7 +158,7 @@ def render(plot: FlowPlot, lab: str, fmt: str) -> bytes:
     fig, axes = plt.subplots(panels, 1, figsize=(10, 2.6 * panels), sharex=True, constrained_layout=True)
     fig.suptitle(f"{lab}: probe {plot.probe}", fontsize=12)
     for n, flow in enumerate(plot.flows):
-        d = _series(flow)
+        t0, d = _series(flow)
         color = f"C{n}"
         name = flow.label if flow.label == flow.cc else f"{flow.label} ({flow.cc})"
         axes[0].plot(d["t"], d["cwnd"], color=color, label=name, lw=1.2)
@@ -162,7 +167,6 @@ def render(plot: FlowPlot, lab: str, fmt: str) -> bytes:
         axes[1].plot(d["t"], d["rtt"], color=color, label=name, lw=1.2)
         axes[2].plot(d["t"], d["mbit"], color=color, label=name, lw=1.2)
         if plot.queue:
-            t0 = d["t0"][0]
             q = [x for x in plot.queue if flow.start <= x["t"] <= flow.end + 0.5]
             axes[3].plot([x["t"] - t0 for x in q], [x["qlen"] for x in q], color=color, label=name, lw=1.2)
     warm = max((f.warmup for f in plot.flows), default=0.0)
@@ -176,7 +180,9 @@ def render(plot: FlowPlot, lab: str, fmt: str) -> bytes:
         ax.set_ylim(bottom=0)
     axes[0].set_title("shaded: warm-up, left out of the metrics", fontsize=8, loc="left")
     axes[-1].set_xlabel("time since the flow started (s)")
+    if plot.checks:  # the probe's verdicts under the panels: the figure says what was asserted
+        fig.text(0.01, 0.0, "\n".join(plot.checks), fontsize=7, va="top", family="monospace")
     buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=110)
+    fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()

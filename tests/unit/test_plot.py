@@ -69,7 +69,7 @@ def test_render_draws_every_panel(tmp_path: Path) -> None:
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
     svg = plot.render(read, "lab", "svg").decode()
     for label in ("cwnd (packets)", "smoothed RTT (ms)", "throughput (Mbit/s)", "queue at router:eth1 (packets)",
-                  "time since the flow started (s)", "cubic: retransmissions"):
+                  "time since the flow started (s)", "cubic: retransmissions", "PASS bbr throughput"):
         assert label in svg, label
 
 

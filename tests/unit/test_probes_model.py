@@ -166,3 +166,11 @@ def test_proc_net_dev_is_read_per_interface() -> None:
     assert parse_dev(text, "ipip1") == {"rx_packets": 0, "rx_errors": 0, "rx_dropped": 0, "tx_packets": 0,
                                         "tx_errors": 7, "tx_dropped": 1}
     assert parse_dev(text, "eth0") is None
+
+
+def test_an_expected_icmp_error_needs_an_expected_loss() -> None:
+    from tests.helpers import problems
+
+    ping = "{name: p, kind: ping, from: a, to: 10.0.0.2, error: host unreachable}"
+    found = problems(two_nodes(tail=f"probes:\n  - {ping}\n"))
+    assert [(d.path, d.hint) for d in found] == [("probes[0].error", "give `loss:` (100: none answered)")]

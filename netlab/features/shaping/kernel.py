@@ -20,11 +20,9 @@ from netlab.model.plan import SetQdisc
 
 
 def options(a: SetQdisc) -> dict[str, object]:
-    """The plugin's keywords for one action (pyroute2's units: bytes per second, microseconds, percent)."""
+    """netem's or tbf's plugin keywords for one action (pyroute2's units: bytes per second, microseconds, percent)."""
     if a.kind == "tbf":
         return {"rate": a.rate_bps // 8, "burst": a.burst, "limit": a.limit}
-    if a.kind in ("fq", "fq_codel"):
-        return {}
     opts: dict[str, object] = {"delay": a.delay_us, "jitter": a.jitter_us, "loss": a.loss,
                                "duplicate": a.duplicate, "limit": a.limit}
     if a.reorder:
