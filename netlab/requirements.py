@@ -19,6 +19,7 @@ from pathlib import Path
 from netlab.core.requirement import Requirement
 from netlab.features.registry import FEATURES
 from netlab.model.topology import Topology
+from netlab.probes.model import FlowProbe
 
 
 def _base(topo: Topology) -> list[Requirement]:
@@ -44,7 +45,7 @@ def _features(topo: Topology) -> list[Requirement]:
 def _probes(topo: Topology) -> list[Requirement]:
     """A flow probe's congestion controls: BBR is a module (cubic and reno are built in everywhere)."""
     return [Requirement("tcp_bbr", f"flow probe {p.name} runs BBR") for p in topo.probes
-            if getattr(p, "kind", "") == "flow" and "bbr" in getattr(p, "congestion", ())]
+            if isinstance(p, FlowProbe) and "bbr" in p.congestion]
 
 
 DERIVERS = (_base, _lans, _features, _probes, _declared)
