@@ -84,7 +84,9 @@ def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
 _TUNNEL_ATTRS = {
     "vxlan": ("IFLA_VXLAN_LOCAL", "IFLA_VXLAN_GROUP", "IFLA_VXLAN_ID", "IFLA_VXLAN_PORT"),
     "gre": ("IFLA_GRE_LOCAL", "IFLA_GRE_REMOTE", "IFLA_GRE_OKEY", None),
+    "gretap": ("IFLA_GRE_LOCAL", "IFLA_GRE_REMOTE", "IFLA_GRE_OKEY", None),
     "ipip": ("IFLA_IPTUN_LOCAL", "IFLA_IPTUN_REMOTE", None, None),
+    "sit": ("IFLA_IPTUN_LOCAL", "IFLA_IPTUN_REMOTE", None, None),
 }
 
 
@@ -102,7 +104,7 @@ def _tunnel_detail(kind: str, linkinfo: Any) -> str:
         return ""
     text = f"{kind}"
     if ident:
-        text += f" {'key ' if kind == 'gre' else ''}{ident}"
+        text += f" {'key ' if kind in ('gre', 'gretap') else ''}{ident}"
     if local or remote:
         text += f" {local or 'any'} → {remote or 'any'}"
     if port:

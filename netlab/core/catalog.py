@@ -87,6 +87,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("gretap", "GRE tunnels carrying Ethernet (ip_gre)", "ip_gre"),
     Feature("ip6gre", "GRE tunnels over IPv6 (ip6_gre)", "ip6_gre"),
     Feature("ipip", "IP-in-IP tunnels (ipip)", "ipip"),
+    Feature("sit", "IPv6-in-IPv4 tunnels, protocol 41 (sit)", "sit"),
     Feature("tunl0", "the ipip fallback device tunl0 in every namespace, used by IPVS tunnel mode (ipip)", "ipip"),
     Feature("dummy", "dummy interfaces (dummy)", "dummy"),
     Feature("vlan", "802.1Q VLAN sub-interfaces (8021q)", "8021q"),

@@ -50,7 +50,8 @@ IPV6_METRIC_DEFAULT = 1024
 """IP6_RT_PRIO_USER: an IPv6 route written without a metric (or with 0) gets this one."""
 IPV6_METRIC_CONNECTED = 256
 """IP6_RT_PRIO_ADDRCONF: the metric of the prefix route the kernel adds for each IPv6 address (and of fe80::/64)."""
-DEFAULT_MTU = {"veth": 1500, "bridge": 1500, "gre": 1476, "ipip": 1480, "vxlan": 1500, "lo": 65536, "tunl0": 1480}
+DEFAULT_MTU = {"veth": 1500, "bridge": 1500, "gre": 1476, "gretap": 1462, "ipip": 1480, "sit": 1480, "vxlan": 1500,
+               "lo": 65536, "tunl0": 1480}
 """MTUs of the interfaces netlab makes when the topology gives none."""
 
 

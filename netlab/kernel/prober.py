@@ -70,6 +70,7 @@ class Prober:
                 "ip6gre", "ip6gre", {"ip6gre_local": _LOCAL6, "ip6gre_remote": _REMOTE6}
             ),
             "ipip": lambda: self.probe_link("ipip", "ipip", {"ipip_local": _LOCAL4, "ipip_remote": _REMOTE4}),
+            "sit": lambda: self.probe_link("sit", "sit", {"sit_local": _LOCAL4, "sit_remote": _REMOTE4}),
             "tunl0": self.probe_tunl0,
             "dummy": lambda: self.probe_link("dummy", "dummy", {}),
             "netem": self.probe_netem,

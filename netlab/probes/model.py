@@ -36,9 +36,13 @@ ICMP6_ERRORS = {
     (1, 4): "port unreachable", (3, 0): "hop limit exceeded in transit", (2, 0): "packet too big",
 }
 
+LOCAL_ERRORS = {"message too long"}
+"""Errors the sender's own kernel gives instead of sending (``ping -M do`` prints "local error: message too long"):
+EMSGSIZE, a DF packet larger than the route's MTU -- the tunnel's, or the path MTU an ICMP error taught it."""
+
 
 def _icmp_error(text: str | None) -> str | None:
-    known = sorted({*ICMP4_ERRORS.values(), *ICMP6_ERRORS.values()})
+    known = sorted({*ICMP4_ERRORS.values(), *ICMP6_ERRORS.values(), *LOCAL_ERRORS})
     if text is not None and text not in known:
         raise ValueError(f"not an ICMP error netlab names; one of: {', '.join(known)}")
     return text
@@ -68,7 +72,8 @@ class PingProbe(_Probe):
     """Don't fragment (``ping -M do``): a packet too big for a link is refused, not split."""
     error: Annotated[str | None, AfterValidator(_icmp_error)] = None
     """The ICMP error every unanswered request must get back (``network unreachable``, ``host unreachable``,
-    ``TTL exceeded in transit``, ``fragmentation needed``, …): a router that *says* why, not a silent drop."""
+    ``TTL exceeded in transit``, ``fragmentation needed``, …): a router that *says* why, not a silent drop; or
+    ``message too long``: the sender's own kernel refused a DF packet bigger than the route's (path) MTU."""
 
 
 class _Connection(_Probe):

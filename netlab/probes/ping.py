@@ -8,6 +8,7 @@ trip, not a timeout.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import select
@@ -101,7 +102,8 @@ def _body(probe: PingProbe) -> Callable[[Channel], dict[str, Any]]:
                 try:
                     sock.sendto(_echo(v6, ident, seq, probe.size), (probe.to, 0))
                 except OSError as exc:  # e.g. no route in the sender itself
-                    send_error = exc.strerror or str(exc)
+                    # EMSGSIZE by the name ping -M do prints (a probe may expect it); others as strerror says
+                    send_error = ("message too long" if exc.errno == errno.EMSGSIZE else exc.strerror or str(exc))
                     errors[seq] = (send_error, "the sender")
                 sent[seq] = now
                 seq += 1

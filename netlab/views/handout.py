@@ -37,7 +37,7 @@ from netlab.views.diagram import Diagram
 
 TEMPLATES = Path(__file__).resolve().parent / "handout_templates"
 OBSERVE = re.compile(r"\bObserve:\s*")
-NEEDS_VM = ("ip_vs", "ipip", "ip_gre", "vxlan", "tunl0", "macvlan", "ipvlan")
+NEEDS_VM = ("ip_vs", "ipip", "ip_gre", "gre", "gretap", "sit", "vxlan", "tunl0", "macvlan", "ipvlan")
 """Requirements that a container's or a cloud VM's kernel often lacks: the handout then names ``netlab vm``."""
 
 

@@ -69,3 +69,16 @@ def test_vxlan_overlay_status_shows_the_kernel_objects() -> None:
         assert link["master"] == "br0" and link["ifindex"] >= 32
         r = netlab("status", "vxlan-overlay")
         assert r.returncode == 0 and "vxlan1" in r.stdout
+
+
+@pytest.mark.kernel("gre", "gretap", "ipip", "sit", "vxlan")
+def test_tunnel_truth_table_every_cell_is_proved() -> None:
+    """Each tunnel kind's IPv4/IPv6/multicast/ARP/MTU cell, as the kernel answers it (see the lab's table)."""
+    r = netlab("run", "tunnel-truth-table", "--json", timeout=300)
+    results = {x["name"]: x for x in json.loads(r.stdout)["results"]}
+    assert r.returncode == 0, [x["verdict"] for x in results.values() if not x["passed"]]
+    assert "3 answered (0% loss)" in results["gre-ipv6"]["observed"]
+    assert "0 answered (100% loss)" in results["sit-ipv4"]["observed"]
+    assert "3 'message too long' from the sender" in results["ipip-mtu-plus-1"]["observed"]
+    assert "east:eth0 2 in" in results["vxlan-outer-fragmented"]["observed"]
+    assert "mtu 1450" in results["vxlan-pmtu-learned"]["observed"]

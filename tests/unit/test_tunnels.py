@@ -11,7 +11,8 @@ import struct
 
 import pytest
 
-from netlab.features.tunnels.kernel import encode
+from netlab.features.tunnels.export import commands
+from netlab.features.tunnels.kernel import encode, tunnel_data
 from netlab.kernel.netlink import IFLA_NET_NS_FD, nla_u32
 from netlab.model.plan import CreateBridge, CreateSubInterface, CreateTunnel, LinkUp
 from netlab.requirements import derive
@@ -90,6 +91,29 @@ def test_netlink_bytes() -> None:
     assert nla_u32(IFLA_NET_NS_FD, 99) in body and struct.unpack_from("=i", body, 4)[0] == 40
 
 
+def test_gretap_and_sit_share_gre_and_ipip_attributes_under_their_own_kind() -> None:
+    """gretap is GRE's netlink data (key included) under kind "gretap"; sit is IPIP's under "sit", and
+    no IFLA_IPTUN_PROTO: the kernel's default, IPv6 only (``ip`` would send 0, any protocol)."""
+    gre = CreateTunnel("ns", "gre1", 33, "gre", "10.0.1.1", "10.0.2.1", 42, None, None, None, None)
+    tap = CreateTunnel("ns", "gretap1", 33, "gretap", "10.0.1.1", "10.0.2.1", 42, None, None, None, None)
+    assert tunnel_data(tap) == tunnel_data(gre)
+    ipip = CreateTunnel("ns", "ipip1", 33, "ipip", "10.0.1.1", "10.0.2.1", None, None, None, 64, None)
+    sit = CreateTunnel("ns", "sit1", 33, "sit", "10.0.1.1", "10.0.2.1", None, None, None, 64, None)
+    assert tunnel_data(sit) == tunnel_data(ipip)
+    assert b"sit\0" in encode(sit, lambda ns: 99)[0]
+    assert commands(sit) == ["ip -n ns link add sit1 type sit mode ip6ip local 10.0.1.1 remote 10.0.2.1 ttl 64"]
+    assert commands(tap) == ["ip -n ns link add gretap1 type gretap local 10.0.1.1 remote 10.0.2.1 key 42"]
+
+
+def test_gretap_and_sit_get_their_names_mtus_and_requirements() -> None:
+    text = BASE + ("tunnels:\n  - {kind: gretap, key: 5, a: {node: r1, address: 192.168.9.1/24}, b: {node: r2}}\n"
+                   "  - {kind: sit, a: {node: r1, address: 'fd00::1/64'}, b: {node: r2, address: 'fd00::2/64'}}\n")
+    p = planned(text)
+    made = {(a.name, a.kind) for a in p.actions if isinstance(a, CreateTunnel)}
+    assert made == {("gretap1", "gretap"), ("sit1", "sit")}
+    assert {"gretap", "sit"} <= {r.feature for r in derive(valid(text))}
+
+
 def test_requirements_are_derived() -> None:
     text = BASE.replace("r1: {routes:", "r1: {bridges: {br0: {members: [vxlan1]}}, routes:").replace(
         "  u: {}", "  u: {}\n  m: {subinterfaces: [{kind: ipvlan, parent: 'u:eth0'}]}") + (
@@ -108,6 +132,8 @@ def test_requirements_are_derived() -> None:
     ("tunnels:\n  - {kind: gre, key: 1, a: {node: r1}, b: {node: r2}}\n"
      "  - {kind: gre, key: 1, a: {node: r1, interface: g}, b: {node: r2, interface: g}}\n", "with key 1"),
     ("tunnels:\n  - {kind: ipip, a: {node: r1, address: 'fd00::1/64'}, b: {node: r2}}\n", "IPIP carries only IPv4"),
+    ("tunnels:\n  - {kind: sit, a: {node: r1, address: 10.9.0.1/30}, b: {node: r2}}\n", "sit tunnel carries only IPv6"),
+    ("tunnels:\n  - {kind: sit, key: 3, a: {node: r1}, b: {node: r2}}\n", "a sit tunnel has none"),
     ("tunnels:\n  - {kind: vxlan, a: {node: r1}, b: {node: r2}}\n", "needs `vni`"),
     ("tunnels:\n  - {kind: gre, mode: x, a: {node: r1}, b: {node: r2}}\n", "unknown key 'mode'"),
 ])

@@ -116,7 +116,7 @@ def check(topo: Topology, interfaces: dict[str, set[str]], connected: dict[str, 
         if t is None:
             continue
         path: PathKey = ("tunnels", i)
-        if t.key is not None and t.kind != "gre":
+        if t.key is not None and t.kind not in ("gre", "gretap"):
             col.add((*path, "key"), f"`key` is a GRE key; {_an(t.kind)} tunnel has none",
                     "use `vni` for VXLAN" if t.kind == "vxlan" else "remove it, or make it `kind: gre`")
         if t.kind == "vxlan" and t.vni is None:
@@ -164,7 +164,10 @@ def check(topo: Topology, interfaces: dict[str, set[str]], connected: dict[str, 
             for a in _addresses(end.address, (*epath, "address"), col, seen):
                 if t.kind == "ipip" and a.version == 6:
                     col.add((*epath, "address"), f"{a} is IPv6, and IPIP carries only IPv4",
-                            "use `kind: gre` to carry IPv6 (GRE says which protocol it carries; IPIP cannot)")
+                            "use `kind: sit` (IPv6 in IPv4) or `kind: gre` to carry IPv6")
+                if t.kind == "sit" and a.version == 4:
+                    col.add((*epath, "address"), f"{a} is IPv4, and a sit tunnel carries only IPv6",
+                            "use `kind: ipip` or `kind: gre` to carry IPv4")
                 added_addrs.setdefault(end.node, []).append(a)
         for side, other in (("a", "b"), ("b", "a")):
             end, remote = getattr(t, side), local[other]
@@ -217,6 +220,8 @@ def _check_ipv6_off(topo: Topology, col: Collector) -> None:
 def _an(kind: str) -> str:
     """``an IPIP``, ``a GRE``, ``a VXLAN``, ``a macvlan``, ``an ipvlan``: the kind with its article."""
     word = kind.upper() if kind in ("gre", "ipip", "vxlan") else kind
+    if kind == "gretap":
+        return "a GRETAP"
     return f"{'an' if word[0] in 'aeiouI' else 'a'} {word}"
 
 

@@ -18,15 +18,16 @@ VXLAN_PORT = 4789
 
 
 def tunnel(action: CreateTunnel) -> list[str]:
-    """``ip link add NAME type gre|ipip|vxlan …`` inside the node."""
+    """``ip link add NAME type gre|gretap|ipip|sit|vxlan …`` inside the node."""
     head = f"ip -n {quote(action.netns)} link add {quote(action.name)}" + (f" mtu {action.mtu}" if action.mtu else "")
     ttl = f" ttl {action.ttl}" if action.ttl is not None else ""
     if action.kind == "vxlan":
         return [f"{head} type vxlan id {action.vni or 0} remote {action.remote} local {action.local} "
                 f"dstport {action.port or VXLAN_PORT}{ttl}"]
-    key = f" key {action.key}" if action.key is not None and action.kind == "gre" else ""
-    # ipip: `ip` would ask for proto "any" (IPIP and MPLS); netlab's message leaves the kernel's default, IPIP only
-    mode = " mode ipip" if action.kind == "ipip" else ""
+    key = f" key {action.key}" if action.key is not None and action.kind in ("gre", "gretap") else ""
+    # ipip and sit: `ip` would ask for proto "any" (IPv4, IPv6 and MPLS); netlab's message leaves the kernel's
+    # default, IPv4 only for ipip, IPv6 only for sit
+    mode = {"ipip": " mode ipip", "sit": " mode ip6ip"}.get(action.kind, "")
     return [f"{head} type {action.kind}{mode} local {action.local} remote {action.remote}{key}{ttl}"]
 
 

@@ -120,7 +120,7 @@ def masters(lab: ResolvedLab) -> Mapping[tuple[str, int], int]:
     return {(netns, index): master for netns, index, master in lab.overlay.masters}
 
 
-TUNNEL_ROLES = {"gre": "GRE end", "ipip": "IPIP end", "vxlan": "VTEP"}
+TUNNEL_ROLES = {"gre": "GRE end", "gretap": "GRETAP end", "ipip": "IPIP end", "sit": "6in4 end", "vxlan": "VTEP"}
 
 
 def diagram(lab: ResolvedLab) -> DiagramPart:

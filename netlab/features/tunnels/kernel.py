@@ -62,8 +62,8 @@ def _u8(kind: int, value: int) -> bytes:
 
 
 def tunnel_data(action: CreateTunnel) -> bytes:
-    """IFLA_INFO_DATA of a gre, ipip or vxlan link."""
-    if action.kind == "gre":
+    """IFLA_INFO_DATA of a gre, gretap, ipip, sit or vxlan link (gretap and sit share gre's and ipip's attributes)."""
+    if action.kind in ("gre", "gretap"):
         data = nla_ip(IFLA_GRE_LOCAL, action.local) + nla_ip(IFLA_GRE_REMOTE, action.remote)
         if action.key is not None:
             data += (nla(IFLA_GRE_IFLAGS, struct.pack(">H", GRE_KEY)) + nla(IFLA_GRE_OFLAGS, struct.pack(">H", GRE_KEY))
@@ -72,7 +72,7 @@ def tunnel_data(action: CreateTunnel) -> bytes:
         if action.ttl is not None:
             data += _u8(IFLA_GRE_TTL, action.ttl)
         return data
-    if action.kind == "ipip":
+    if action.kind in ("ipip", "sit"):
         data = nla_ip(IFLA_IPTUN_LOCAL, action.local) + nla_ip(IFLA_IPTUN_REMOTE, action.remote)
         if action.ttl is not None:
             data += _u8(IFLA_IPTUN_TTL, action.ttl)

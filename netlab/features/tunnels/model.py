@@ -25,7 +25,7 @@ def _one_or_many(value: object) -> object:
 
 
 AddressList = Annotated[tuple[str, ...], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
-TunnelKind = Literal["gre", "ipip", "vxlan"]
+TunnelKind = Literal["gre", "gretap", "ipip", "sit", "vxlan"]
 SubKind = Literal["macvlan", "ipvlan"]
 MACVLAN_MODES = ("private", "vepa", "bridge", "passthru")
 IPVLAN_MODES = ("l2", "l3", "l3s")
@@ -44,8 +44,9 @@ class TunnelEnd(_Model):
     """This end's underlay address (the outer source; the other end's outer destination). Default: the
     node's only IPv4 address (interfaces and loopback); required when it has several."""
     interface: str | None = None
-    """The tunnel interface's name in the node (≤ 15 bytes). Default: ``gre1``, ``ipip1``, ``vxlan1``
-    (``gre0`` and ``tunl0`` are the kernel's fallback devices, present in every namespace)."""
+    """The tunnel interface's name in the node (≤ 15 bytes). Default: ``gre1``, ``gretap1``, ``ipip1``,
+    ``sit1``, ``vxlan1`` (``gre0``, ``gretap0``, ``tunl0``, ``sit0`` are the kernel's fallback devices, present
+    in every namespace)."""
     address: AddressList = ()
     """Inner address(es) with prefix on the tunnel interface, e.g. ``192.168.100.1/30``."""
 
@@ -58,14 +59,15 @@ class Tunnel(_Model):
     description: str | None = None
     """What this tunnel is for."""
     kind: TunnelKind
-    """``gre`` (IP proto 47: carries IPv4, IPv6, anything), ``ipip`` (IP proto 4: IPv4 only) or
-    ``vxlan`` (Ethernet frames in UDP, port 4789)."""
+    """``gre`` (IP proto 47: carries IPv4, IPv6, anything routed; no ARP), ``gretap`` (GRE carrying Ethernet
+    frames: ARP and broadcasts cross, it can be bridged), ``ipip`` (IP proto 4: IPv4 only), ``sit`` (IP proto 41:
+    IPv6 in IPv4, IPv6 only) or ``vxlan`` (Ethernet frames in UDP, port 4789)."""
     a: TunnelEnd
     """First end."""
     b: TunnelEnd
     """Second end."""
     key: int | None = Field(default=None, ge=0, le=0xFFFFFFFF)
-    """GRE key (both directions); GRE only."""
+    """GRE key (both directions); ``gre`` and ``gretap`` only."""
     vni: int | None = Field(default=None, ge=0, le=0xFFFFFF)
     """VXLAN network identifier; required for ``vxlan``, VXLAN only."""
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -73,7 +75,8 @@ class Tunnel(_Model):
     ttl: int | None = Field(default=None, ge=1, le=255)
     """TTL of the outer header (default: the kernel's: inherit from the inner packet)."""
     mtu: int | None = Field(default=None, ge=68, le=65535)
-    """MTU of both tunnel interfaces (default: the kernel's, e.g. 1476 GRE, 1480 IPIP, 1450 VXLAN)."""
+    """MTU of both tunnel interfaces (default: the kernel's: 1476 gre, 1462 gretap, 1480 ipip and sit
+    on a 1500-byte underlay; 1500 vxlan, which has no lower device to subtract its 50 bytes from)."""
 
 
 class SubInterface(_Model):

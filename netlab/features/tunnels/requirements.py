@@ -5,7 +5,9 @@ from __future__ import annotations
 from netlab.core.requirement import Requirement
 from netlab.model.topology import Topology
 
-WHY = {"gre": "is a GRE tunnel (ip_gre)", "ipip": "is an IPIP tunnel (ipip)", "vxlan": "is a VXLAN tunnel (vxlan)"}
+WHY = {"gre": "is a GRE tunnel (ip_gre)", "gretap": "is a GRE tunnel carrying Ethernet (ip_gre)",
+       "ipip": "is an IPIP tunnel (ipip)", "sit": "is an IPv6-in-IPv4 tunnel (sit)",
+       "vxlan": "is a VXLAN tunnel (vxlan)"}
 
 
 def requirements(topo: Topology) -> list[Requirement]:
