@@ -82,3 +82,14 @@ def test_tunnel_truth_table_every_cell_is_proved() -> None:
     assert "3 'message too long' from the sender" in results["ipip-mtu-plus-1"]["observed"]
     assert "east:eth0 2 in" in results["vxlan-outer-fragmented"]["observed"]
     assert "mtu 1450" in results["vxlan-pmtu-learned"]["observed"]
+
+
+@pytest.mark.kernel("macvlan", "ipvlan")
+def test_subinterface_modes_each_lets_through_what_it_should() -> None:
+    """macvlan bridge/private/vepa and ipvlan l2/l3: reachability, where frames go, who answers ARP."""
+    r = netlab("run", "subinterface-modes", "--json", timeout=300)
+    results = {x["name"]: x for x in json.loads(r.stdout)["results"]}
+    assert r.returncode == 0, [x["verdict"] for x in results.values() if not x["passed"]]
+    assert "0 answered (100% loss)" in results["private-isolated"]["observed"]
+    assert "0 answered (100% loss)" in results["vepa-no-hairpin"]["observed"]
+    assert results["l3-arp-unanswered"]["passed"] and results["l2-arp-parent-mac"]["passed"]
