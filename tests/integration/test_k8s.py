@@ -41,3 +41,19 @@ def test_k8s_networkpolicy_passes_and_without_the_deny_the_denied_pod_gets_in(tm
         failed = {r.name: r for r in lab.probes().failed}
     assert sorted(failed) == ["other-denied", "other-ping"], [str(r) for r in failed.values()]
     assert "HTTP 200" in failed["other-denied"].observed
+
+
+@pytest.mark.kernel("ip_vs", "ip_vs_rr", "iptables")
+def test_k8s_service_clusterip_nodeport_and_the_masquerade_mark(tmp_path: Path) -> None:
+    """kube-proxy's IPVS mode rebuilt: every probe passes; without the mark rule, NodePort traffic arrives at the
+    pod from ext's own address and the masquerade probes fail."""
+    path = catalog_copy(tmp_path, "k8s-service", "k8s-svc-run")
+    done = netlab("run", str(path), timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert "8 of 8 probes passed" in done.stdout
+    unmarked = catalog_copy(tmp_path, "k8s-service", "k8s-svc-nomark")
+    unmarked.write_text(unmarked.read_text().replace('"-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"',
+                                                     '"-A KUBE-MARK-MASQ"'))  # counts, marks nothing
+    with running(unmarked) as lab:
+        failed = {r.name for r in lab.probes().failed}
+    assert {"nodeport-masqueraded", "masquerade-counted"} <= failed, failed

@@ -8,7 +8,7 @@ from netlab.features.ipvs.derive import DerivedSetting
 from netlab.model.plan import AddAddress, AddIpvsService, AddRoute, LinkUp, SetSysctl
 from netlab.requirements import derive as requirements
 from tests import helpers
-from tests.helpers import Built, build, director_lab
+from tests.helpers import REPO, Built, build, director_lab, valid
 
 BASE = director_lab()
 
@@ -139,6 +139,14 @@ def test_ipvs_mistakes(ipvs: str, expected: tuple[str, str | None]) -> None:
     assert path in [p for p, _ in found], found
     if message is not None:
         assert (path, message) in found, found
+
+
+def test_nat_to_a_routed_real_server_needs_a_route_on_the_director() -> None:
+    """A NAT real server behind a router (kube-proxy's pod on another node) is valid once the director has a
+    topology route to it; without one it is the shared-subnet mistake it always was."""
+    nat = "  - {director: director, vip: 10.0.10.100, port: 80, mode: nat, real_servers: [{node: away}]}\n"
+    assert ("ipvs[0].real_servers[0].node", "away shares no subnet with director director (nat)") in problems(nat)
+    assert valid((REPO / "topologies" / "k8s-service.yml").read_text())
 
 
 def test_tun_across_a_router_is_fine_where_dr_is_not() -> None:

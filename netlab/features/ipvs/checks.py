@@ -82,7 +82,9 @@ def check_services(topo: Topology, interfaces: dict[str, set[str]], connected: d
                         "DR and TUN deliver the packet unchanged; only NAT rewrites the port")
             rs_nets = [c.network for c in connected.get(rs.node, []) if c.network.prefixlen < c.max_prefixlen]
             shared = set(director_nets) & set(rs_nets)
-            if mode in ("dr", "nat") and not shared and svc.director in topo.nodes:
+            # NAT to a routed real server (a pod on another node) is fine when the director has a route to it
+            routed = mode == "nat" and _routed(topo, svc.director, rs.address, connected.get(rs.node, []))
+            if mode in ("dr", "nat") and not shared and not routed and svc.director in topo.nodes:
                 why = ("DR rewrites only the destination MAC, so the real server must be on the director's own "
                        "segment") if mode == "dr" else ("NAT real servers route their replies back through the "
                                                         "director, so they need a subnet in common")
@@ -97,6 +99,32 @@ def check_services(topo: Topology, interfaces: dict[str, set[str]], connected: d
             if vip is not None and rs.address is None and not rs_nets:
                 col.add(rpath, f"real server {rs.node} has no address the director could use",
                         "give it an interface address, or set `address:`")
+
+
+def _routed(topo: Topology, director: str, address: str | None, connected: list[ipaddress.IPv4Interface
+                                                                             | ipaddress.IPv6Interface]) -> bool:
+    """True if one of the director's topology routes covers the real server's address: a NAT real server may sit
+    behind a router (a pod on another node, as kube-proxy's endpoints do) as long as the director routes to it;
+    whether its replies come back through the director is then the lab's to prove (a probe), not validate's."""
+    node = topo.nodes.get(director)
+    if node is None:
+        return False
+    targets = []
+    for text in ([address] if address else [str(c.ip) for c in connected]):
+        try:
+            targets.append(ipaddress.ip_address(text))
+        except ValueError:
+            continue
+    for route in node.routes:
+        if route is None or route.to == "default":
+            continue
+        try:
+            net = ipaddress.ip_network(route.to, strict=False)
+        except ValueError:
+            continue
+        if any(t.version == net.version and t in net for t in targets):
+            return True
+    return False
 
 
 def vips(topo: Topology) -> dict[str, set[IP]]:
