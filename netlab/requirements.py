@@ -48,7 +48,13 @@ def _probes(topo: Topology) -> list[Requirement]:
             if isinstance(p, FlowProbe) and "bbr" in p.congestion]
 
 
-DERIVERS = (_base, _lans, _features, _probes, _declared)
+def _sysctls(topo: Topology) -> list[Requirement]:
+    """``net.bridge.*`` exists only with br_netfilter loaded (Docker's and kube-proxy's bridges need it)."""
+    return [Requirement("br_netfilter", f"node {name} sets {key}") for name, node in topo.nodes.items()
+            for key in node.sysctls if key.startswith("net.bridge.")]
+
+
+DERIVERS = (_base, _lans, _features, _sysctls, _probes, _declared)
 
 
 def derive(topo: Topology) -> list[Requirement]:

@@ -100,6 +100,7 @@ FEATURES: tuple[Feature, ...] = (
     *(Feature(f"ip_vs_{s}", f"IPVS {_SCHEDULER_NAMES[s]} scheduler (ip_vs_{s})", f"ip_vs_{s}")
       for s in IPVS_SCHEDULERS),
     Feature("iptables", "iptables: the binary and its filter and nat tables"),
+    Feature("br_netfilter", "iptables on bridged traffic, net.bridge.bridge-nf-call-* (br_netfilter)", "br_netfilter"),
     Feature("nftables", "nftables netlink API (nf_tables)", "nf_tables"),
 )
 

@@ -80,6 +80,7 @@ class Prober:
             "tcp_bbr": self.probe_bbr,
             "ip_vs": self.probe_ipvs,
             "iptables": self.probe_iptables,
+            "br_netfilter": self.probe_br_netfilter,
             "nftables": self.probe_nftables,
         }
         for sched in catalog.IPVS_SCHEDULERS:
@@ -293,6 +294,14 @@ class Prober:
         except NoBackend as exc:
             return False, str(exc), "apt-get install iptables (it ships iptables-legacy too)"
         return True, f"{backend.how}: {backend.restore}", ""
+
+    def probe_br_netfilter(self) -> Result:
+        """Its sysctls exist in a namespace only once the module is loaded; nothing here loads it (no netlink
+        request autoloads br_netfilter: dockerd and kube-proxy run modprobe themselves)."""
+        path = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+        if os.path.exists(path):
+            return True, f"{path} present in a scratch netns", ""
+        return False, f"no {path} in a scratch netns", "br_netfilter is not loaded: modprobe br_netfilter"
 
     def probe_nftables(self) -> Result:
         """Create a table in one nf_tables batch, as ``nft add table`` does: answering NFT_MSG_GETGEN is not

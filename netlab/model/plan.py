@@ -151,6 +151,23 @@ class LinkUp:
 
 
 @dataclass(frozen=True)
+class SetBridgePort:
+    """Hairpin mode on a bridge port (``ip link set NAME type bridge_slave hairpin on``), once it is a port.
+
+    A separate message after :class:`LinkUp`: the kernel hands a port's settings to its master's driver, and
+    before the ``LinkUp`` that sets the master there is none (EOPNOTSUPP)."""
+
+    phase: ClassVar[Phase] = "up"
+    netns: str
+    name: str
+    index: int
+    hairpin: bool = True
+
+    def describe(self) -> str:
+        return f"bridge port {self.netns}:{self.name}: hairpin {'on' if self.hairpin else 'off'}"
+
+
+@dataclass(frozen=True)
 class AddAddress:
     phase: ClassVar[Phase] = "addresses"
     netns: str
@@ -314,7 +331,7 @@ class StartService:
 
 
 Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateSubInterface | SetSysctl | LinkUp
-          | AddAddress | AddRoute | SetQdisc | AddIpvsService
+          | SetBridgePort          | AddAddress | AddRoute | SetQdisc | AddIpvsService
           | LoadIptables | RunCommand | StartService)
 
 

@@ -12,9 +12,9 @@ import struct
 import pytest
 
 from netlab.features.tunnels.export import commands
-from netlab.features.tunnels.kernel import encode, tunnel_data
+from netlab.features.tunnels.kernel import bridge_port, encode, tunnel_data
 from netlab.kernel.netlink import IFLA_NET_NS_FD, nla_u32
-from netlab.model.plan import CreateBridge, CreateSubInterface, CreateTunnel, LinkUp
+from netlab.model.plan import CreateBridge, CreateSubInterface, CreateTunnel, LinkUp, SetBridgePort
 from netlab.requirements import derive
 from tests import helpers
 from tests.helpers import planned, valid
@@ -162,3 +162,19 @@ def test_ipv6_off_refuses_an_inner_ipv6_address() -> None:
         "tunnels:\n  - {kind: gre, a: {node: r1, address: 'fd00::1/64'}, b: {node: r2, address: 'fd00::2/64'}}\n")
     assert "tunnels[0].a.address: IPv6 address in a lab with `ipv6: false`" in problems(text)
 
+
+
+def test_hairpin_ports_are_set_after_every_port_has_its_master() -> None:
+    """The kernel passes a port setting to the master's driver: the SetBridgePort must follow the LinkUp that
+    enslaves the port (the core's LinkUps come first in the phase), and it carries IFLA_BRPORT_MODE = 1."""
+    text = BASE.replace("  u: {}", "  u: {bridges: {br0: {members: [eth0, eth1], hairpin: [eth1]}}}")
+    actions = list(planned(text).actions)
+    hp = [i for i, a in enumerate(actions) if isinstance(a, SetBridgePort)]
+    assert [(actions[i].netns, actions[i].name) for i in hp] == [("nl-t.u", "eth1")]  # type: ignore[union-attr]
+    up = [i for i, a in enumerate(actions) if isinstance(a, LinkUp) and a.netns == "nl-t.u" and a.name == "eth1"]
+    assert up and up[0] < hp[0] and actions[up[0]].master_index  # type: ignore[union-attr]
+    body, _t, flags = bridge_port(actions[hp[0]], lambda ns: -1)  # type: ignore[arg-type]
+    assert b"bridge\0" in body and flags == 0
+    assert commands(actions[hp[0]]) == ["ip -n nl-t.u link set eth1 type bridge_slave hairpin on"]  # type: ignore[arg-type]
+    assert "'eth9' is not a member of bridge br0" in problems(
+        BASE.replace("  u: {}", "  u: {bridges: {br0: {members: [eth0], hairpin: [eth9]}}}"))

@@ -290,6 +290,10 @@ def _check_bridges(topo: Topology, interfaces: dict[str, set[str]], added_ifs: d
             known = interfaces.get(node_name, set()) | added_ifs.get(node_name, set())
             if not br.members:
                 col.add((*path, "members"), "a bridge needs at least one member interface")
+            for k, port in enumerate(br.hairpin):
+                if port not in br.members:
+                    col.add((*path, "hairpin", k), f"{port!r} is not a member of bridge {br_name}",
+                            f"hairpin is a port's setting; members: {', '.join(br.members) or 'none'}")
             for k, member in enumerate(br.members):
                 mpath: PathKey = (*path, "members", k)
                 if member not in known or member in node.bridges:

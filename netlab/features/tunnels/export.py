@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from shlex import quote
 
-from netlab.model.plan import CreateSubInterface, CreateTunnel
+from netlab.model.plan import CreateSubInterface, CreateTunnel, SetBridgePort
 
 VXLAN_PORT = 4789
 """What :mod:`.kernel` sends when the topology gives no port."""
@@ -40,8 +40,11 @@ def subinterface(action: CreateSubInterface) -> list[str]:
             f"{extra} type {action.kind} mode {action.mode}"]
 
 
-def commands(action: CreateTunnel | CreateSubInterface) -> list[str]:
+def commands(action: CreateTunnel | CreateSubInterface | SetBridgePort) -> list[str]:
     """The export hook (netlab.features.base.Feature.export): the shell lines of one of this feature's actions."""
     if isinstance(action, CreateTunnel):
         return tunnel(action)
+    if isinstance(action, SetBridgePort):
+        return [f"ip -n {quote(action.netns)} link set {quote(action.name)} type bridge_slave hairpin "
+                f"{'on' if action.hairpin else 'off'}"]
     return subinterface(action)

@@ -54,7 +54,7 @@ from netlab.kernel.rtnl import (
     IPVLAN_MODES,
     MACVLAN_MODES,
 )
-from netlab.model.plan import CreateSubInterface, CreateTunnel
+from netlab.model.plan import CreateSubInterface, CreateTunnel, SetBridgePort
 
 
 def _u8(kind: int, value: int) -> bytes:
@@ -109,3 +109,17 @@ def encode(action: CreateTunnel | CreateSubInterface, netns_fd: Callable[[str], 
         data = nla(IFLA_IPVLAN_MODE, struct.pack("=H", IPVLAN_MODES[action.mode]))
     attrs += nla_nested(IFLA_LINKINFO, nla_str(IFLA_INFO_KIND, action.kind), nla_nested(IFLA_INFO_DATA, data))
     return ifinfo(action.index, attrs=attrs), RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL
+
+
+IFLA_INFO_SLAVE_KIND = 4
+IFLA_INFO_SLAVE_DATA = 5
+IFLA_BRPORT_MODE = 4
+"""The bridge port's hairpin flag (``BR_HAIRPIN_MODE``), in IFLA_INFO_SLAVE_DATA of kind "bridge"."""
+
+
+def bridge_port(action: SetBridgePort, netns_fd: Callable[[str], int]) -> tuple[bytes, int, int]:
+    """RTM_NEWLINK on an existing port: IFLA_LINKINFO { SLAVE_KIND "bridge", SLAVE_DATA { BRPORT_MODE } }."""
+    del netns_fd  # sent in the port's own namespace
+    data = nla_nested(IFLA_INFO_SLAVE_DATA, _u8(IFLA_BRPORT_MODE, 1 if action.hairpin else 0))
+    return ifinfo(action.index, attrs=nla_nested(IFLA_LINKINFO, nla_str(IFLA_INFO_SLAVE_KIND, "bridge"), data)), \
+        RTM_NEWLINK, 0

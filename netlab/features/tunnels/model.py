@@ -105,6 +105,10 @@ class NodeBridge(_Model):
 
     members: tuple[str, ...]
     """Interfaces of this node enslaved to the bridge: link or LAN ends, tunnel or sub-interfaces."""
+    hairpin: tuple[str, ...] = ()
+    """Members with hairpin mode on: the bridge may send a frame back out of the port it came in on. A VEPA
+    neighbour needs it (reflective relay), and Docker sets it on container ports with --userland-proxy=false:
+    with br_netfilter, a container's DNATed connection to its own published port is bridged back to it."""
     address: AddressList = ()
     """Address(es) on the bridge itself."""
     mtu: int | None = Field(default=None, ge=68, le=65535)

@@ -8,7 +8,15 @@ exists), ``up`` with the bridge as master for ports, then the addresses.
 from __future__ import annotations
 
 from netlab.features.tunnels.resolve import ResolvedOverlay
-from netlab.model.plan import Action, AddAddress, CreateBridge, CreateSubInterface, CreateTunnel, LinkUp
+from netlab.model.plan import (
+    Action,
+    AddAddress,
+    CreateBridge,
+    CreateSubInterface,
+    CreateTunnel,
+    LinkUp,
+    SetBridgePort,
+)
 
 
 def overlay_actions(overlay: ResolvedOverlay, tag: str) -> dict[str, list[Action]]:
@@ -26,6 +34,8 @@ def overlay_actions(overlay: ResolvedOverlay, tag: str) -> dict[str, list[Action
         out["sublinks"].append(CreateSubInterface(s.parent_netns, s.parent_ifname, s.parent_index, s.kind, s.mode,
                                                   s.netns, s.ifname, s.index, s.mac, s.mtu))
         out["up"].append(LinkUp(s.netns, s.ifname, s.index, tag, s.master_index))
+    for br in overlay.bridges:  # after every LinkUp of the phase (the core's come first): each port has its master
+        out["up"] += [SetBridgePort(br.netns, name, index) for name, index in br.hairpin]
     for br in overlay.bridges:
         out["addresses"] += [AddAddress(br.netns, br.name, br.index, a) for a in br.addresses]
     for t in overlay.tunnels:

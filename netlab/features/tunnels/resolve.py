@@ -82,6 +82,8 @@ class ResolvedNodeBridge:
     mtu: int | None
     addresses: tuple[str, ...]
     members: tuple[str, ...]
+    hairpin: tuple[tuple[str, int], ...] = ()
+    """(name, index) of the ports with hairpin mode on."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +261,10 @@ def resolve_overlay(topo: Topology, ifaces: Interfaces, index_of: dict[str, dict
     masters = []
     for node_name, node in topo.nodes.items():
         for br_name, br in node.bridges.items():
+            ports = index_of.get(node_name, {}) | own.get(node_name, {})
             bridges.append(ResolvedNodeBridge(node_name, netns_of(node_name), br_name, own[node_name][br_name],
-                                              br.mtu, br.address, br.members))
+                                              br.mtu, br.address, br.members,
+                                              tuple((p, ports[p]) for p in br.hairpin if p in ports)))
             for member in br.members:
                 if member in index_of.get(node_name, {}):
                     masters.append((netns_of(node_name), index_of[node_name][member], own[node_name][br_name]))
