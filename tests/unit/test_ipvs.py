@@ -161,3 +161,14 @@ def test_a_fwmark_service_is_sent_with_a_netmask() -> None:
     built = lab("  - {director: director, fwmark: 1, scheduler: dh, real_servers: [{node: rs1}]}\n")
     (svc,) = [a for a in built.plan.actions if isinstance(a, AddIpvsService)]
     assert _service_fields(svc) == {"fwmark": 1, "af": 2, "netmask": "255.255.255.255"}
+
+
+def test_a_dr_real_servers_arp_sysctls_are_written_before_its_vip_exists() -> None:
+    """The order arp-sysctls teaches: a VIP on lo before arp_ignore/arp_announce is a window in which the real
+    server answers who-has for it and announces it; netlab's plan writes every sysctl of a node first."""
+    actions = list(lab(DR).plan.actions)
+    sysctls = [i for i, a in enumerate(actions) if isinstance(a, SetSysctl) and a.netns == "nl-t.rs1"
+               and "arp_" in a.key]
+    vip = [i for i, a in enumerate(actions) if isinstance(a, AddAddress) and a.netns == "nl-t.rs1"
+           and a.address == "10.0.10.100/32"]
+    assert sysctls and vip and max(sysctls) < min(vip)
