@@ -19,6 +19,8 @@ from pathlib import Path
 
 from netlab import catalog
 from netlab.errors import ApplyError, InvalidInput, MissingFeatures, NotPermitted
+from netlab.features.base import load_hook
+from netlab.features.registry import FEATURES
 from netlab.kernel.netns import is_mounted_netns, netns_path
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
@@ -202,6 +204,9 @@ def _teardown(store: StateStore, state: LabState) -> list[str]:
     kill_processes([p.pid for p in state.processes if process_start_time(p.pid) == p.start_time and (
         p.pid in inside or (p.netns_inode and netns_inode(p.pid) == p.netns_inode))])
     removed = remove_namespaces(ours)
+    for feature in FEATURES:  # what a feature made outside the namespaces (a cgroup), by recomputed names
+        if feature.teardown is not None:
+            load_hook(feature.teardown)(state.lab, state.run)
     store.remove(state.lab)
     return removed
 
@@ -226,7 +231,7 @@ class CleanReport:
     namespaces: tuple[str, ...]
     """Namespaces removed."""
     files: tuple[str, ...] = ()
-    """Damaged state files and stale temporary files removed."""
+    """Damaged state files, stale temporary files, and features' leftovers outside the namespaces (cgroups) removed."""
 
 
 def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanReport:
@@ -265,6 +270,9 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
                 if tag.lab not in labs:
                     labs.append(tag.lab)
         removed += remove_namespaces(orphans)
+        for feature in FEATURES:
+            if feature.clean is not None:
+                repaired += load_hook(feature.clean)({lab: s.run for lab, s in live.items()})
     return CleanReport(tuple(labs), tuple(removed), tuple(repaired))
 
 

@@ -100,6 +100,9 @@ FEATURES: tuple[Feature, ...] = (
     *(Feature(f"ip_vs_{s}", f"IPVS {_SCHEDULER_NAMES[s]} scheduler (ip_vs_{s})", f"ip_vs_{s}")
       for s in IPVS_SCHEDULERS),
     Feature("iptables", "iptables: the binary and its filter and nat tables"),
+    Feature("cgroup2_cpu", "cgroup v2 with the cpu controller: cpu.max (CONFIG_CGROUP_SCHED)"),
+    Feature("cgroup2_memory", "cgroup v2 with the memory controller: memory.max (CONFIG_MEMCG)"),
+    Feature("cgroup2_pids", "cgroup v2 with the pids controller: pids.max (CONFIG_CGROUP_PIDS)"),
     Feature("br_netfilter", "iptables on bridged traffic, net.bridge.bridge-nf-call-* (br_netfilter)", "br_netfilter"),
     Feature("nftables", "nftables netlink API (nf_tables)", "nf_tables"),
 )

@@ -90,6 +90,7 @@ class Executor(Protocol):
     """What apply offers a feature's executor: the namespaces it has open, and where processes are recorded."""
 
     lab: str
+    run: str
     log_dir: Any
 
     def fd(self, netns: str) -> int: ...
@@ -97,6 +98,8 @@ class Executor(Protocol):
     def entered(self, fd: int) -> AbstractContextManager[None]: ...
 
     def started(self, process: object) -> None: ...
+
+    def started_pids(self, node: str) -> list[int]: ...
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,11 @@ class Feature:
     """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""
     executors: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(executor, actions): everything that is not one rtnetlink message."""
+    teardown: str | None = None
+    """function(lab, run) -> list of what it removed: objects the feature made outside the lab's namespaces (a
+    cgroup), found again by names recomputed from lab and run. Called by ``down`` after the processes are gone."""
+    clean: str | None = None
+    """function(live: lab -> run) -> list of what it removed: the feature's objects of no live lab (``clean``)."""
     status: str | None = None
     """function(lab: ResolvedLab, netns_of: node -> namespace or None) -> list[StatusPart], for ``netlab status``."""
 

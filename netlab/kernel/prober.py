@@ -81,6 +81,7 @@ class Prober:
             "ip_vs": self.probe_ipvs,
             "iptables": self.probe_iptables,
             "br_netfilter": self.probe_br_netfilter,
+            **{f"cgroup2_{c}": functools.partial(self.probe_cgroup2, c) for c in ("cpu", "memory", "pids")},
             "nftables": self.probe_nftables,
         }
         for sched in catalog.IPVS_SCHEDULERS:
@@ -302,6 +303,22 @@ class Prober:
         if os.path.exists(path):
             return True, f"{path} present in a scratch netns", ""
         return False, f"no {path} in a scratch netns", "br_netfilter is not loaded: modprobe br_netfilter"
+
+    def probe_cgroup2(self, controller: str) -> Result:
+        """A cgroup2 mount whose root lists ``controller`` in cgroup.controllers (a hybrid machine's unified
+        hierarchy lists none: its controllers are bound to cgroup v1)."""
+        mounts = []
+        with open("/proc/self/mounts", encoding="utf-8") as f:
+            mounts = [line.split()[1] for line in f if len(line.split()) > 2 and line.split()[2] == "cgroup2"]
+        for mount in mounts:
+            try:
+                with open(os.path.join(mount, "cgroup.controllers"), encoding="ascii") as f:
+                    if controller in f.read().split():
+                        return True, f"{mount}: {controller} controller available", ""
+            except OSError:
+                continue
+        where = f"cgroup2 at {', '.join(mounts)} lists no {controller} controller" if mounts else "no cgroup2 mount"
+        return False, where, "a cgroup v1 (or hybrid) machine: run the lab in the VM (netlab vm run), which mounts v2"
 
     def probe_nftables(self) -> Result:
         """Create a table in one nf_tables batch, as ``nft add table`` does: answering NFT_MSG_GETGEN is not

@@ -5,7 +5,8 @@ purpose: ``netlab up --dry-run`` prints it, golden tests compare it as JSON, and
 it. Each action knows how to describe itself to a human; none knows how to execute itself (that is
 :mod:`netlab.stages.apply`'s job, so the plan stays testable without root).
 
-Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, iptables, commands, services).
+Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, iptables, commands, services,
+limits).
 Apply sends a whole phase before the next one starts, which is what lets it batch hundreds of netlink messages per
 namespace into one system call.
 """
@@ -18,9 +19,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs", "iptables",
-                "commands", "services"]
+                "commands", "services", "limits"]
 PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs",
-                             "iptables", "commands", "services")
+                             "iptables", "commands", "services", "limits")
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,25 @@ class SetBridgePort:
 
     def describe(self) -> str:
         return f"bridge port {self.netns}:{self.name}: hairpin {'on' if self.hairpin else 'off'}"
+
+
+@dataclass(frozen=True)
+class SetLimits:
+    """A node's services moved into a cgroup v2 of their own with these limits (``cpu.max``, ``memory.max``,
+    ``pids.max``). Last, once the services run: they are what the limits are for."""
+
+    phase: ClassVar[Phase] = "limits"
+    netns: str
+    node: str
+    cpu_max: str | None = None
+    """``cpu.max`` as the kernel reads it: ``"25000 100000"`` (µs of quota per period)."""
+    memory_max: int | None = None
+    pids_max: int | None = None
+
+    def describe(self) -> str:
+        parts = [f"cpu.max {self.cpu_max}" if self.cpu_max else "", f"memory.max {self.memory_max}"
+                 if self.memory_max else "", f"pids.max {self.pids_max}" if self.pids_max else ""]
+        return f"cgroup of node {self.node}: " + ", ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)
@@ -331,7 +351,7 @@ class StartService:
 
 
 Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateSubInterface | SetSysctl | LinkUp
-          | SetBridgePort          | AddAddress | AddRoute | SetQdisc | AddIpvsService
+          | SetBridgePort | SetLimits          | AddAddress | AddRoute | SetQdisc | AddIpvsService
           | LoadIptables | RunCommand | StartService)
 
 

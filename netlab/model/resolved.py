@@ -14,7 +14,7 @@ from netlab.features.iptables.rules import ResolvedTable
 from netlab.features.ipvs.derive import ResolvedService
 from netlab.features.services.model import ServiceSpec
 from netlab.features.tunnels.resolve import ResolvedOverlay
-from netlab.model.plan import SetQdisc
+from netlab.model.plan import SetLimits, SetQdisc
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,8 @@ class ResolvedNode:
     """Services started in this node after its commands (tcp-echo, udp-echo, discard, http)."""
     iptables: tuple[ResolvedTable, ...] = ()
     """The node's iptables tables (raw, mangle, nat, filter order), each rule with netlab's comment and origin."""
+    limits: SetLimits | None = None
+    """The node's cgroup limits (:mod:`netlab.features.limits`), resolved straight into the plan's action."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from netlab.features.exercises.model import Exercise
 from netlab.features.iptables.model import Iptables
 from netlab.features.ipvs.model import VirtualService
+from netlab.features.limits.model import Limits
 from netlab.features.services.model import Service
 from netlab.features.shaping.model import Shape
 from netlab.features.tunnels.model import NodeBridge, SubInterface, Tunnel
@@ -129,6 +130,9 @@ class Node(Model):
     """macvlan/ipvlan interfaces of this node on a parent interface inside the lab (``parent: host:eth0``)."""
     bridges: dict[str, NodeBridge] = {}
     """Linux bridges inside this node by name, over some of its interfaces (a VXLAN VTEP's bridge)."""
+    limits: Limits | None = None
+    """CPU, memory and process limits for the node's services (a cgroup v2 of their own, as a container
+    runtime makes): ``{cpu: 25%, memory: 64M, pids: 100}``."""
 
 
 class Topology(Model):

@@ -166,6 +166,9 @@ class Applier:
         assert isinstance(process, ProcessRecord)
         self.processes.append(process)
 
+    def started_pids(self, node: str) -> list[int]:
+        return [p.pid for p in self.processes if p.node == node]
+
     def close(self) -> None:
         for handle in self.handles.values():
             handle.close()

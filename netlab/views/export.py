@@ -64,6 +64,7 @@ PHASE_TITLES: dict[Phase, str] = {
     "iptables": "iptables, one iptables-restore per node",
     "commands": "the nodes' own commands, once addresses, routes and rules are in place",
     "services": "services, last: they may listen on addresses or behind rules set up above",
+    "limits": "node limits: a cgroup v2 per limited node, and the node's processes moved in (set LAB_RUN to name it)",
 }
 IPV6_TITLE = ("namespaces, one per node and per LAN, lo up; IPv6 on without duplicate address detection (the lab's "
               "addresses are unique by construction, and DAD would hold each one back for about a second)")
@@ -286,4 +287,5 @@ def render(plan: Plan, description: str = "", *, teardown: bool = False) -> str:
                                                          if settings(parts) else ""))
     intro = [*_why(f"Lab {plan.lab}" + (f": {first}" if first else "")), "", *_why(written)]
     template = env.get_template("export-teardown.sh.j2" if teardown else "export.sh.j2")
-    return template.render(lab=plan.lab, intro=intro, namespaces=plan.namespaces, sections=parts)
+    cgroups = any(a.phase == "limits" for a in plan.actions)  # the one phase that makes something outside them
+    return template.render(lab=plan.lab, intro=intro, namespaces=plan.namespaces, sections=parts, cgroups=cgroups)

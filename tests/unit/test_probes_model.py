@@ -44,9 +44,9 @@ def test_every_probe_kind_parses_and_is_recorded_with_from(tmp_path: Path) -> No
     assert isinstance(view.probes["p"], PingProbe) and view.probes["p"].from_ == "b"
 
 
-def test_services_become_the_last_phase_of_the_plan(tmp_path: Path) -> None:
+def test_services_start_last_but_for_the_limits_put_on_them(tmp_path: Path) -> None:
     plan = lab_from(tmp_path, BASE).plan()
-    assert PHASES[-1] == "services"
+    assert PHASES[-2:] == ("services", "limits")
     starts = [a for a in plan.actions if isinstance(a, StartService)]
     assert [(s.name, s.kind, s.protocol, s.address, s.port) for s in starts] == [
         ("http", "http", "tcp", "0.0.0.0", 80), ("udp-echo", "udp-echo", "udp", "0.0.0.0", 7),
