@@ -79,7 +79,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
-    """What lab ``lab`` left behind after ``down``: tagged namespaces, its state file, live services."""
+    """What lab ``lab`` left behind after ``down``: tagged namespaces, its state file, live services, and what
+    features made outside the namespaces (node limits' cgroups)."""
     from netlab.stages.record import process_start_time
     from netlab.stages.teardown import tagged_namespaces
 
@@ -89,6 +90,12 @@ def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
     for proc in state.processes if state is not None else ():
         if process_start_time(proc.pid) == proc.start_time and not _zombie(proc.pid):
             found.append(f"process {proc.pid} in {proc.node} ({proc.what})")
+    from netlab.features.base import load_hook
+    from netlab.features.registry import FEATURES
+
+    for feature in FEATURES:  # what features make outside the namespaces (a cgroup)
+        if feature.leftovers is not None:
+            found += load_hook(feature.leftovers)(lab)
     return found
 
 

@@ -187,6 +187,9 @@ class Feature:
     cgroup), found again by names recomputed from lab and run. Called by ``down`` after the processes are gone."""
     clean: str | None = None
     """function(live: lab -> run) -> list of what it removed: the feature's objects of no live lab (``clean``)."""
+    leftovers: str | None = None
+    """function(lab) -> what of the lab's (any run) still exists outside the namespaces: the leak check after
+    ``down`` (netlab.pytest_plugin.leftovers)."""
     status: str | None = None
     """function(lab: ResolvedLab, netns_of: node -> namespace or None) -> list[StatusPart], for ``netlab status``."""
 

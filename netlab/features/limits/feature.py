@@ -52,4 +52,5 @@ FEATURE = Feature(
     export="netlab.features.limits.export:commands",
     teardown="netlab.features.limits.kernel:teardown",
     clean="netlab.features.limits.kernel:clean",
+    leftovers="netlab.features.limits.kernel:leftovers",
 )

@@ -146,3 +146,12 @@ def clean(live: Mapping[str, str]) -> list[str]:
             continue
         removed += teardown(match["lab"], match["run"])
     return removed
+
+
+def leftovers(lab: str) -> list[str]:
+    """The cgroups of ``lab`` (any run) that still exist: after ``down`` there must be none."""
+    root = cgroup2_root()
+    if root is None or not (root / TOP).is_dir():
+        return []
+    return [f"cgroup {entry}" for entry in sorted((root / TOP).iterdir())
+            if (m := NAME.fullmatch(entry.name)) is not None and m["lab"] == lab]
