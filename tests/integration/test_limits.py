@@ -4,6 +4,7 @@ their own, throttled by cpu.max; ``down`` removes the cgroup, and ``clean`` remo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,10 @@ def test_node_limits_throttle_the_service_and_down_removes_the_cgroup(tmp_path: 
         throughput = {r.name: next(iter(r.details["metrics"].values()))["throughput"] for r in suite.results
                       if r.kind == "flow"}
         assert throughput["limited-flow"] * 3 < throughput["free-flow"], throughput
+        status = netlab("status", lab.name, "--json")
+        assert status.returncode == 0, status.stderr
+        slow_status = json.loads(status.stdout)["limits"]["slow"]
+        assert slow_status["cpu.max"] == "2000 100000" and slow_status["cpu.stat"]["nr_throttled"] > 0
     assert _lab_dirs(lab.name) == []
 
 

@@ -53,4 +53,5 @@ FEATURE = Feature(
     teardown="netlab.features.limits.kernel:teardown",
     clean="netlab.features.limits.kernel:clean",
     leftovers="netlab.features.limits.kernel:leftovers",
+    status="netlab.features.limits.status:sections",
 )
