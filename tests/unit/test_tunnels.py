@@ -102,6 +102,8 @@ def test_gretap_and_sit_share_gre_and_ipip_attributes_under_their_own_kind() -> 
     assert tunnel_data(sit) == tunnel_data(ipip)
     assert b"sit\0" in encode(sit, lambda ns: 99)[0]
     assert commands(sit) == ["ip -n ns link add sit1 type sit mode ip6ip local 10.0.1.1 remote 10.0.2.1 ttl 64"]
+    inherit = CreateTunnel("ns", "sit1", 33, "sit", "10.0.1.1", "10.0.2.1", None, None, None, None, None)
+    assert commands(inherit)[0].endswith(" ttl 64")  # the kernel's default for netlab's message; `ip` would send 0
     assert commands(tap) == ["ip -n ns link add gretap1 type gretap local 10.0.1.1 remote 10.0.2.1 key 42"]
 
 

@@ -21,6 +21,9 @@ def tunnel(action: CreateTunnel) -> list[str]:
     """``ip link add NAME type gre|gretap|ipip|sit|vxlan …`` inside the node."""
     head = f"ip -n {quote(action.netns)} link add {quote(action.name)}" + (f" mtu {action.mtu}" if action.mtu else "")
     ttl = f" ttl {action.ttl}" if action.ttl is not None else ""
+    if action.kind == "sit" and action.ttl is None:
+        # the kernel's sit gets ttl 64 from a netlink request without one (netlab's); `ip` sends 0, "inherit"
+        ttl = " ttl 64"
     if action.kind == "vxlan":
         return [f"{head} type vxlan id {action.vni or 0} remote {action.remote} local {action.local} "
                 f"dstport {action.port or VXLAN_PORT}{ttl}"]
