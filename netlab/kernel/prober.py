@@ -307,17 +307,14 @@ class Prober:
     def probe_cgroup2(self, controller: str) -> Result:
         """A cgroup2 mount whose root lists ``controller`` in cgroup.controllers (a hybrid machine's unified
         hierarchy lists none: its controllers are bound to cgroup v1)."""
-        mounts = []
-        with open("/proc/self/mounts", encoding="utf-8") as f:
-            mounts = [line.split()[1] for line in f if len(line.split()) > 2 and line.split()[2] == "cgroup2"]
+        from netlab.kernel.cgroup import cgroup2_mounts, controllers
+
+        mounts = cgroup2_mounts()
         for mount in mounts:
-            try:
-                with open(os.path.join(mount, "cgroup.controllers"), encoding="ascii") as f:
-                    if controller in f.read().split():
-                        return True, f"{mount}: {controller} controller available", ""
-            except OSError:
-                continue
-        where = f"cgroup2 at {', '.join(mounts)} lists no {controller} controller" if mounts else "no cgroup2 mount"
+            if controller in controllers(mount):
+                return True, f"{mount}: {controller} controller available", ""
+        at = ", ".join(map(str, mounts))
+        where = f"cgroup2 at {at} lists no {controller} controller" if mounts else "no cgroup2 mount"
         return False, where, "a cgroup v1 (or hybrid) machine: run the lab in the VM (netlab vm run), which mounts v2"
 
     def probe_nftables(self) -> Result:

@@ -181,10 +181,13 @@ class SetLimits:
     memory_max: int | None = None
     pids_max: int | None = None
 
+    def settings(self) -> str:
+        """``cpu.max 2000 100000, memory.max 67108864``: the files written, as in a diagram's note."""
+        return ", ".join(f"{name} {value}" for name, value in (("cpu.max", self.cpu_max), ("memory.max",
+                         self.memory_max), ("pids.max", self.pids_max)) if value is not None)
+
     def describe(self) -> str:
-        parts = [f"cpu.max {self.cpu_max}" if self.cpu_max else "", f"memory.max {self.memory_max}"
-                 if self.memory_max else "", f"pids.max {self.pids_max}" if self.pids_max else ""]
-        return f"cgroup of node {self.node}: " + ", ".join(p for p in parts if p)
+        return f"cgroup of node {self.node}: {self.settings()}"
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,13 @@ renamed the same way everywhere (its lab-comment tags too), so suites sharing a 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from netlab.api import Lab
 from netlab.pytest_plugin import leftovers
@@ -72,6 +74,21 @@ def catalog_copy(directory: Path, catalog_name: str, name: str, extra_probes: st
     path = directory / f"{name}.yml"
     path.write_text(text)
     return path
+
+
+def run_copy(directory: Path, catalog_name: str, name: str, probes: int, timeout: float = 180) -> None:
+    """``netlab run`` of catalog lab ``catalog_name`` copied as lab ``name``: exit 0 and all ``probes`` passed."""
+    done = netlab("run", str(catalog_copy(directory, catalog_name, name)), timeout=timeout)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert f"{probes} of {probes} probes passed" in done.stdout
+
+
+def run_results(ref: str, timeout: float = 300) -> dict[str, dict[str, Any]]:
+    """``netlab run REF --json``, asserted to pass (naming every failed verdict); its results by probe name."""
+    done = netlab("run", ref, "--json", timeout=timeout)
+    results = {x["name"]: x for x in json.loads(done.stdout)["results"]}
+    assert done.returncode == 0, [x["verdict"] for x in results.values() if not x["passed"]]
+    return results
 
 
 def up(ref: str | Path, name_suffix: str | None = None) -> Lab:

@@ -8,16 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import catalog_copy, netlab, running
+from tests.helpers import catalog_copy, run_copy, running
 
 pytestmark = [pytest.mark.root]
 
 
 def test_arp_sysctls_passes_with_netlab_run(tmp_path: Path) -> None:
-    path = catalog_copy(tmp_path, "arp-sysctls", "arp-sysctls-run")
-    done = netlab("run", str(path), timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    assert "7 of 7 probes passed" in done.stdout
+    run_copy(tmp_path, "arp-sysctls", "arp-sysctls-run", probes=7)
 
 
 def test_the_same_sysctls_on_eth0_silence_rs1_and_stop_the_poisoning(tmp_path: Path) -> None:

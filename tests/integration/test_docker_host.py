@@ -7,17 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import catalog_copy, netlab, running
+from tests.helpers import catalog_copy, run_copy, running
 
 pytestmark = [pytest.mark.root]
 
 
 @pytest.mark.kernel("bridge", "iptables", "br_netfilter")
 def test_docker_host_passes_with_netlab_run(tmp_path: Path) -> None:
-    path = catalog_copy(tmp_path, "docker-host", "docker-host-run")
-    done = netlab("run", str(path), timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    assert "11 of 11 probes passed" in done.stdout
+    run_copy(tmp_path, "docker-host", "docker-host-run", probes=11)
 
 
 @pytest.mark.kernel("bridge", "iptables", "br_netfilter")

@@ -7,16 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import catalog_copy, netlab, running
+from tests.helpers import catalog_copy, netlab, run_copy, running
 
 pytestmark = [pytest.mark.root]
 
 
 def test_k8s_pod_passes_with_netlab_run(tmp_path: Path) -> None:
-    path = catalog_copy(tmp_path, "k8s-pod", "k8s-pod-run")
-    done = netlab("run", str(path), timeout=120)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    assert "7 of 7 probes passed" in done.stdout
+    run_copy(tmp_path, "k8s-pod", "k8s-pod-run", probes=7)
 
 
 def test_a_sidecar_on_every_address_is_reached_from_another_pod(tmp_path: Path) -> None:
@@ -47,10 +44,7 @@ def test_k8s_networkpolicy_passes_and_without_the_deny_the_denied_pod_gets_in(tm
 def test_k8s_service_clusterip_nodeport_and_the_masquerade_mark(tmp_path: Path) -> None:
     """kube-proxy's IPVS mode rebuilt: every probe passes; without the mark rule, NodePort traffic arrives at the
     pod from ext's own address and the masquerade probes fail."""
-    path = catalog_copy(tmp_path, "k8s-service", "k8s-svc-run")
-    done = netlab("run", str(path), timeout=180)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    assert "8 of 8 probes passed" in done.stdout
+    run_copy(tmp_path, "k8s-service", "k8s-svc-run", probes=8)
     unmarked = catalog_copy(tmp_path, "k8s-service", "k8s-svc-nomark")
     unmarked.write_text(unmarked.read_text().replace('"-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000"',
                                                      '"-A KUBE-MARK-MASQ"'))  # counts, marks nothing

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from netlab.features.limits.kernel import TOP, cgroup2_root
+from netlab.features.limits.kernel import lab_dirs
 from netlab.stages.record import StateStore
 from tests.helpers import catalog_copy, netlab, running
 
@@ -17,10 +17,7 @@ pytestmark = [pytest.mark.root, pytest.mark.kernel("cgroup2_cpu", "cgroup2_memor
 
 
 def _lab_dirs(lab: str) -> list[Path]:
-    root = cgroup2_root()
-    assert root is not None
-    top = root / TOP
-    return sorted(p for p in top.iterdir() if p.name.startswith(f"{lab}.")) if top.is_dir() else []
+    return [where for _lab, _run, where in lab_dirs(lab)]
 
 
 def test_node_limits_throttle_the_service_and_down_removes_the_cgroup(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from netlab.stages.apply import run_in_netns
-from tests.helpers import REPO, netlab, running
+from tests.helpers import REPO, netlab, run_results, running
 
 pytestmark = pytest.mark.root
 
@@ -74,9 +74,7 @@ def test_vxlan_overlay_status_shows_the_kernel_objects() -> None:
 @pytest.mark.kernel("gre", "gretap", "ipip", "sit", "vxlan")
 def test_tunnel_truth_table_every_cell_is_proved() -> None:
     """Each tunnel kind's IPv4/IPv6/multicast/ARP/MTU cell, as the kernel answers it (see the lab's table)."""
-    r = netlab("run", "tunnel-truth-table", "--json", timeout=300)
-    results = {x["name"]: x for x in json.loads(r.stdout)["results"]}
-    assert r.returncode == 0, [x["verdict"] for x in results.values() if not x["passed"]]
+    results = run_results("tunnel-truth-table")
     assert "3 answered (0% loss)" in results["gre-ipv6"]["observed"]
     assert "0 answered (100% loss)" in results["sit-ipv4"]["observed"]
     assert "3 'message too long' from the sender" in results["ipip-mtu-plus-1"]["observed"]
@@ -87,9 +85,7 @@ def test_tunnel_truth_table_every_cell_is_proved() -> None:
 @pytest.mark.kernel("macvlan", "ipvlan")
 def test_subinterface_modes_each_lets_through_what_it_should() -> None:
     """macvlan bridge/private/vepa and ipvlan l2/l3: reachability, where frames go, who answers ARP."""
-    r = netlab("run", "subinterface-modes", "--json", timeout=300)
-    results = {x["name"]: x for x in json.loads(r.stdout)["results"]}
-    assert r.returncode == 0, [x["verdict"] for x in results.values() if not x["passed"]]
+    results = run_results("subinterface-modes")
     assert "0 answered (100% loss)" in results["private-isolated"]["observed"]
     assert "0 answered (100% loss)" in results["vepa-no-hairpin"]["observed"]
     assert results["l3-arp-unanswered"]["passed"] and results["l2-arp-parent-mac"]["passed"]

@@ -13,7 +13,7 @@ import difflib
 import ipaddress
 from typing import TYPE_CHECKING
 
-from netlab.core.routes import IP, RouteKey, check_derived_routes
+from netlab.core.routes import IP, RouteKey, check_derived_routes, route_key
 from netlab.model.topology import Topology
 
 if TYPE_CHECKING:
@@ -116,14 +116,9 @@ def _routed(topo: Topology, director: str, address: str | None, connected: list[
         except ValueError:
             continue
     for route in node.routes:
-        if route is None or route.to == "default":
-            continue
-        try:
-            net = ipaddress.ip_network(route.to, strict=False)
-        except ValueError:
-            continue
-        if any(t.version == net.version and t in net for t in targets):
-            return True
+        key = route_key(route) if route is not None else None
+        if key is not None and key[1].prefixlen > 0 and any(t.version == key[0] and t in key[1] for t in targets):
+            return True  # a default route proves nothing about this server: only a route to its network does
     return False
 
 

@@ -38,7 +38,7 @@ def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:
 
 
 def diagram(lab: ResolvedLab) -> DiagramPart:
-    notes = {node.name: (node.limits.describe().split(": ", 1)[1],) for node in lab.nodes if node.limits is not None}
+    notes = {node.name: (node.limits.settings(),) for node in lab.nodes if node.limits is not None}
     return DiagramPart(notes=notes)
 
 

@@ -19,36 +19,12 @@ from pathlib import Path
 
 from netlab.errors import ApplyError
 from netlab.features.base import Executor
+from netlab.kernel.cgroup import cgroup2_root
 from netlab.model.plan import SetLimits
 
 NAME = re.compile(r"(?P<lab>[a-z0-9][a-z0-9-]{0,23})\.(?P<run>[0-9a-f]{8})")
 """``<lab>.<run>``: a lab name (netlab.naming.LAB_NAME) and its run id (8 hex digits)."""
 TOP = "netlab"
-
-
-def cgroup2_root() -> Path | None:
-    """The cgroup2 mount with controllers to hand out (``/sys/fs/cgroup`` on a v2 machine; a hybrid machine's
-    ``/sys/fs/cgroup/unified`` has none, its controllers being bound to v1), else the first cgroup2 mount."""
-    mounts = []
-    try:
-        with open("/proc/self/mounts", encoding="utf-8") as f:
-            for line in f:
-                fields = line.split()
-                if len(fields) > 2 and fields[2] == "cgroup2":
-                    mounts.append(Path(fields[1].replace("\\040", " ")))
-    except OSError:
-        return None
-    for mount in mounts:
-        if controllers(mount):
-            return mount
-    return mounts[0] if mounts else None
-
-
-def controllers(directory: Path) -> set[str]:
-    try:
-        return set((directory / "cgroup.controllers").read_text().split())
-    except OSError:
-        return set()
 
 
 def _enable(directory: Path, wanted: set[str]) -> None:
@@ -136,22 +112,22 @@ def teardown(lab: str, run: str) -> list[str]:
 
 def clean(live: Mapping[str, str]) -> list[str]:
     """``netlab clean``: every ``<lab>.<run>`` cgroup whose lab is not up with that run."""
+    removed: list[str] = []
+    for lab, run, _where in lab_dirs():
+        if live.get(lab) != run:
+            removed += teardown(lab, run)
+    return removed
+
+
+def lab_dirs(lab: str | None = None) -> list[tuple[str, str, Path]]:
+    """(lab, run, directory) of every ``<lab>.<run>`` cgroup netlab has (of ``lab`` only, if given)."""
     root = cgroup2_root()
     if root is None or not (root / TOP).is_dir():
         return []
-    removed: list[str] = []
-    for entry in sorted((root / TOP).iterdir()):
-        match = NAME.fullmatch(entry.name)
-        if match is None or live.get(match["lab"]) == match["run"]:
-            continue
-        removed += teardown(match["lab"], match["run"])
-    return removed
+    return [(m["lab"], m["run"], entry) for entry in sorted((root / TOP).iterdir())
+            if (m := NAME.fullmatch(entry.name)) is not None and lab in (None, m["lab"])]
 
 
 def leftovers(lab: str) -> list[str]:
     """The cgroups of ``lab`` (any run) that still exist: after ``down`` there must be none."""
-    root = cgroup2_root()
-    if root is None or not (root / TOP).is_dir():
-        return []
-    return [f"cgroup {entry}" for entry in sorted((root / TOP).iterdir())
-            if (m := NAME.fullmatch(entry.name)) is not None and m["lab"] == lab]
+    return [f"cgroup {where}" for _lab, _run, where in lab_dirs(lab)]

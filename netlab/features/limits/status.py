@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from netlab.features.base import StatusPart
-from netlab.features.limits.kernel import NAME, TOP, cgroup2_root
+from netlab.features.limits.kernel import lab_dirs
 from netlab.model.resolved import ResolvedLab
 
 FILES = ("cpu.max", "memory.max", "memory.current", "pids.max", "pids.current", "cgroup.procs")
@@ -15,13 +15,10 @@ STAT_KEYS = ("usage_usec", "nr_periods", "nr_throttled", "throttled_usec")
 
 def read(lab: str, node: str) -> dict[str, object]:
     """The node's cgroup files (those that exist), ``cpu.stat``'s throttling counters, and its path."""
-    root = cgroup2_root()
-    if root is None or not (root / TOP).is_dir():
-        return {"error": "no netlab cgroup (is the lab up?)"}
-    dirs = [d for d in (root / TOP).iterdir() if (m := NAME.fullmatch(d.name)) and m["lab"] == lab]
-    if len(dirs) != 1 or not (dirs[0] / node).is_dir():
+    dirs = lab_dirs(lab)
+    if len(dirs) != 1 or not (dirs[0][2] / node).is_dir():
         return {"error": "no cgroup for this node (is the lab up?)"}
-    where = dirs[0] / node
+    where = dirs[0][2] / node
     out: dict[str, object] = {"path": str(where)}
     for name in FILES:
         try:
