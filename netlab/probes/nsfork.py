@@ -13,6 +13,7 @@ killed ``netlab probe`` leaves no stray senders behind.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlab.kernel.netns import enter_for_exec, netns_path, setns
+from netlab.kernel.nodeinit import exec_argv
 from netlab.kernel.tools import install_hint
 
 PR_SET_PDEATHSIG = 1
@@ -292,13 +294,20 @@ def exec_in(netns: str, argv: list[str], timeout: float) -> Executed:
     """Run a program inside a node, as ``ip netns exec`` would (with /sys showing the node's interfaces)."""
     fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
-        proc = subprocess.run(argv, preexec_fn=lambda: enter_for_exec(fd), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout, check=False)
-        return Executed(proc.returncode, proc.stdout.decode(errors="replace"))
-    except subprocess.TimeoutExpired as exc:
-        out = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else ""
-        return Executed(None, out)
+        full, preexec = exec_argv(fd, argv, enter_for_exec)
+        # a session of its own: at the timeout its whole process group is killed, also the child nsenter
+        # forks into a node's pid namespace (killing nsenter alone would leave it holding the output pipe)
+        proc = subprocess.Popen(full, preexec_fn=preexec, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     except FileNotFoundError:
         return Executed(127, f"{argv[0]}: command not found (install it: {install_hint(argv[0])})")
     finally:
         os.close(fd)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+        return Executed(proc.returncode, out.decode(errors="replace"))
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        return Executed(None, out.decode(errors="replace"))

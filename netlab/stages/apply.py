@@ -358,7 +358,9 @@ def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False,
                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside a namespace (as ``ip netns exec`` would, /sys included); wait for it."""
     from netlab.kernel.netns import enter_for_exec
+    from netlab.kernel.nodeinit import exec_argv
 
-    return subprocess.run(argv, preexec_fn=lambda: enter_for_exec(ns_fd), text=True, env=env,
+    full, preexec = exec_argv(ns_fd, argv, enter_for_exec)  # a node with an init: nsenter into all its namespaces
+    return subprocess.run(full, preexec_fn=preexec, text=True, env=env,
                           stdout=subprocess.PIPE if capture else None,
                           stderr=subprocess.STDOUT if capture else None, check=False)

@@ -7,7 +7,10 @@ Why this shape:
 * **Double fork + setsid.** The service is re-parented away from ``netlab up`` and has no controlling
   terminal, so it outlives the command that started it and a Ctrl-C in that terminal does not reach
   it. ``down`` and ``clean`` stop it: it lives in the lab's namespace (they kill every process in it)
-  and its pid and start time are in the lab's state.
+  and its pid and start time are in the lab's state. The intermediate child is also where a node with an
+  init (netlab.kernel.nodeinit) is entered: joining its pid namespace takes effect at the next fork, so the
+  service is born inside it -- one fork deeper, so that it is orphaned to the node's init, which reaps it, and
+  not to the host's -- and its pid as netlab sees it is found from the one it has inside.
 * **Every inherited file descriptor is closed.** In particular the state lock that ``up`` holds:
   a service keeping it would block every later ``up``/``down`` on this machine.
 * **Readiness is a handshake, not a sleep.** The service writes ``ready`` to a pipe only after its
@@ -17,11 +20,8 @@ Why this shape:
 
 from __future__ import annotations
 
-import ctypes
 import os
-import select
 import signal
-import time
 import traceback
 from pathlib import Path
 from typing import NoReturn
@@ -30,12 +30,12 @@ from netlab import paths
 from netlab.errors import ApplyError
 from netlab.features.base import Executor
 from netlab.features.services.model import ServiceSpec
-from netlab.kernel.netns import setns
+from netlab.kernel.nodeinit import enter_node, outer_pid
+from netlab.kernel.report import read_report
 from netlab.model.plan import StartService
 from netlab.stages.record import ProcessRecord, netns_inode, process_start_time
 
 READY_TIMEOUT = 10.0
-PR_SET_NAME = 15
 
 
 def default_log_dir(lab: str) -> Path:
@@ -47,12 +47,10 @@ def log_path(log_dir: Path, spec: ServiceSpec) -> Path:
     return log_dir / f"{spec.node}.{spec.name}.log"
 
 
-def _daemon(ns_fd: int, spec: ServiceSpec, log: Path, ready_fd: int) -> NoReturn:
-    """The service process: enter the node, redirect output, close what we inherited, serve."""
+def _daemon(spec: ServiceSpec, out: int, ready_fd: int) -> NoReturn:
+    """The service process, already in the node: redirect output, close what we inherited, serve."""
     code = 1
     try:
-        setns(ns_fd)
-        out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644)
         null = os.open(os.devnull, os.O_RDONLY)
         os.dup2(null, 0)
         os.dup2(out, 1)
@@ -63,11 +61,9 @@ def _daemon(ns_fd: int, spec: ServiceSpec, log: Path, ready_fd: int) -> NoReturn
         os.chdir("/")
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
-        try:
-            ctypes.CDLL(None).prctl(PR_SET_NAME, f"netlab-{spec.kind}".encode()[:15], 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-        from netlab.features.services.server import Server, listen
+        from netlab.features.services.server import Server, listen, set_name
+
+        set_name(spec)
         from netlab.features.services.server import log as write_log
 
         try:
@@ -107,44 +103,41 @@ def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path
         try:
             os.close(r)
             os.setsid()
-            if os.fork() == 0:
-                _daemon(ns_fd, spec, log, w)
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+            if enter_node(ns_fd):  # a node with an init: its pid namespace holds what we fork next
+                inner = os.fork()
+                if inner == 0:  # inside: the service it forks is orphaned to the node's init, which reaps it
+                    if os.fork() == 0:
+                        _daemon(spec, out, w)
+                    os._exit(0)
+                os.waitpid(inner, 0)
+                os.write(w, b"pid inside\n")  # its pid as we see it: found from the one it reports
+            else:
+                child = os.fork()
+                if child == 0:
+                    _daemon(spec, out, w)
+                os.write(w, f"pid {child}\n".encode())
+        except BaseException as exc:  # reported through the pipe, the only way out
+            os.write(w, f"error cannot enter node {spec.node}: {exc}\n".encode())
         finally:
             os._exit(0)
     os.close(w)
     try:
         os.waitpid(pid, 0)
-        line = _read_line(r, timeout)
+        words = read_report(r, timeout)
     finally:
         os.close(r)
     what = f"start {spec.describe()}"
-    if line is None:
+    if "error" in words:
+        raise ApplyError(f"step `{what}` failed: {words['error']}\n    log: {log}")
+    if "ready" not in words or not words["ready"].isdigit() or "pid" not in words:
         raise ApplyError(f"step `{what}` did not report listening within {timeout:g} s\n    log: {log}")
-    word, _, rest = line.partition(" ")
-    if word != "ready":
-        raise ApplyError(f"step `{what}` failed: {rest or line}\n    log: {log}")
-    service_pid = int(rest)
+    service_pid = int(words["pid"]) if words["pid"].isdigit() else outer_pid(ns_fd, int(words["ready"]))
+    if service_pid is None:
+        raise ApplyError(f"step `{what}`: the service (pid {words['ready']} in {spec.node}) is gone\n    log: {log}")
     return ProcessRecord(pid=service_pid, start_time=process_start_time(service_pid) or 0, node=spec.node,
                          what=f"service {spec.name}: {spec.kind} on {spec.protocol} {spec.address}:{spec.port}",
                          netns_inode=netns_inode(service_pid))
-
-
-def _read_line(fd: int, timeout: float) -> str | None:
-    """One line from ``fd``, or None at end of file or timeout."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
-            return None
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            return data.decode(errors="replace").strip() or None
-        data += chunk
-    return data.split(b"\n", 1)[0].decode(errors="replace")
 
 
 def apply(executor: Executor, actions: list[StartService]) -> None:

@@ -41,6 +41,17 @@ IPV6_PKTINFO = 50
 MAX_REQUEST = 64 * 1024
 
 
+def set_name(spec: ServiceSpec) -> None:
+    """Name the process ``netlab-<kind>`` (its ``comm``, what ``ps -o comm`` and ``pgrep`` show), however it was
+    started: by ``up`` or by an exported script."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).prctl(15, f"netlab-{spec.kind}".encode()[:15], 0, 0, 0)  # PR_SET_NAME
+    except (OSError, AttributeError):
+        pass
+
+
 def log(line: str) -> None:
     """One line to the service's log (fd 1), unbuffered, so it is there even if the service is killed."""
     stamp = time.strftime("%H:%M:%S", time.localtime()) + f".{int(time.time() * 1000) % 1000:03d}"
@@ -258,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(out, 1)
         os.dup2(out, 2)
         os.close(out)
+    set_name(spec)
     log(f"{spec.kind} {spec.name} of node {spec.node} listening on {spec.protocol} {spec.address}:{spec.port} "
         f"(pid {os.getpid()})")
     Server(spec, sock).serve_forever()
