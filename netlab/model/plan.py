@@ -5,7 +5,7 @@ purpose: ``netlab up --dry-run`` prints it, golden tests compare it as JSON, and
 it. Each action knows how to describe itself to a human; none knows how to execute itself (that is
 :mod:`netlab.stages.apply`'s job, so the plan stays testable without root).
 
-Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, iptables, commands, services,
+Actions come in phases (namespaces, links, sysctls, up, addresses, routes, ipvs, iptables, init, commands, services,
 limits).
 Apply sends a whole phase before the next one starts, which is what lets it batch hundreds of netlink messages per
 namespace into one system call.
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs", "iptables",
-                "commands", "services", "limits"]
+                "init", "commands", "services", "limits"]
 PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs",
-                             "iptables", "commands", "services", "limits")
+                             "iptables", "init", "commands", "services", "limits")
 
 
 @dataclass(frozen=True)
@@ -323,6 +323,20 @@ class SetQdisc:
 
 
 @dataclass(frozen=True)
+class StartInit:
+    """A node's init (netlab.kernel.nodeinit): pid 1 of the node's own pid namespace, holding its ``namespaces``
+    beyond ``net``. Before the node's commands and services, which join them."""
+
+    phase: ClassVar[Phase] = "init"
+    netns: str
+    node: str
+    namespaces: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"init of node {self.node}: namespaces {' '.join(self.namespaces)} of its own"
+
+
+@dataclass(frozen=True)
 class RunCommand:
     phase: ClassVar[Phase] = "commands"
     netns: str
@@ -355,7 +369,7 @@ class StartService:
 
 Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateSubInterface | SetSysctl | LinkUp
           | SetBridgePort | SetLimits          | AddAddress | AddRoute | SetQdisc | AddIpvsService
-          | LoadIptables | RunCommand | StartService)
+          | LoadIptables | StartInit | RunCommand | StartService)
 
 
 def action_to_dict(action: Action) -> dict[str, object]:

@@ -14,7 +14,7 @@ from netlab.features.iptables.rules import ResolvedTable
 from netlab.features.ipvs.derive import ResolvedService
 from netlab.features.services.model import ServiceSpec
 from netlab.features.tunnels.resolve import ResolvedOverlay
-from netlab.model.plan import SetLimits, SetQdisc
+from netlab.model.plan import SetLimits, SetQdisc, StartInit
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ class ResolvedNode:
     """The node's iptables tables (raw, mangle, nat, filter order), each rule with netlab's comment and origin."""
     limits: SetLimits | None = None
     """The node's cgroup limits (:mod:`netlab.features.limits`), resolved straight into the plan's action."""
+    init: StartInit | None = None
+    """The node's init holding its own uts/ipc/pid/mnt namespaces (:mod:`netlab.features.isolation`)."""
 
 
 @dataclass(frozen=True)

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from netlab.features.exercises.model import Exercise
 from netlab.features.iptables.model import Iptables
 from netlab.features.ipvs.model import VirtualService
+from netlab.features.isolation.model import Namespace, check_isolate
 from netlab.features.limits.model import Limits
 from netlab.features.services.model import Service
 from netlab.features.shaping.model import Shape
@@ -133,6 +134,14 @@ class Node(Model):
     limits: Limits | None = None
     """CPU, memory and process limits for the node's services (a cgroup v2 of their own, as a container
     runtime makes): ``{cpu: 25%, memory: 64M, pids: 100}``."""
+    isolate: tuple[Namespace, ...] = ()
+    """Namespaces beyond ``net`` the node has of its own, as a container has: ``[uts, ipc, pid, mnt]`` (held by
+    the node's init, pid 1 inside; commands, services and ``netlab exec`` join them)."""
+
+    @field_validator("isolate")
+    @classmethod
+    def _isolate(cls, value: tuple[Namespace, ...]) -> tuple[Namespace, ...]:
+        return check_isolate(value)
 
 
 class Topology(Model):

@@ -287,6 +287,8 @@ class StateProbe(_Probe):
     """Shell command (``ip route get 10.0.2.10``)."""
     exit: int | None = 0
     """Expected exit status (null: any)."""
+    output: str | None = None
+    """The whole output (stdout and stderr), white space at both ends ignored, must be exactly this."""
     contains: str | None = None
     """Text the output (stdout and stderr) must contain."""
     absent: str | None = None

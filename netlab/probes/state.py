@@ -55,6 +55,8 @@ def run_state(ctx: Context, probe: StateProbe) -> ProbeResult:
     parts = [f"`{probe.command}` in {probe.node}"]
     if probe.exit is not None:
         parts.append(f"exits {probe.exit}")
+    if probe.output is not None:
+        parts.append(f"prints exactly {probe.output.strip()!r}")
     if probe.contains is not None:
         parts.append(f"prints {probe.contains!r}")
     if probe.absent is not None:
@@ -67,6 +69,7 @@ def run_state(ctx: Context, probe: StateProbe) -> ProbeResult:
                            f"`{probe.command}` in {probe.node} still ran after {probe.timeout:g} s (killed)", 0.0,
                            error=True)
     passed = ((probe.exit is None or done.exit == probe.exit)
+              and (probe.output is None or probe.output.strip() == output)
               and (probe.contains is None or probe.contains in output)
               and (probe.absent is None or probe.absent not in output))
     flat = " ".join(output.split())

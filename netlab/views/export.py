@@ -32,6 +32,7 @@ from typing import Any
 from netlab.features.base import load_hook
 from netlab.features.registry import FEATURES
 from netlab.model.plan import (
+    PHASES,
     Action,
     AddAddress,
     AddRoute,
@@ -62,6 +63,8 @@ PHASE_TITLES: dict[Phase, str] = {
     "qdiscs": "shaped interfaces: a root qdisc each (netem impairs, tbf is a bottleneck), on what leaves them",
     "ipvs": "IPVS virtual services, in the director's namespace",
     "iptables": "iptables, one iptables-restore per node",
+    "init": "nodes' inits: each holds its node's own uts/ipc/pid/mnt namespaces as pid 1; what runs in the node "
+            "below joins them (nsenter --all)",
     "commands": "the nodes' own commands, once addresses, routes and rules are in place",
     "services": "services, last: they may listen on addresses or behind rules set up above",
     "limits": "node limits: a cgroup v2 per limited node, and the node's processes moved in (set LAB_RUN to name it)",
@@ -223,7 +226,24 @@ def sections(plan: Plan) -> list[Section]:
                          "each new namespace only once its module is loaded (built in: nothing to load)"),
                     tuple(f"modprobe -q {m} || true" for m in modules))
         out[0] = Section("netns", out[0].title, (load, *out[0].steps))
-    return out
+    return _in_inits(out, {a.netns for a in plan.actions if a.phase == "init"})
+
+
+def _in_inits(parts: list[Section], inits: set[str]) -> list[Section]:
+    """After the init phase, what runs inside a node with an init (netlab.kernel.nodeinit) joins all its
+    namespaces, as netlab does: ``ip netns exec NS`` becomes ``nsenter --target "$(node_init NS)" --all --``."""
+    after = set(PHASES[PHASES.index("init") + 1:])
+    prefixes = {f"ip netns exec {quote(ns)} ": f'nsenter --target "$(node_init {quote(ns)})" --all -- '
+                for ns in inits}
+
+    def swap(line: str) -> str:
+        for old, new in prefixes.items():
+            if line.startswith(old):
+                return new + line[len(old):]
+        return line
+
+    return [Section(sec.phase, sec.title, tuple(Step(st.why, tuple(swap(x) for x in st.lines)) for st in sec.steps))
+            if sec.phase in after and inits else sec for sec in parts]
 
 
 def _command_lines(parts: Iterable[Section]) -> Iterable[str]:
@@ -288,4 +308,6 @@ def render(plan: Plan, description: str = "", *, teardown: bool = False) -> str:
     intro = [*_why(f"Lab {plan.lab}" + (f": {first}" if first else "")), "", *_why(written)]
     template = env.get_template("export-teardown.sh.j2" if teardown else "export.sh.j2")
     cgroups = any(a.phase == "limits" for a in plan.actions)  # the one phase that makes something outside them
-    return template.render(lab=plan.lab, intro=intro, namespaces=plan.namespaces, sections=parts, cgroups=cgroups)
+    inits = any(a.phase == "init" for a in plan.actions)
+    return template.render(lab=plan.lab, intro=intro, namespaces=plan.namespaces, sections=parts, cgroups=cgroups,
+                           inits=inits)
