@@ -19,9 +19,10 @@ from netlab.features.isolation.feature import FEATURE as ISOLATION
 from netlab.features.limits.feature import FEATURE as LIMITS
 from netlab.features.services.feature import FEATURE as SERVICES
 from netlab.features.shaping.feature import FEATURE as SHAPING
+from netlab.features.stitches.feature import FEATURE as STITCHES
 from netlab.features.tunnels.feature import FEATURE as TUNNELS
 
-FEATURES: tuple[Feature, ...] = (TUNNELS, IPVS, IPTABLES, SHAPING, ISOLATION, SERVICES, LIMITS, EXERCISES)
+FEATURES: tuple[Feature, ...] = (TUNNELS, STITCHES, IPVS, IPTABLES, SHAPING, ISOLATION, SERVICES, LIMITS, EXERCISES)
 """Order matters where a feature grows what a later one checks: tunnels add interfaces and addresses that IPVS
 checks (a real server reached over a tunnel) and routes see."""
 

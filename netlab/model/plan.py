@@ -97,6 +97,29 @@ class CreateTunnel:
 
 
 @dataclass(frozen=True)
+class CreateStitch:
+    """A node's interface that is a VXLAN device whose UDP socket is in the host's namespace (netlab's own): one
+    end of a link to a node on another machine (netlab.features.stitches). Created from the host's namespace
+    and born in ``netns``."""
+
+    phase: ClassVar[Phase] = "links"
+    netns: str
+    name: str
+    index: int
+    vni: int
+    local: str
+    remote: str
+    port: int
+    mtu: int
+    mac: str | None
+
+    def describe(self) -> str:
+        mac = f" address {self.mac}" if self.mac else ""
+        return (f"stitch {self.netns}:{self.name}: vxlan id {self.vni} local {self.local} remote {self.remote} "
+                f"dstport {self.port} mtu {self.mtu}{mac} (socket in the host's namespace)")
+
+
+@dataclass(frozen=True)
 class CreateSubInterface:
     """A macvlan/ipvlan on a parent interface, sent on the parent's namespace (where the kernel finds the
     parent) and created directly in ``target_netns``. Its own phase: every parent (a veth end, made in
@@ -367,8 +390,8 @@ class StartService:
         return f"start {self.kind} service {self.name} on {self.protocol} {host}:{self.port} in {self.node}"
 
 
-Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateSubInterface | SetSysctl | LinkUp
-          | SetBridgePort | SetLimits          | AddAddress | AddRoute | SetQdisc | AddIpvsService
+Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateStitch | CreateSubInterface | SetSysctl
+          | LinkUp | SetBridgePort | SetLimits | AddAddress | AddRoute | SetQdisc | AddIpvsService
           | LoadIptables | StartInit | RunCommand | StartService)
 
 

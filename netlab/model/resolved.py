@@ -14,7 +14,7 @@ from netlab.features.iptables.rules import ResolvedTable
 from netlab.features.ipvs.derive import ResolvedService
 from netlab.features.services.model import ServiceSpec
 from netlab.features.tunnels.resolve import ResolvedOverlay
-from netlab.model.plan import SetLimits, SetQdisc, StartInit
+from netlab.model.plan import CreateStitch, SetLimits, SetQdisc, StartInit
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,15 @@ class ResolvedLan:
 
 
 @dataclass(frozen=True)
+class ResolvedStitch:
+    """A stitch (netlab.features.stitches): the device to create, and the addresses the node gives it."""
+
+    node: str
+    create: CreateStitch
+    addresses: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ResolvedLab:
     name: str
     description: str
@@ -107,6 +116,8 @@ class ResolvedLab:
     ipvs: tuple[ResolvedService, ...] = ()
     overlay: ResolvedOverlay = field(default_factory=ResolvedOverlay)
     """Tunnels, macvlan/ipvlan sub-interfaces and bridges inside nodes (:mod:`netlab.features.tunnels`)."""
+    stitches: tuple[ResolvedStitch, ...] = ()
+    """Interfaces whose other end is on another machine (:mod:`netlab.features.stitches`)."""
     shaping: tuple[SetQdisc, ...] = ()
     """Root qdiscs of shaped interfaces (:mod:`netlab.features.shaping`), resolved straight into the plan's
     actions: nothing is left to decide between resolve and plan."""

@@ -22,6 +22,7 @@ from netlab.features.isolation.model import Namespace, check_isolate
 from netlab.features.limits.model import Limits
 from netlab.features.services.model import Service
 from netlab.features.shaping.model import Shape
+from netlab.features.stitches.model import Stitch
 from netlab.features.tunnels.model import NodeBridge, SubInterface, Tunnel
 from netlab.probes.model import Claim, Probe
 
@@ -134,6 +135,9 @@ class Node(Model):
     limits: Limits | None = None
     """CPU, memory and process limits for the node's services (a cgroup v2 of their own, as a container
     runtime makes): ``{cpu: 25%, memory: 64M, pids: 100}``."""
+    host: str | None = None
+    """The machine of ``netlab up --hosts INVENTORY`` that runs this node (an inventory host name); without
+    ``--hosts`` every node runs here. See docs/multihost.md."""
     isolate: tuple[Namespace, ...] = ()
     """Namespaces beyond ``net`` the node has of its own, as a container has: ``[uts, ipc, pid, mnt]`` (held by
     the node's init, pid 1 inside; commands, services and ``netlab exec`` join them)."""
@@ -168,6 +172,9 @@ class Topology(Model):
     tunnels: tuple[Tunnel, ...] = ()
     """GRE, IPIP and VXLAN tunnels between two nodes across the underlay: kind, both ends (node, underlay
     ``local``, interface, inner addresses), key/VNI/port, TTL, MTU."""
+    stitches: tuple[Stitch, ...] = ()
+    """Interfaces of nodes whose other end is on another machine: VXLAN from the host's own namespace over its
+    network (``netlab up --hosts`` makes them of the links it cuts; see docs/multihost.md)."""
     shaping: tuple[Shape, ...] = ()
     """Link shaping: what leaves ``node:interface`` is delayed, lost, duplicated, reordered (netem) or held in a
     rate-limited queue (a bottleneck: netem's rate, or tbf)."""
