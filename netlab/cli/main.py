@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from netlab.cli.common import console as _console
 from netlab.cli.common import lab_name as _lab_name
@@ -24,6 +25,9 @@ from netlab.cli.vagrant import register as register_vagrant
 from netlab.cli.views import add_verbs as add_view_verbs
 from netlab.cli.vm import cmd_vm
 from netlab.errors import InvalidInput, NetlabError
+
+if TYPE_CHECKING:
+    from netlab.model.plan import Plan
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -107,22 +111,17 @@ def _progress_printer(enabled: bool) -> Callable[[str, int, int], None] | None:
 def cmd_up(args: argparse.Namespace) -> int:
     from netlab.api import Lab
 
+    if args.hosts:
+        from netlab.cli import multihost
+
+        return multihost.up(args, _print_json, _print_plan)
     lab = Lab.load(args.lab)
     if args.dry_run:
         plan = lab.plan()
         if args.json:
             _print_json(plan.to_dict())
             return 0
-        console = _console()
-        console.print(f"[bold]plan for lab {plan.lab}[/] ({len(plan.namespaces)} namespaces, "
-                      f"{len(plan.actions)} actions; nothing applied)")
-        for phase, actions in plan.by_phase():
-            console.print(f"[bold]{phase}[/] ({len(actions)})")
-            for action in actions:
-                console.print(f"  {action.describe()}", markup=False)
-                if phase == "iptables":  # the whole iptables-restore payload, line by line
-                    payload = str(getattr(action, "payload", ""))
-                    console.print("\n".join(f"      {line}" for line in payload.splitlines()), markup=False)
+        _print_plan(plan, f"plan for lab {plan.lab}")
         return 0
     show_progress = not args.json and sys.stderr.isatty()
     result = lab.up(progress=_progress_printer(show_progress), recreate=args.recreate)
@@ -136,6 +135,19 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"  next: netlab status {result.lab}  |  netlab shell {result.lab} <node>  |  "
                   f"netlab down {result.lab}")
     return 0
+
+
+def _print_plan(plan: Plan, title: str) -> None:
+    console = _console()
+    console.print(f"[bold]{title}[/] ({len(plan.namespaces)} namespaces, {len(plan.actions)} actions; nothing "
+                  "applied)")
+    for phase, actions in plan.by_phase():
+        console.print(f"[bold]{phase}[/] ({len(actions)})")
+        for action in actions:
+            console.print(f"  {action.describe()}", markup=False)
+            if phase == "iptables":  # the whole iptables-restore payload, line by line
+                payload = str(getattr(action, "payload", ""))
+                console.print("\n".join(f"      {line}" for line in payload.splitlines()), markup=False)
 
 
 def cmd_down(args: argparse.Namespace) -> int:
@@ -250,6 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("lab", metavar="LAB", help="catalog name (see `netlab list`) or path to a topology file")
     p.add_argument("--dry-run", action="store_true", help="print the plan; apply nothing")
     p.add_argument("--recreate", action="store_true", help="if the lab is up, take it down and bring it up again")
+    p.add_argument("--hosts", metavar="INVENTORY", help="spread the lab over the hosts of this Ansible YAML "
+                   "inventory (docs/multihost.md); with --dry-run: each host's part")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = verb("down", cmd_down, "remove everything a lab made (idempotent)",

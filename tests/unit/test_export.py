@@ -27,7 +27,13 @@ ACTION_TYPES = typing.get_args(Action)
 
 
 def _catalog_plans() -> dict[str, Plan]:
-    return {name: Lab.load(name).plan() for name in catalog.names()}
+    """Every catalog lab's plan, and the per-host plans of routed cut over three hosts (where stitches are)."""
+    from netlab.cli.multihost import split
+
+    plans = {name: Lab.load(name).plan() for name in catalog.names()}
+    inventory = Path(__file__).resolve().parents[1] / "golden" / "multihost" / "inventory-3.yml"
+    plans |= {f"routed@{host}": plan for host, plan in split("routed", str(inventory)).plans}
+    return plans
 
 
 PLANS = _catalog_plans()

@@ -1,0 +1,152 @@
+"""Place a lab's nodes on hosts and cut its plan into one plan per host, the links between hosts stitched.
+
+Why the plan and not the topology: the plan is where every derived setting is already decided (an IPVS real
+server's VIP on ``lo`` and ARP sysctls, a director's forwarding), so a real server on another host than its
+director gets exactly what it would get on one machine. Each action has one namespace, and each namespace one
+host: a node's is where the node is placed, a LAN's is where most of its members are. A veth whose two ends land
+on different hosts is the one action that cannot stay: it becomes two stitches (netlab.features.stitches), a
+VXLAN device at each end with the same name, index, MAC and VNI, over the hosts' network. Everything else goes
+to its namespace's host unchanged, in the plan's order -- so each host's plan is an ordinary plan, applied by the
+same code as on one machine.
+
+Placement: a node's ``host:`` if it has one, else a deterministic spread -- each unplaced node, in topology
+order, to the host with the fewest nodes so far (ties: inventory order).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+
+from netlab.core.diagnostics import Collector, LoadedFile
+from netlab.errors import InvalidInput
+from netlab.features.stitches.model import STITCH_OVERHEAD, VXLAN_PORT
+from netlab.model.plan import Action, CreateStitch, CreateSubInterface, CreateVeth, Plan
+from netlab.model.resolved import ResolvedLab
+from netlab.model.topology import Topology
+from netlab.multihost.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A veth between hosts, and the VXLAN stitch that replaces it."""
+
+    a: str
+    """``namespace:interface`` of the first end."""
+    a_host: str
+    b: str
+    b_host: str
+    vni: int
+    mtu: int
+
+
+@dataclass(frozen=True)
+class Partition:
+    lab: str
+    placement: tuple[tuple[str, str], ...]
+    """(node, host) in topology order."""
+    hosts: tuple[tuple[str, str], ...]
+    """(namespace, host) of every namespace of the lab."""
+    plans: tuple[tuple[str, Plan], ...]
+    """(host, its plan), in inventory order; a host with nothing placed on it is left out."""
+    cuts: tuple[Cut, ...]
+
+    def plan(self, host: str) -> Plan:
+        return dict(self.plans)[host]
+
+
+def place(loaded: LoadedFile, topo: Topology, inventory: Inventory) -> dict[str, str]:
+    """node → host; InvalidInput naming each ``host:`` the inventory does not have."""
+    col = Collector(loaded, [])
+    load: Counter[str] = Counter({h: 0 for h in inventory.names})
+    out: dict[str, str] = {}
+    for name, node in topo.nodes.items():
+        if node.host is not None:
+            if node.host not in inventory.names:
+                col.add(("nodes", name, "host"), f"host {node.host!r} is not in the inventory {inventory.source}",
+                        f"hosts: {', '.join(inventory.names)}")
+                continue
+            out[name] = node.host
+            load[node.host] += 1
+    for name in topo.nodes:
+        if name not in out:
+            host = min(inventory.names, key=lambda h: (load[h], inventory.names.index(h)))
+            out[name] = host
+            load[host] += 1
+    if col.items:
+        raise InvalidInput(col.items)
+    return out
+
+
+def vni_of(lab: str, index: int) -> int:
+    """The VNI of the lab's ``index``-th cut: distinct within a lab, and labs' ranges start far apart (VNIs must
+    differ between two labs stitched over the same hosts: the kernel refuses a second device with one VNI)."""
+    return 1 + (zlib.crc32(lab.encode()) * 4096 + index) % 0xFFFFFF
+
+
+def mac_of(lab: str, netns: str, name: str) -> str:
+    """A locally administered unicast MAC derived from lab, namespace and interface: unique across hosts, stable
+    across runs (two hosts' random or name-derived defaults may collide: containerlab #3355)."""
+    digest = hashlib.sha256(f"{lab}/{netns}/{name}".encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
+
+
+def partition(loaded: LoadedFile, topo: Topology, lab: ResolvedLab, plan: Plan, inventory: Inventory) -> Partition:
+    """Each host's plan; InvalidInput with every problem (an unknown host, a too-large MTU on a cut link, a
+    sub-interface whose parent is on another host) before anything starts."""
+    placement = place(loaded, topo, inventory)
+    host_of = {node.netns: placement[node.name] for node in lab.nodes}
+    members: dict[str, Counter[str]] = {lan.netns: Counter() for lan in lab.lans}
+    for action in plan.actions:  # a LAN's ports are veths between its namespace and a member's
+        if isinstance(action, CreateVeth) and action.netns in members and action.peer_netns in host_of:
+            members[action.netns][host_of[action.peer_netns]] += 1
+    for netns, count in members.items():
+        host_of[netns] = min(inventory.names, key=lambda h: (-count[h], inventory.names.index(h)))
+    col = Collector(loaded, [])
+    out: dict[str, list[Action]] = {h: [] for h in inventory.names}
+    cuts: list[Cut] = []
+    for action in plan.actions:
+        host = host_of[action.netns]
+        if isinstance(action, CreateVeth) and host_of[action.peer_netns] != host:
+            peer = host_of[action.peer_netns]
+            pair = _stitch(lab.name, action, len(cuts), inventory, host, peer, col)
+            if pair is not None:
+                out[host].append(pair[0])
+                out[peer].append(pair[1])
+                cuts.append(Cut(f"{action.netns}:{action.name}", host, f"{action.peer_netns}:{action.peer_name}",
+                                peer, pair[0].vni, pair[0].mtu))
+            continue
+        if isinstance(action, CreateSubInterface) and host_of[action.target_netns] != host:
+            col.add((), f"{action.target_netns}:{action.name} is a {action.kind} of {action.netns}:"
+                    f"{action.parent_name}, on another host ({host_of[action.target_netns]} vs {host})",
+                    "a sub-interface shares its parent's device: place both nodes on one host")
+            continue
+        out[host].append(action)
+    if col.items:
+        raise InvalidInput(col.items)
+    plans = tuple((h, Plan(plan.lab, tuple(ns for ns in plan.namespaces if host_of[ns] == h), tuple(out[h])))
+                  for h in inventory.names if out[h])
+    return Partition(lab.name, tuple(placement.items()), tuple(host_of.items()), plans, tuple(cuts))
+
+
+def _stitch(lab: str, veth: CreateVeth, index: int, inventory: Inventory, host: str, peer: str,
+            col: Collector) -> tuple[CreateStitch, CreateStitch] | None:
+    """The two stitches that replace ``veth``: same names, indexes and MACs, one VNI, an MTU that fits the
+    underlay (the lab's, if it fits; else the underlay's less VXLAN's 50 bytes)."""
+    room = min(inventory.host(host).mtu, inventory.host(peer).mtu) - STITCH_OVERHEAD
+    wanted = max(veth.mtu or 0, veth.peer_mtu or 0)
+    if wanted > room:
+        col.add((), f"link {veth.netns}:{veth.name} <-> {veth.peer_netns}:{veth.peer_name} has MTU {wanted}, but "
+                f"between {host} and {peer} VXLAN leaves {room} (underlay MTU less {STITCH_OVERHEAD})",
+                f"lower the link's mtu to {room}, raise netlab_mtu of the hosts, or place both nodes on one host")
+        return None
+    vni = vni_of(lab, index)
+    local, remote = inventory.host(host).underlay, inventory.host(peer).underlay
+    a = CreateStitch(veth.netns, veth.name, veth.index, vni, local, remote, VXLAN_PORT, wanted or room,
+                     veth.mac or mac_of(lab, veth.netns, veth.name))
+    b = dataclasses.replace(a, netns=veth.peer_netns, name=veth.peer_name, index=veth.peer_index, local=remote,
+                            remote=local, mac=veth.peer_mac or mac_of(lab, veth.peer_netns, veth.peer_name))
+    return a, b

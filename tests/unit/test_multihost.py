@@ -1,0 +1,121 @@
+"""Multi-host, the pure part: the inventory, placement, and cutting a plan into per-host plans whose cut links
+are stitches (one VNI per cut, local/remote swapped, names, indexes and MACs kept, an MTU that fits)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from netlab.errors import InvalidInput
+from netlab.model.plan import CreateStitch, CreateVeth
+from netlab.multihost.inventory import Inventory, read
+from netlab.multihost.partition import mac_of, partition, place, vni_of
+from netlab.stages.load import load_text
+from tests.helpers import build, text_of
+
+LAB = """\
+name: split
+nodes:
+  a: {host: h2}
+  b: {}
+  c: {}
+links:
+  - a: {node: a, address: 10.0.0.1/24}
+    b: {node: b, address: 10.0.0.2/24}
+  - a: {node: b, address: 10.0.1.1/24}
+    b: {node: c, address: 10.0.1.2/24}
+"""
+
+
+def _inventory(text: str) -> Inventory:
+    return read(load_text(text, "inv.yml"))
+
+
+TWO = _inventory("all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1}\n    h2: {ansible_host: 192.0.2.2}\n")
+
+
+def _cut(source: str, inventory: Inventory = TWO):  # type: ignore[no-untyped-def]
+    built = build(source)
+    return partition(load_text(text_of(source), "lab.yml"), built.topology, built.resolved, built.plan, inventory)
+
+
+def test_the_inventory_is_ansibles_and_every_problem_is_reported_with_its_line() -> None:
+    inv = _inventory("all:\n  hosts:\n    h1: {netlab_underlay: 10.9.0.1, ansible_host: h1.example}\n"
+                     "  children:\n    more:\n      hosts:\n        h2: {ansible_host: 10.9.0.2, netlab_mtu: 9000}\n")
+    assert [(h.name, h.underlay, h.mtu) for h in inv.hosts] == [("h1", "10.9.0.1", 1500), ("h2", "10.9.0.2", 9000)]
+    with pytest.raises(InvalidInput) as err:
+        _inventory("all:\n  hosts:\n    'bad name': {ansible_host: 10.0.0.1}\n    h2: {ansible_host: h2.example}\n"
+                   "    h3: {ansible_host: 10.0.0.3, netlab_mtu: 100}\n    h4: {ansible_host: 10.0.0.3}\n"
+                   "    h5: {ansible_host: 10.0.0.3}\n")
+    text = str(err.value)
+    assert "inv.yml:3" in text and "not a host name" in text
+    assert "inv.yml:4" in text and "no IPv4 underlay address" in text
+    assert "netlab_mtu 100" in text and "same underlay address 10.0.0.3" in text
+    with pytest.raises(InvalidInput, match="names no host"):
+        _inventory("all: {}\n")
+
+
+def test_placement_keeps_host_keys_and_spreads_the_rest_deterministically() -> None:
+    built = build(LAB)
+    loaded = load_text(LAB, "lab.yml")
+    assert place(loaded, built.topology, TWO) == {"a": "h2", "b": "h1", "c": "h1"}
+    with pytest.raises(InvalidInput) as err:
+        place(loaded, built.topology, _inventory("all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1}\n"))
+    text = str(err.value)
+    assert "lab.yml:3" in text and "nodes.a.host" in text and "not in the inventory" in text
+
+
+def test_a_cut_link_becomes_two_stitches_and_the_rest_stays_where_its_namespace_is() -> None:
+    cut = _cut(LAB)
+    plans = dict(cut.plans)
+    assert plans["h1"].namespaces == ("nl-split.b", "nl-split.c") and plans["h2"].namespaces == ("nl-split.a",)
+    (c,) = cut.cuts
+    assert (c.a, c.a_host, c.b, c.b_host, c.mtu) == ("nl-split.a:eth0", "h2", "nl-split.b:eth0", "h1", 1450)
+    (sa,) = [x for x in plans["h2"].actions if isinstance(x, CreateStitch)]
+    (sb,) = [x for x in plans["h1"].actions if isinstance(x, CreateStitch)]
+    assert (sa.local, sa.remote, sb.local, sb.remote) == ("192.0.2.2", "192.0.2.1", "192.0.2.1", "192.0.2.2")
+    assert sa.vni == sb.vni == vni_of("split", 0) and sa.mac != sb.mac
+    assert sa.mac == mac_of("split", "nl-split.a", "eth0") and int(sa.mac[:2], 16) & 3 == 2  # local, unicast
+    assert [x for x in plans["h1"].actions if isinstance(x, CreateVeth)] != []  # b-c stays a veth on h1
+    every = [x for p in plans.values() for x in p.actions]
+    whole = build(LAB).plan.actions
+    assert len(every) == len(whole) + 1  # one veth became two stitches; nothing else lost or added
+
+
+def test_a_cut_link_whose_mtu_does_not_fit_the_underlay_is_refused_before_anything_starts() -> None:
+    big = LAB.replace("b: {node: b, address: 10.0.0.2/24}", "b: {node: b, address: 10.0.0.2/24}\n    mtu: 1500")
+    with pytest.raises(InvalidInput) as err:
+        _cut(big)
+    assert "MTU 1500" in str(err.value) and "VXLAN leaves 1450" in str(err.value)
+    jumbo = _inventory("all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1, netlab_mtu: 9000}\n"
+                       "    h2: {ansible_host: 192.0.2.2, netlab_mtu: 9000}\n")
+    assert _cut(big, jumbo).cuts[0].mtu == 1500
+
+
+def test_a_lan_lives_where_most_of_its_members_are_and_remote_members_are_stitched_to_its_bridge() -> None:
+    lan = ("name: lanx\nnodes:\n  a: {host: h2}\n  b: {host: h1}\n  c: {host: h1}\nlans:\n  l1:\n    members:\n"
+           "      - {node: a, address: 10.0.0.1/24}\n      - {node: b, address: 10.0.0.2/24}\n"
+           "      - {node: c, address: 10.0.0.3/24}\n")
+    cut = _cut(lan)
+    assert dict(cut.hosts)["nl-lanx.l1"] == "h1"
+    assert [(c.a, c.b) for c in cut.cuts] == [("nl-lanx.a:eth0", "nl-lanx.l1:a")]
+
+
+def test_vnis_differ_between_labs_and_within_one() -> None:
+    assert len({vni_of("routed", i) for i in range(1000)}) == 1000
+    assert vni_of("routed", 0) != vni_of("dr-mode", 0)
+    assert all(1 <= vni_of(name, i) <= 0xFFFFFF for name in ("a", "zz-top") for i in (0, 5000))
+
+
+def test_stitches_are_validated_like_the_rest(tmp_path: Path) -> None:
+    from tests.helpers import problems
+
+    found = problems("name: s\nnodes:\n  a: {}\nstitches:\n"
+                     "  - {node: nope, interface: eth0, vni: 1, local: 192.0.2.1, remote: 192.0.2.2}\n"
+                     "  - {node: a, interface: eth0, vni: 7, local: 192.0.2.1, remote: not-an-ip}\n"
+                     "  - {node: a, interface: eth0, vni: 7, local: 192.0.2.1, remote: not-an-ip,"
+                     " mac: 01:00:00:00:00:01}\n")
+    text = "\n".join(d.render() for d in found)
+    assert "no node 'nope'" in text and "'not-an-ip' is not an IPv4 address" in text
+    assert "already has an interface 'eth0'" in text and "multicast MAC" in text and "used twice" in text
