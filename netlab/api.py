@@ -85,14 +85,15 @@ class Lab:
         """Raise :class:`MissingFeatures` (exit 4) if this kernel lacks something the lab needs."""
         pipeline.check_requirements(self.topology)
 
-    def up(self, progress: Progress | None = None, recreate: bool = False) -> UpResult:
+    def up(self, progress: Progress | None = None, recreate: bool = False,
+           part: pipeline.Part | None = None) -> UpResult:
         """Bring the lab up. If it is already up from the same file content, do nothing and say so.
 
         If it is up from a different content, raise unless ``recreate`` (then down, then up). Before
         anything is created, every kernel feature the lab needs is checked for real.
         """
         return pipeline.up(pipeline.Built(self.topology, self.resolved, self.path, self.text), self.store,
-                           progress, recreate)
+                           progress, recreate, part)
 
     def down(self) -> list[str]:
         return down(self.name, self.store)
@@ -131,7 +132,9 @@ def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | Non
     require_root()
     store = store or StateStore()
     state = state_of(lab, store)
-    runner = ProbeRunner(LabView.from_resolved(state.resolved), pcap_dir, store.log_dir(lab) / "pcap", record_path)
+    here = frozenset(ns.name for ns in state.namespaces) if state.host is not None else None
+    runner = ProbeRunner(LabView.from_resolved(state.resolved, here), pcap_dir, store.log_dir(lab) / "pcap",
+                         record_path)
     suite = runner.run(only, progress)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if suite.paths:

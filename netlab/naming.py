@@ -34,6 +34,8 @@ __all__ = [
 LAB_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,23}")
 LAB_NAME_RULE = ("1-24 characters: lower-case letters, digits and '-', starting with a letter or digit "
                  "(it prefixes namespace names)")
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+"""An inventory host's name (netlab.multihost): recorded in a host's state, checked again when read."""
 NODE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,14}")
 NODE_NAME_RULE = ("1-15 characters: letters, digits, '-' and '_', starting with a letter or digit "
                   "(node names become namespace and bridge-port names)")
@@ -69,3 +71,13 @@ def split_netns_name(netns: str) -> tuple[str, str] | None:
     if not dot or not is_lab_name(lab) or not is_node_name(owner):
         return None
     return lab, owner
+
+
+def derived_mac(lab: str, netns: str, ifname: str) -> str:
+    """A locally administered unicast MAC derived from lab, namespace and interface name: unique across the
+    hosts of a lab spread over several (netlab.multihost gives every link end without a MAC one), stable across
+    runs -- so a probe on one host can name the node behind a MAC it saw from another (an ARP answer)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{lab}/{netns}/{ifname}".encode()).digest()
+    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))

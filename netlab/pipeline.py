@@ -16,12 +16,14 @@ import hashlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import NamedTuple
 
 from netlab import catalog
 from netlab.errors import ApplyError, InvalidInput, MissingFeatures, NotPermitted
 from netlab.features.base import load_hook
 from netlab.features.registry import FEATURES
 from netlab.kernel.netns import is_mounted_netns, netns_path
+from netlab.model.plan import Plan
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
 from netlab.stages import plan as plan_stage
@@ -113,6 +115,15 @@ def build(ref: str | Path, name_suffix: str | None = None) -> Built:
 
 
 
+class Part(NamedTuple):
+    """One host's part of a lab spread over hosts (netlab.multihost)."""
+
+    host: str
+    plan: Plan
+    digest: str
+    """Of the inventory's hosts: the same lab cut over other hosts is another version of it."""
+
+
 def check_requirements(topology: Topology) -> None:
     """Raise :class:`MissingFeatures` (exit 4) if this kernel lacks something the lab needs."""
     from netlab import requirements
@@ -122,13 +133,21 @@ def check_requirements(topology: Topology) -> None:
         raise MissingFeatures(requirements.describe_missing(topology.name, gaps))
 
 
-def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate: bool = False) -> UpResult:
-    """Bring ``lab`` up; a no-op if it is up from the same text; ``recreate`` replaces one from another text."""
+def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate: bool = False,
+       part: Part | None = None) -> UpResult:
+    """Bring ``lab`` up; a no-op if it is up from the same text; ``recreate`` replaces one from another text.
+
+    ``part``: this host's part when the lab is spread over hosts (netlab.multihost): only its plan is applied,
+    the state records only its namespaces and the host, and its digest joins the topology's, so the same lab cut
+    another way counts as another version."""
     import time
 
     require_root()
     check_requirements(lab.topology)
     start = time.monotonic()
+    sha256 = lab.sha256
+    if part is not None:
+        sha256 = hashlib.sha256(f"{lab.sha256}/{part.digest}/{part.host}".encode()).hexdigest()
     with store.locked():
         current = store.read(lab.name)
         if current is not None and current.live and not recreate:
@@ -139,7 +158,7 @@ def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate
                     f"longer carry its tag ({', '.join(gone[:5])}{', ...' if len(gone) > 5 else ''}): "
                     "something removed them behind netlab's back\n"
                     f"    hint: `netlab up --recreate {lab.name}` rebuilds it")
-            if current.topology_sha256 == lab.sha256:
+            if current.topology_sha256 == sha256:
                 return UpResult(lab.name, False, len(current.namespaces), 0, 0.0,
                                 f"lab {lab.name} is already up (same topology); nothing to do")
             else:
@@ -149,8 +168,11 @@ def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate
                     f"up, or `netlab down {lab.name}` first")
         if current is not None:
             _teardown(store, current)
-        plan = plan_stage.plan(lab.resolved)
-        state = new_state(lab.resolved, lab.sha256, new_run_id())
+        plan = plan_stage.plan(lab.resolved) if part is None else part.plan
+        state = new_state(lab.resolved, sha256, new_run_id())
+        if part is not None:
+            state = replace(state, namespaces=tuple(ns for ns in state.namespaces if ns.name in plan.namespaces),
+                            host=part.host)
         store.write(state)  # the journal: written before anything exists
         applier = Applier(plan, state.run, progress, log_dir=store.log_dir(lab.name))
         try:

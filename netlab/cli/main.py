@@ -264,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recreate", action="store_true", help="if the lab is up, take it down and bring it up again")
     p.add_argument("--hosts", metavar="INVENTORY", help="spread the lab over the hosts of this Ansible YAML "
                    "inventory (docs/multihost.md); with --dry-run: each host's part")
+    p.add_argument("--on", metavar="HOST", help="with --hosts: bring up only HOST's part, here (what each host "
+                   "runs)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = verb("down", cmd_down, "remove everything a lab made (idempotent)",

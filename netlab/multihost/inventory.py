@@ -9,15 +9,13 @@ Every problem is reported at once, with file, line and data path, as for a topol
 from __future__ import annotations
 
 import ipaddress
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.core.diagnostics import Collector, LoadedFile, PathKey
 from netlab.errors import InvalidInput
+from netlab.naming import HOST_NAME
 from netlab.stages.load import load_file
-
-HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 @dataclass(frozen=True)

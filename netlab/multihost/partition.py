@@ -16,7 +16,6 @@ order, to the host with the fewest nodes so far (ties: inventory order).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import zlib
 from collections import Counter
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from netlab.model.plan import Action, CreateStitch, CreateSubInterface, CreateVe
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
 from netlab.multihost.inventory import Inventory
+from netlab.naming import derived_mac
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,6 @@ def vni_of(lab: str, index: int) -> int:
     return 1 + (zlib.crc32(lab.encode()) * 4096 + index) % 0xFFFFFF
 
 
-def mac_of(lab: str, netns: str, name: str) -> str:
-    """A locally administered unicast MAC derived from lab, namespace and interface: unique across hosts, stable
-    across runs (two hosts' random or name-derived defaults may collide: containerlab #3355)."""
-    digest = hashlib.sha256(f"{lab}/{netns}/{name}".encode()).digest()
-    return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))
-
-
 def partition(loaded: LoadedFile, topo: Topology, lab: ResolvedLab, plan: Plan, inventory: Inventory) -> Partition:
     """Each host's plan; InvalidInput with every problem (an unknown host, a too-large MTU on a cut link, a
     sub-interface whose parent is on another host) before anything starts."""
@@ -110,6 +103,10 @@ def partition(loaded: LoadedFile, topo: Topology, lab: ResolvedLab, plan: Plan, 
     cuts: list[Cut] = []
     for action in plan.actions:
         host = host_of[action.netns]
+        if isinstance(action, CreateVeth):  # every end a MAC the other hosts can compute (probes name its node)
+            action = dataclasses.replace(action, mac=action.mac or derived_mac(lab.name, action.netns, action.name),
+                                         peer_mac=action.peer_mac or derived_mac(lab.name, action.peer_netns,
+                                                                                 action.peer_name))
         if isinstance(action, CreateVeth) and host_of[action.peer_netns] != host:
             peer = host_of[action.peer_netns]
             pair = _stitch(lab.name, action, len(cuts), inventory, host, peer, col)
@@ -146,7 +143,7 @@ def _stitch(lab: str, veth: CreateVeth, index: int, inventory: Inventory, host: 
     vni = vni_of(lab, index)
     local, remote = inventory.host(host).underlay, inventory.host(peer).underlay
     a = CreateStitch(veth.netns, veth.name, veth.index, vni, local, remote, VXLAN_PORT, wanted or room,
-                     veth.mac or mac_of(lab, veth.netns, veth.name))
+                     veth.mac or derived_mac(lab, veth.netns, veth.name))  # (set by the caller)
     b = dataclasses.replace(a, netns=veth.peer_netns, name=veth.peer_name, index=veth.peer_index, local=remote,
-                            remote=local, mac=veth.peer_mac or mac_of(lab, veth.peer_netns, veth.peer_name))
+                            remote=local, mac=veth.peer_mac or derived_mac(lab, veth.peer_netns, veth.peer_name))
     return a, b

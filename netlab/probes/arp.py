@@ -104,7 +104,7 @@ def mac_owners(view: LabView, reaper: Reaper | None = None) -> dict[str, str]:
     """MAC → ``node:interface`` for every interface of the lab's nodes, read from the kernel now."""
     first = next(iter(view.nodes.values()))
     result: Any = call_in(first.netns, "MAC lookup", _macs_body(view), timeout=10, reaper=reaper)
-    return dict(result)
+    return {**view.elsewhere, **dict(result)}
 
 
 def _expected(probe: ArpProbe) -> str:

@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from netlab.errors import InvalidInput
 from netlab.features.registry import FEATURES
 from netlab.model.resolved import ResolvedLab
+from netlab.naming import derived_mac
 from netlab.probes.model import AnyProbe, Probe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, PacketSocket
@@ -79,6 +80,9 @@ class LabView:
     segments: Mapping[tuple[str, str], str] = field(default_factory=dict)
     """(node, interface) → the link or LAN it is on (``links[0]``, ``lans.servers``): the path recorder joins
     a frame sent on one end to the same frame received on the other (:mod:`netlab.probes.path`)."""
+    elsewhere: Mapping[str, str] = field(default_factory=dict)
+    """MAC → ``node:interface`` of the link ends on other hosts (a lab spread over hosts: their MACs are derived,
+    netlab.naming.derived_mac), for naming who answered from there."""
 
     def netns(self, node: str) -> str:
         try:
@@ -87,11 +91,18 @@ class LabView:
             raise InvalidInput(message=f"lab {self.lab} has no node {node!r}") from None
 
     @staticmethod
-    def from_resolved(resolved: ResolvedLab) -> LabView:
-        """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it)."""
+    def from_resolved(resolved: ResolvedLab, here: frozenset[str] | None = None) -> LabView:
+        """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it). ``here``: the
+        namespaces on this machine when it holds one host's part of the lab (netlab.multihost); the nodes of
+        the other hosts are not in the view (their traffic is reached by address, as from outside)."""
         nodes = {}
         segments = {(node.name, i.name): i.segment for node in resolved.nodes for i in node.interfaces}
+        elsewhere: dict[str, str] = {}
         for node in resolved.nodes:
+            if here is not None and node.netns not in here:
+                elsewhere |= {derived_mac(resolved.name, node.netns, i.name): f"{node.name}:{i.name}"
+                              for i in node.interfaces}
+                continue
             ifaces = [(i.name, i.addresses) for i in node.interfaces]
             for feature in FEATURES:  # tunnels, sub-interfaces, bridges inside the node
                 if feature.interfaces is not None:
@@ -111,7 +122,7 @@ class LabView:
         ipvs = {svc.name: IpvsServiceView(svc.name, svc.director, svc.protocol, svc.vip, svc.port, svc.fwmark,
                                           tuple((d.node, d.address, d.port) for d in svc.dests))
                 for svc in resolved.ipvs}
-        return LabView(resolved.name, nodes, probes, ipvs, segments)
+        return LabView(resolved.name, nodes, probes, ipvs, segments, elsewhere)
 
 
 class Context(Protocol):

@@ -38,7 +38,7 @@ from netlab import __version__, paths
 from netlab.core.codec import CodecError, fingerprint, from_data, to_data
 from netlab.errors import NetlabError, printable
 from netlab.model.resolved import ResolvedLab
-from netlab.naming import checked_lab_name, is_node_name, netns_name
+from netlab.naming import HOST_NAME, checked_lab_name, is_node_name, netns_name
 
 STATE_VERSION = 3
 """The envelope's version. The shape of what is inside (the resolved lab, with every feature's part) is
@@ -142,6 +142,9 @@ class LabState:
     resolved: ResolvedLab
     """The resolved lab, for ``status`` and ``probe`` when the topology file has changed or gone."""
     processes: tuple[ProcessRecord, ...] = ()
+    host: str | None = None
+    """The inventory host whose part of the lab this is (netlab.multihost: ``up --hosts INV --on HOST``); its
+    namespaces are those placed here, a subset of the resolved lab's. None: the whole lab, on this machine."""
     netlab: str = __version__
     """The netlab that wrote the state: named when another version cannot read it."""
 
@@ -211,8 +214,11 @@ class LabState:
         for name, netns in owners:
             if not is_node_name(name) or netns != netns_name(lab, name):
                 return f"resolved namespace {netns!r} is not the one netlab derives for {name!r}"
-        if set(resolved.namespaces) != {ns.name for ns in self.namespaces}:
+        recorded = {ns.name for ns in self.namespaces}
+        if self.host is None and set(resolved.namespaces) != recorded:
             return "its resolved lab and its namespace records do not name the same namespaces"
+        if self.host is not None and (not HOST_NAME.fullmatch(self.host) or not recorded <= set(resolved.namespaces)):
+            return f"its part for host {self.host!r} names namespaces its resolved lab does not have"
         return None
 
     def owner_alive(self) -> bool:

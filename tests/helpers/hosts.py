@@ -42,8 +42,9 @@ class NamespaceHost:
         _ip("-n", UNDERLAY, "link", "set", f"to-{self.name}", "master", "br0", "up")
         _ip("-n", self.netns, "address", "add", f"{self.address}/24", "dev", "uplink")
         _ip("-n", self.netns, "link", "set", "uplink", "up")
-        script = ("mount -t tmpfs netlab-host /run/netns && mkdir -p /run/netlab && "
-                  "mount -t tmpfs netlab-host /run/netlab && touch /run/netlab/.host-ready && exec sleep infinity")
+        script = ("mount -t tmpfs -o mode=755 netlab-host /run/netns && mkdir -p /run/netlab && "
+                  "mount -t tmpfs -o mode=755 netlab-host /run/netlab && touch /run/netlab/.host-ready && "
+                  "exec sleep infinity")
         self.holder = subprocess.Popen(["ip", "netns", "exec", self.netns, "unshare", "--mount",
                                         "--propagation", "private", "sh", "-c", script])
         deadline = time.monotonic() + 10

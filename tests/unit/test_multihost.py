@@ -10,7 +10,8 @@ import pytest
 from netlab.errors import InvalidInput
 from netlab.model.plan import CreateStitch, CreateVeth
 from netlab.multihost.inventory import Inventory, read
-from netlab.multihost.partition import mac_of, partition, place, vni_of
+from netlab.multihost.partition import partition, place, vni_of
+from netlab.naming import derived_mac
 from netlab.stages.load import load_text
 from tests.helpers import build, text_of
 
@@ -76,7 +77,7 @@ def test_a_cut_link_becomes_two_stitches_and_the_rest_stays_where_its_namespace_
     (sb,) = [x for x in plans["h1"].actions if isinstance(x, CreateStitch)]
     assert (sa.local, sa.remote, sb.local, sb.remote) == ("192.0.2.2", "192.0.2.1", "192.0.2.1", "192.0.2.2")
     assert sa.vni == sb.vni == vni_of("split", 0) and sa.mac != sb.mac
-    assert sa.mac == mac_of("split", "nl-split.a", "eth0") and int(sa.mac[:2], 16) & 3 == 2  # local, unicast
+    assert sa.mac == derived_mac("split", "nl-split.a", "eth0") and int(sa.mac[:2], 16) & 3 == 2  # local, unicast
     assert [x for x in plans["h1"].actions if isinstance(x, CreateVeth)] != []  # b-c stays a veth on h1
     every = [x for p in plans.values() for x in p.actions]
     whole = build(LAB).plan.actions
