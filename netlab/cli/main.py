@@ -19,6 +19,7 @@ from netlab.cli.common import lab_name as _lab_name
 from netlab.cli.common import print_json as _print_json
 from netlab.cli.doctor import cmd_doctor
 from netlab.cli.export import register as register_export
+from netlab.cli.nodes import cmd_exec, cmd_shell
 from netlab.cli.probes import cmd_probe, cmd_run
 from netlab.cli.status import cmd_status
 from netlab.cli.vagrant import register as register_vagrant
@@ -152,56 +153,27 @@ def _print_plan(plan: Plan, title: str) -> None:
 
 def cmd_down(args: argparse.Namespace) -> int:
     from netlab.api import down
+    from netlab.cli import multihost
+    from netlab.multihost.orchestrate import recorded
 
     out = []
+    failed = False
     for ref in args.labs:
         name = _lab_name(ref)
+        if recorded(name) is not None:  # spread over hosts from here: every host takes its part down
+            cleaned, left = multihost.down_everywhere(name, args.json)
+            failed |= bool(left)
+            out.append({"lab": name, "hosts": cleaned, "not_cleaned": left})
+            if not args.json:
+                print(f"lab {name}: down on {len(cleaned)} hosts" + (f"; NOT on: {'; '.join(left)}" if left else ""))
+            continue
         removed = down(name)
         out.append({"lab": name, "removed": removed})
         if not args.json:
             print(f"lab {name}: removed {len(removed)} namespaces" if removed else f"lab {name} was not up")
     if args.json:
         _print_json(out)
-    return 0
-
-
-def cmd_exec(args: argparse.Namespace) -> int:
-    from netlab.api import exec_in
-
-    argv = list(args.argv)
-    if argv and argv[0] == "--":
-        argv = argv[1:]
-    if not argv:
-        raise InvalidInput(message="nothing to run\n    hint: netlab exec LAB NODE -- COMMAND [ARGS...]")
-    return exec_in(_lab_name(args.lab), args.node, argv, capture=False).returncode
-
-
-def cmd_shell(args: argparse.Namespace) -> int:
-    import tempfile
-
-    from netlab.api import exec_in
-    from netlab.naming import is_node_name
-
-    lab = _lab_name(args.lab)
-    if not is_node_name(args.node):
-        raise InvalidInput(message=f"{args.node!r} is not a node name")
-    # No shell text is built from data: the rc file is constant and reads lab, node and prompt from the
-    # environment; the prompt's own text is escaped for bash's prompt expansion ($, `, \).
-    prompt = f"[{_prompt_escape(lab)}:{_prompt_escape(args.node)}] \\w \\$ "
-    with tempfile.NamedTemporaryFile("w", prefix="netlab-rc-", suffix=".sh", delete=False) as rc:
-        rc.write('[ -f ~/.bashrc ] && . ~/.bashrc\nPS1="$NETLAB_PS1"\nexport NETLAB_LAB NETLAB_NODE\n')
-    try:
-        os.environ.update(PS1=prompt, NETLAB_PS1=prompt, NETLAB_LAB=lab, NETLAB_NODE=args.node)
-        shell = "/bin/bash" if os.path.exists("/bin/bash") else "/bin/sh"
-        argv = [shell, "--rcfile", rc.name, "-i"] if shell.endswith("bash") else [shell, "-i"]
-        print(f"entering node {args.node} of lab {lab}; exit the shell to leave")
-        return exec_in(lab, args.node, argv, capture=False).returncode
-    finally:
-        os.unlink(rc.name)
-
-
-def _prompt_escape(text: str) -> str:
-    return "".join("\\" + c if c in "$`\\" else c for c in text if c.isprintable())
+    return 1 if failed else 0
 
 
 def cmd_clean(args: argparse.Namespace) -> int:

@@ -1,19 +1,18 @@
-"""``netlab up LAB --hosts INVENTORY``: the lab placed on the inventory's hosts and cut into one plan per host.
-
-Today it shows the cut (``--dry-run``: placement, the links stitched between hosts, each host's plan, or all of it
-as ``--json``); applying the parts on the hosts through ansible-runner is the next step of [multihost].
-"""
+"""A lab over several hosts on the command line: ``netlab up LAB --hosts INVENTORY`` (``--dry-run``: the cut;
+``--on HOST``: one host's part, what each host runs), and ``down``, ``probe``, ``status`` of such a lab from the
+controller, every host driven through ansible-runner (netlab.multihost.orchestrate)."""
 
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netlab.errors import InvalidInput
+from netlab.errors import ApplyError, InvalidInput
 from netlab.model.plan import Plan
 from netlab.multihost.partition import Partition
 
@@ -72,9 +71,7 @@ def up(args: argparse.Namespace, print_json: Callable[[object], None], print_pla
     if args.on:
         return up_part(args)
     if not args.dry_run:
-        raise InvalidInput(message="netlab up --hosts applies nothing yet: the orchestration through "
-                                   "ansible-runner is still being built\n    hint: add --dry-run to see each "
-                                   "host's part (placement, stitched links, plans)")
+        return up_everywhere(args)
     cut = split(args.lab, args.hosts)
     if args.json:
         print_json(to_dict(cut))
@@ -92,3 +89,119 @@ def up(args: argparse.Namespace, print_json: Callable[[object], None], print_pla
     for host, plan in cut.plans:
         print_plan(plan, f"plan for host {host}")
     return 0
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    def say(line: str) -> None:
+        if not quiet:
+            sys.stderr.write(f"  {line}\n")
+
+    return say
+
+
+def up_everywhere(args: argparse.Namespace) -> int:
+    """Cut here (every problem before anything starts), record the lab and inventory, run each host's ``up`` in
+    parallel; if one host fails, take every host down again."""
+    from netlab.multihost import orchestrate
+
+    lab, cut, _digest = _split(args.lab, args.hosts)
+    hosts = [h for h, _plan in cut.plans]
+    lab_file, inventory_file = orchestrate.record(lab.name, lab.text, Path(args.hosts).read_text(encoding="utf-8"))
+    if not args.json:
+        sys.stderr.write(f"lab {lab.name}: up on {len(hosts)} hosts ({', '.join(hosts)}) through Ansible\n")
+    answers = orchestrate.run("up", lab.name, lab_file, inventory_file, hosts, _say(args.json))
+    failed = [a for a in answers.values() if not a.succeeded]
+    if failed:
+        back = orchestrate.run("down", lab.name, lab_file, inventory_file, hosts, _say(args.json))
+        if all(a.succeeded for a in back.values()):
+            orchestrate.forget(lab.name)
+        left = [f"{a.host} ({a.why()})" for a in back.values() if not a.succeeded]
+        raise ApplyError(f"lab {lab.name} did not come up on every host; every host was taken down again\n"
+                         + "\n".join(f"    {a.host}: {a.why()}" for a in failed)
+                         + (f"\n    not taken down: {', '.join(left)} -- run `netlab down {lab.name}` again"
+                            if left else ""))
+    nodes = {h: [n for n, where in cut.placement if where == h] for h in hosts}
+    if args.json:
+        print(json.dumps({"lab": lab.name, "hosts": {h: {"nodes": nodes[h], **(answers[h].data() or {})}
+                                                      for h in hosts},
+                          "cuts": len(cut.cuts)}))
+    else:
+        for h in hosts:
+            print(f"  {h}: {', '.join(nodes[h])}")
+        print(f"lab {lab.name} is up on {len(hosts)} hosts, {len(cut.cuts)} links stitched between them\n"
+              f"  next: netlab probe {lab.name}  |  netlab status {lab.name}  |  netlab down {lab.name}")
+    return 0
+
+
+def down_everywhere(lab: str, quiet: bool) -> tuple[list[str], list[str]]:
+    """(hosts cleaned, hosts not cleaned with why); the record is kept until every host is clean."""
+    from netlab.multihost import orchestrate
+    from netlab.multihost.inventory import load
+
+    where = orchestrate.recorded(lab)
+    assert where is not None
+    hosts = list(load(where[1]).names)
+    answers = orchestrate.run("down", lab, where[0], where[1], hosts, _say(quiet))
+    if all(a.succeeded for a in answers.values()):
+        orchestrate.forget(lab)
+    return ([a.host for a in answers.values() if a.succeeded],
+            [f"{a.host}: {a.why()}" for a in answers.values() if not a.succeeded])
+
+
+def probe_everywhere(args: argparse.Namespace, lab: str) -> int:
+    """Each probe on the host of its node (netlab.multihost.partition.probe_hosts), the answers in one table."""
+    from netlab.multihost import orchestrate
+    from netlab.multihost.partition import probe_hosts
+
+    where = orchestrate.recorded(lab)
+    assert where is not None
+    whole, cut, _digest = _split(str(where[0]), str(where[1]))
+    per_host, nowhere = probe_hosts(whole.resolved.probes, dict(cut.placement))
+    if args.only:
+        per_host = {h: [p for p in names if p in args.only] for h, names in per_host.items()}
+        nowhere = [(p, why) for p, why in nowhere if p in args.only]
+    per_host = {h: names for h, names in per_host.items() if names}
+    answers = orchestrate.run("probe", lab, where[0], where[1], list(per_host), _say(args.json),
+                              extravars={"netlab_probes": per_host})
+    results: list[dict[str, object]] = []
+    problems = [f"{a.host}: {a.why()}" for a in answers.values() if a.data() is None]
+    for host, answer in answers.items():
+        for result in (answer.data() or {}).get("results", []):
+            results.append({**result, "host": host})
+    passed = all(bool(r.get("passed")) for r in results) and not problems
+    if args.json:
+        print(json.dumps({"lab": lab, "passed": passed, "results": results, "hosts_failed": problems,
+                          "not_run": [{"name": p, "why": why} for p, why in nowhere]}, indent=2))
+    else:
+        for r in results:
+            print(f"  {'PASS' if r.get('passed') else 'FAIL'}  {r.get('name')} (on {r['host']}): {r.get('observed')}")
+        for p, why in nowhere:
+            print(f"  ----  {p}: not run: {why}")
+        for problem in problems:
+            print(f"  host {problem}")
+        count = sum(1 for r in results if r.get("passed"))
+        print(f"{count} of {len(results)} probes passed on {len(answers)} hosts"
+              + (f"; {len(nowhere)} not run (across hosts)" if nowhere else ""))
+    return 0 if passed else 1
+
+
+def status_everywhere(lab: str, as_json: bool) -> int:
+    from netlab.multihost import orchestrate
+    from netlab.multihost.inventory import load
+
+    where = orchestrate.recorded(lab)
+    assert where is not None
+    hosts = list(load(where[1]).names)
+    answers = orchestrate.run("status", lab, where[0], where[1], hosts, _say(as_json))
+    if as_json:
+        print(json.dumps({h: a.data() if a.data() is not None else {"error": a.why()} for h, a in answers.items()},
+                         indent=2))
+    else:
+        for h, a in answers.items():
+            data = a.data()
+            if not isinstance(data, dict):
+                print(f"  {h}: {a.why()}")
+                continue
+            nodes = [n.get("name") for n in data.get("nodes", []) if isinstance(n, dict)]
+            print(f"  {h}: {len(nodes)} nodes up: {', '.join(str(n) for n in nodes)}")
+    return 0 if all(a.data() is not None for a in answers.values()) else 1

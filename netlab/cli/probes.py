@@ -70,7 +70,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from netlab.api import run_probes
+    from netlab.multihost.orchestrate import recorded
 
+    if recorded(_lab_name(args.lab)) is not None:  # spread over hosts from here: each probe where its node is
+        from netlab.cli.multihost import probe_everywhere
+
+        return probe_everywhere(args, _lab_name(args.lab))
     suite = run_probes(_lab_name(args.lab), args.only, Path(args.pcap) if args.pcap else None,
                        progress=_probe_progress(not args.json and sys.stderr.isatty()), record_path=not args.no_path)
     return _report_probes(suite, args)

@@ -25,6 +25,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from netlab.status import lab_status
 
     require_root()  # the state is root's and the kernel is read from inside the namespaces
+    if args.lab:
+        from netlab.multihost.orchestrate import recorded
+
+        if recorded(lab_name(args.lab)) is not None:  # spread over hosts from here: each host's part
+            from netlab.cli.multihost import status_everywhere
+
+            return status_everywhere(lab_name(args.lab), args.json)
     states = [state_of(lab_name(args.lab))] if args.lab else live_labs()
     if not args.lab:
         _warn_unreadable()

@@ -147,3 +147,34 @@ def _stitch(lab: str, veth: CreateVeth, index: int, inventory: Inventory, host: 
     b = dataclasses.replace(a, netns=veth.peer_netns, name=veth.peer_name, index=veth.peer_index, local=remote,
                             remote=local, mac=veth.peer_mac or derived_mac(lab, veth.peer_netns, veth.peer_name))
     return a, b
+
+
+def probe_hosts(probes: tuple[dict[str, object], ...], placement: dict[str, str]) -> tuple[
+        dict[str, list[str]], list[tuple[str, str]]]:
+    """(host → the probes that run there, [(probe, why it runs nowhere)]). A probe runs on the host of the node
+    it starts from (``from``, else ``node``, else the node of ``at``). A capture or counters probe runs its
+    ``during`` probe again itself, so both must be on one host: a capture across hosts is not built yet."""
+    def host_of(probe: dict[str, object]) -> str | None:
+        node = probe.get("from", probe.get("node"))
+        at = probe.get("at")
+        points = [str(a).split(":", 1)[0] for a in (at if isinstance(at, list | tuple) else [at] if at else [])]
+        hosts = {placement.get(n) for n in ([str(node)] if node is not None else []) + points}
+        return hosts.pop() if len(hosts) == 1 else None
+
+    by_name = {str(p.get("name")): p for p in probes}
+    out: dict[str, list[str]] = {}
+    nowhere: list[tuple[str, str]] = []
+    for probe in probes:
+        name = str(probe.get("name"))
+        host = host_of(probe)
+        during = by_name.get(str(probe.get("during"))) if "during" in probe else None
+        watched = host_of(during) if during is not None else host
+        if host is None:
+            nowhere.append((name, "its nodes are on several hosts (or it names none): probes across hosts "
+                                  "are not built yet"))
+        elif watched != host:
+            nowhere.append((name, f"it watches on {host} a probe that runs on {watched}: captures and counters "
+                                  "across hosts are not built yet"))
+        else:
+            out.setdefault(host, []).append(name)
+    return out, nowhere

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from netlab.kernel.netns import CLONE_NEWNET, CLONE_NEWNS, setns
 
@@ -29,6 +30,7 @@ class NamespaceHost:
     name: str
     address: str
     holder: subprocess.Popen[bytes] | None = None
+    sshd: subprocess.Popen[bytes] | None = None
 
     @property
     def netns(self) -> str:
@@ -85,7 +87,35 @@ class NamespaceHost:
         return subprocess.run(["nsenter", f"--target={self.pid}", "--net", "--mount", "--", *argv],
                               capture_output=True, text=True, timeout=timeout, check=False)
 
+    def start_sshd(self, directory: Path, authorized_key: str) -> None:
+        """An sshd on the host's underlay address, root by key only (what Ansible reaches it with)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        key = directory / f"{self.name}-hostkey"
+        if not key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+        (directory / "authorized_keys").write_text(authorized_key)
+        config = directory / f"{self.name}-sshd_config"
+        config.write_text(f"ListenAddress {self.address}\nHostKey {key}\nPidFile none\n"
+                          f"AuthorizedKeysFile {directory / 'authorized_keys'}\nStrictModes no\n"
+                          "PermitRootLogin prohibit-password\nUsePAM no\nPasswordAuthentication no\n"
+                          "KbdInteractiveAuthentication no\nSubsystem sftp internal-sftp\n")
+        os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # sshd's privilege separation directory
+        self.sshd = subprocess.Popen(["nsenter", f"--target={self.pid}", "--net", "--mount", "--",
+                                      "/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                                     stderr=open(directory / f"{self.name}-sshd.log", "w"))  # noqa: SIM115
+        deadline = time.monotonic() + 10
+        while ":22 " not in self.run("ss", "-Hltn").stdout:
+            assert self.sshd.poll() is None and time.monotonic() < deadline, f"sshd of {self.name} did not start"
+            time.sleep(0.05)
+
+    def stop_sshd(self) -> None:
+        if self.sshd is not None:
+            self.sshd.kill()
+            self.sshd.wait()
+            self.sshd = None
+
     def stop(self) -> None:
+        self.stop_sshd()
         if self.holder is not None:
             self.holder.kill()
             self.holder.wait()
@@ -93,13 +123,19 @@ class NamespaceHost:
 
 
 @contextmanager
-def namespace_hosts(count: int) -> Iterator[list[NamespaceHost]]:
-    """``count`` hosts h1..hN at 192.0.2.1..N on one underlay bridge; all removed afterwards."""
+def namespace_hosts(count: int, controller: bool = False) -> Iterator[list[NamespaceHost]]:
+    """``count`` hosts h1..hN at 192.0.2.1..N on one underlay bridge; all removed afterwards. ``controller``:
+    this namespace joins the underlay too, as 192.0.2.254 (what Ansible connects from)."""
     _ip("netns", "add", UNDERLAY)
     hosts = [NamespaceHost(f"h{i + 1}", f"192.0.2.{i + 1}") for i in range(count)]
     try:
         _ip("-n", UNDERLAY, "link", "add", "br0", "type", "bridge")
         _ip("-n", UNDERLAY, "link", "set", "br0", "up")
+        if controller:
+            _ip("link", "add", "netlab-ctl", "type", "veth", "peer", "to-ctl", "netns", UNDERLAY)
+            _ip("-n", UNDERLAY, "link", "set", "to-ctl", "master", "br0", "up")
+            _ip("address", "add", "192.0.2.254/24", "dev", "netlab-ctl")
+            _ip("link", "set", "netlab-ctl", "up")
         for i, host in enumerate(hosts):
             host.start(i)
         yield hosts
@@ -107,3 +143,4 @@ def namespace_hosts(count: int) -> Iterator[list[NamespaceHost]]:
         for host in hosts:
             host.stop()
         subprocess.run(["ip", "netns", "del", UNDERLAY], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", "netlab-ctl"], capture_output=True, check=False)

@@ -82,3 +82,65 @@ def test_routed_over_three_hosts_crosses_the_stitches(tmp_path: Path) -> None:
             assert host.run("ip", "netns").stdout.strip() == ""
     stitched = [a for p in by_host.values() for a in p.actions if isinstance(a, CreateStitch)]
     assert len(stitched) == 4 and {a.vni for a in stitched} == {c.vni for c in cut.cuts}
+
+
+def _ssh_inventory(tmp_path: Path, hosts: list[NamespaceHost]) -> Path:
+    """The inventory a user would write: Ansible's variables to reach each host as root over SSH, and where
+    netlab is there (the same checkout: the namespace-hosts share this machine's file system)."""
+    key = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    for host in hosts:
+        host.start_sshd(tmp_path / "sshd", (tmp_path / "id_ed25519.pub").read_text())
+    ssh_args = "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes"
+    netlab_command = str(Path(sys.executable).with_name("netlab"))
+    lines = ["all:", "  vars:", "    ansible_user: root", f"    ansible_ssh_private_key_file: {key}",
+             f"    ansible_ssh_common_args: {ssh_args}", f"    ansible_python_interpreter: {sys.executable}",
+             f"    netlab_command: {netlab_command}", "  hosts:"]
+    lines += [f"    {h.name}: {{ansible_host: {h.address}}}" for h in hosts]
+    path = tmp_path / "hosts.yml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_ansible_brings_routed_up_on_three_hosts_probes_it_and_takes_it_down(tmp_path: Path) -> None:
+    from tests.helpers import netlab
+
+    with namespace_hosts(3, controller=True) as hosts:
+        inventory = _ssh_inventory(tmp_path, hosts)
+        up = netlab("up", "routed", "--hosts", str(inventory), timeout=300)
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert "is up on 3 hosts, 2 links stitched" in up.stdout
+        for host in hosts:  # each host holds its node, and only it
+            assert host.run("ip", "netns").stdout.split()[0].startswith("nl-routed."), host.name
+        probe = netlab("probe", "routed", "--json", timeout=300)
+        report = json.loads(probe.stdout)
+        assert probe.returncode == 0, report
+        assert {(r["name"], r["host"]) for r in report["results"]} == {
+            *((p, "h1") for p in CLIENT_PROBES), ("arp-server", "h2"), ("forwarding-on", "h2")}
+        assert {n["name"] for n in report["not_run"]} == {"through-the-router", "server-sees-client"}
+        status = netlab("status", "routed", "--json", timeout=300)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert sorted(json.loads(status.stdout)) == ["h1", "h2", "h3"]
+        down = netlab("down", "routed", timeout=300)
+        assert down.returncode == 0 and "down on 3 hosts" in down.stdout, down.stdout + down.stderr
+        for host in hosts:
+            assert host.run("ip", "netns").stdout.strip() == "", host.name
+        assert netlab("status", "routed").returncode != 0  # the controller's record is gone with the lab
+
+
+def test_a_host_that_fails_during_up_rolls_every_host_back(tmp_path: Path) -> None:
+    """h3 unreachable: h1 and h2 came up, so they are taken down again; the controller keeps its record (h3 could
+    not be asked) until a later `down` reaches every host."""
+    from tests.helpers import netlab
+
+    with namespace_hosts(3, controller=True) as hosts:
+        inventory = _ssh_inventory(tmp_path, hosts)
+        hosts[2].stop_sshd()
+        up = netlab("up", "routed", "--hosts", str(inventory), timeout=300)
+        assert up.returncode != 0 and "h3: unreachable" in up.stderr, up.stdout + up.stderr
+        for host in hosts:
+            assert host.run("ip", "netns").stdout.strip() == "", host.name
+        assert "not taken down: h3" in up.stderr
+        hosts[2].start_sshd(tmp_path / "sshd", (tmp_path / "id_ed25519.pub").read_text())
+        down = netlab("down", "routed", timeout=300)
+        assert down.returncode == 0 and "down on 3 hosts" in down.stdout, down.stdout + down.stderr

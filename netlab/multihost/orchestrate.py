@@ -1,0 +1,130 @@
+"""Drive a lab spread over hosts through ansible-runner: ``playbooks/multihost.yml`` on the inventory's hosts.
+
+Why Ansible and not a home-made SSH fan-out: the hosts are reached the way their owners already reach them
+(inventory variables, SSH options, become), in parallel, and each host's answer comes back as data
+(ansible-runner's events: rc, stdout, unreachable). Each host answers in netlab's own JSON.
+
+The controller keeps its record under the run directory, ``<run dir>/multihost/<lab>/``: the lab file and the
+inventory as they were when the lab went up (``lab.yml``, ``hosts.yml``). ``down``, ``probe`` and ``status``
+read only those -- the path recomputed from the checked lab name, each file checked like the rest of the run
+directory -- so they work after the controller crashed, and after the user's files changed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netlab import paths
+from netlab.errors import MissingTool
+from netlab.naming import checked_lab_name
+
+PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "multihost.yml"
+TIMEOUT = 1800
+
+
+@dataclass(frozen=True)
+class HostAnswer:
+    host: str
+    state: str
+    """``ok`` (the command ran: see ``rc``), ``unreachable``, ``failed`` (a step before it failed), ``missing``
+    (Ansible reported nothing for this host)."""
+    rc: int | None = None
+    stdout: str = ""
+    stderr: str = ""
+    message: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "ok" and self.rc == 0
+
+    def data(self) -> Any:
+        """The command's JSON answer, or None."""
+        try:
+            return json.loads(self.stdout)
+        except ValueError:
+            return None
+
+    def why(self) -> str:
+        if self.state == "ok":
+            text = (self.stderr or self.stdout or self.message).strip().splitlines()
+            return f"exit {self.rc}" + (f": {text[-1]}" if text else "")
+        return f"{self.state}: {self.message}".rstrip(": ")
+
+
+def record_dir(lab: str) -> Path:
+    return paths.run_dir() / "multihost" / checked_lab_name(lab)
+
+
+def recorded(lab: str) -> tuple[Path, Path] | None:
+    """(lab file, inventory) of a lab this controller spread over hosts, or None."""
+    where = record_dir(lab)
+    if paths.read_file(where / "lab.yml") is None or paths.read_file(where / "hosts.yml") is None:
+        return None
+    return where / "lab.yml", where / "hosts.yml"
+
+
+def record(lab: str, lab_text: str, inventory_text: str) -> tuple[Path, Path]:
+    where = record_dir(lab)
+    paths.make_dir(where.parent, 0o700)
+    paths.make_dir(where, 0o700)
+    paths.write_file(where / "lab.yml", lab_text, 0o600)
+    paths.write_file(where / "hosts.yml", inventory_text, 0o600)
+    return where / "lab.yml", where / "hosts.yml"
+
+
+def forget(lab: str) -> None:
+    shutil.rmtree(record_dir(lab), ignore_errors=True)
+
+
+def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list[str],
+        say: Callable[[str], None] = lambda _line: None, extravars: Mapping[str, Any] | None = None,
+        timeout: int = TIMEOUT) -> dict[str, HostAnswer]:
+    """``action`` (up, down, probe, status) on ``hosts`` in parallel; each host's answer."""
+    try:
+        import ansible_runner
+    except ImportError as exc:
+        raise MissingTool("ansible-runner is not installed (a lab over several hosts is driven by Ansible)\n"
+                          "    hint: pip install 'netlab[vagrant]' (ansible-runner and ansible-core, pinned)") from exc
+    answers: dict[str, HostAnswer] = {}
+    started = time.monotonic()
+
+    def handler(event: Mapping[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data") or {}
+        host = str(data.get("host", ""))
+        result = data.get("res") or {}
+        task = str(data.get("task", ""))
+        if kind == "runner_on_ok" and task.startswith("netlab ") and "rc" in result:
+            answers[host] = HostAnswer(host, "ok", int(result["rc"]), str(result.get("stdout", "")),
+                                       str(result.get("stderr", "")), str(result.get("msg", "")))
+            say(f"{time.monotonic() - started:5.1f} s  {host}: {action} exit {result['rc']}")
+        elif kind == "runner_on_unreachable":
+            answers[host] = HostAnswer(host, "unreachable", message=str(result.get("msg", "")).strip())
+            say(f"{time.monotonic() - started:5.1f} s  {host}: unreachable")
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            answers[host] = HostAnswer(host, "failed", message=f"{task}: {result.get('msg', '')}".strip())
+            say(f"{time.monotonic() - started:5.1f} s  {host}: {task} failed")
+        return False  # nothing of the events is kept on disk: the answers are here
+
+    with tempfile.TemporaryDirectory(prefix="netlab-ansible-") as work:
+        ansible_runner.run(
+            private_data_dir=work, playbook=str(PLAYBOOK), inventory=str(inventory_file), limit=",".join(hosts),
+            extravars={"netlab_action": action, "netlab_lab": lab, "netlab_lab_file": str(lab_file),
+                       "netlab_inventory_file": str(inventory_file), **dict(extravars or {})},
+            quiet=True, timeout=timeout, event_handler=handler,
+            # SSH connection sharing within this run only: a master left from an earlier run to a host that has
+            # since gone away (a VM destroyed, a test's namespace deleted) would make every new connection hang
+            envvars={"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
+                     "ANSIBLE_NOCOLOR": "True", "ANSIBLE_FORKS": str(max(5, len(hosts))),
+                     "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(work) / "cp"),
+                     "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=15s"})
+    for host in hosts:
+        answers.setdefault(host, HostAnswer(host, "missing", message="Ansible reported nothing for it"))
+    return {h: answers[h] for h in hosts}
