@@ -115,8 +115,18 @@ class NamespaceHost:
             self.sshd = None
 
     def stop(self) -> None:
+        """Everything that runs on the host goes (what a failed test's `down` did not stop: its services live in
+        the host's mount namespace), then the host."""
         self.stop_sshd()
         if self.holder is not None:
+            mnt = os.stat(f"/proc/{self.pid}/ns/mnt").st_ino
+            for entry in os.scandir("/proc"):
+                if entry.name.isdigit() and int(entry.name) != self.pid:
+                    try:
+                        if os.stat(f"/proc/{entry.name}/ns/mnt").st_ino == mnt:
+                            os.kill(int(entry.name), 9)
+                    except OSError:
+                        pass
             self.holder.kill()
             self.holder.wait()
         subprocess.run(["ip", "netns", "del", self.netns], capture_output=True, check=False)
