@@ -6,6 +6,7 @@ Each host runs what the orchestration runs there: ``netlab up LAB --hosts INV --
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -144,3 +145,38 @@ def test_a_host_that_fails_during_up_rolls_every_host_back(tmp_path: Path) -> No
         hosts[2].start_sshd(tmp_path / "sshd", (tmp_path / "id_ed25519.pub").read_text())
         down = netlab("down", "routed", timeout=300)
         assert down.returncode == 0 and "down on 3 hosts" in down.stdout, down.stdout + down.stderr
+
+
+def test_a_host_killed_mid_up_leaves_every_host_clean(tmp_path: Path) -> None:
+    """kill -9 of h3's netlab while it applies its part (held 3 s in a command of the server): the controller
+    sees h3 fail and takes every host down again -- h3's `down` removes what its killed `up` had made."""
+    from tests.helpers import catalog_copy, netlab
+
+    path = catalog_copy(tmp_path, "routed", "routed-killed")
+    path.write_text(path.read_text().replace("      - {to: default, via: 10.0.2.1}\n",
+                                             "      - {to: default, via: 10.0.2.1}\n    commands: [sleep 3]\n", 1))
+    with namespace_hosts(3, controller=True) as hosts:
+        inventory = _ssh_inventory(tmp_path, hosts)
+        up = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path), "--hosts", str(inventory)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        h3_mnt = os.stat(f"/proc/{hosts[2].pid}/ns/mnt").st_ino
+        deadline = time.monotonic() + 120
+        found: list[int] = []
+        while not found and time.monotonic() < deadline:
+            for entry in os.scandir("/proc"):
+                try:
+                    if (entry.name.isdigit() and os.stat(f"/proc/{entry.name}/ns/mnt").st_ino == h3_mnt
+                            and b"--on\x00h3" in Path(f"/proc/{entry.name}/cmdline").read_bytes()
+                            and any(Path(f"/proc/{entry.name}/root/run/netns").iterdir())):
+                        found.append(int(entry.name))  # its namespaces exist: it is applying
+                except OSError:
+                    continue
+            time.sleep(0.02)
+        assert found, "h3's netlab up was never seen applying"
+        os.kill(min(found), 9)  # netlab itself, not a child it forked to run the command
+        out, err = up.communicate(timeout=300)
+        assert up.returncode != 0 and "h3: exit -9" in err, out + err
+        for host in hosts:
+            assert host.run("ip", "netns").stdout.strip() == "", host.name
+            assert not list(Path(f"/proc/{host.pid}/root/run/netlab/labs").glob("*.json")), host.name
+        assert netlab("status", "routed-killed").returncode != 0  # every host down: the record is gone
