@@ -132,9 +132,13 @@ def run_probes(lab: str, only: Iterable[str] | None = None, pcap_dir: Path | Non
     require_root()
     store = store or StateStore()
     state = state_of(lab, store)
-    here = frozenset(ns.name for ns in state.namespaces) if state.host is not None else None
+    here, elsewhere = None, None
+    if state.host is not None:  # one host's part of a lab spread over hosts (netlab.multihost)
+        from netlab.multihost.elsewhere import waiter
+
+        here, elsewhere = frozenset(ns.name for ns in state.namespaces), waiter(lab, store)
     runner = ProbeRunner(LabView.from_resolved(state.resolved, here), pcap_dir, store.log_dir(lab) / "pcap",
-                         record_path)
+                         record_path, elsewhere)
     suite = runner.run(only, progress)
     now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     if suite.paths:

@@ -156,18 +156,25 @@ def probe_everywhere(args: argparse.Namespace, lab: str) -> int:
     where = orchestrate.recorded(lab)
     assert where is not None
     whole, cut, _digest = _split(str(where[0]), str(where[1]))
-    per_host, nowhere = probe_hosts(whole.resolved.probes, dict(cut.placement))
+    per_host, watches, nowhere = probe_hosts(whole.resolved.probes, dict(cut.placement))
     if args.only:
         per_host = {h: [p for p in names if p in args.only] for h, names in per_host.items()}
+        watches = [w for w in watches if w.probe in args.only]
         nowhere = [(p, why) for p, why in nowhere if p in args.only]
     per_host = {h: names for h, names in per_host.items() if names}
     answers = orchestrate.run("probe", lab, where[0], where[1], list(per_host), _say(args.json),
-                              extravars={"netlab_probes": per_host})
+                              extravars={"netlab_probes": per_host}) if per_host else {}
     results: list[dict[str, object]] = []
     problems = [f"{a.host}: {a.why()}" for a in answers.values() if a.data() is None]
     for host, answer in answers.items():
         for result in (answer.data() or {}).get("results", []):
             results.append({**result, "host": host})
+    for w in watches:  # a capture on one host of traffic another host sends: both driven together
+        both = orchestrate.watch(lab, where[0], where[1], w.probe, w.host, w.during, w.during_host, _say(args.json))
+        found = [r for r in (both[w.host].data() or {}).get("results", []) if r.get("name") == w.probe]
+        if not found:
+            problems.append(f"{w.host}: {w.probe}: {both[w.host].why()}")
+        results += [{**r, "host": w.host, "during_host": w.during_host} for r in found]
     passed = all(bool(r.get("passed")) for r in results) and not problems
     if args.json:
         print(json.dumps({"lab": lab, "passed": passed, "results": results, "hosts_failed": problems,
@@ -180,7 +187,7 @@ def probe_everywhere(args: argparse.Namespace, lab: str) -> int:
         for problem in problems:
             print(f"  host {problem}")
         count = sum(1 for r in results if r.get("passed"))
-        print(f"{count} of {len(results)} probes passed on {len(answers)} hosts"
+        print(f"{count} of {len(results)} probes passed on {len({r['host'] for r in results})} hosts"
               + (f"; {len(nowhere)} not run (across hosts)" if nowhere else ""))
     return 0 if passed else 1
 

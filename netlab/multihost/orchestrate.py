@@ -26,6 +26,7 @@ from netlab.errors import MissingTool
 from netlab.naming import checked_lab_name
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "multihost.yml"
+WATCH = PLAYBOOK.with_name("multihost-watch.yml")
 TIMEOUT = 1800
 
 
@@ -83,9 +84,20 @@ def forget(lab: str) -> None:
     shutil.rmtree(record_dir(lab), ignore_errors=True)
 
 
+def watch(lab: str, lab_file: Path, inventory_file: Path, probe: str, host: str, during: str, during_host: str,
+          say: Callable[[str], None] = lambda _line: None) -> dict[str, HostAnswer]:
+    """A capture or counters ``probe`` on ``host`` while ``during`` runs on ``during_host``
+    (playbooks/multihost-watch.yml): {host: its answer, during_host: the watched probe's}."""
+    from netlab.multihost.elsewhere import stem
+
+    extravars = {"netlab_watch_host": host, "netlab_during_host": during_host, "netlab_probe": probe,
+                 "netlab_during": during, "netlab_stem": stem(during)}
+    return run("watch", lab, lab_file, inventory_file, [host, during_host], say, extravars, playbook=WATCH)
+
+
 def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list[str],
         say: Callable[[str], None] = lambda _line: None, extravars: Mapping[str, Any] | None = None,
-        timeout: int = TIMEOUT) -> dict[str, HostAnswer]:
+        timeout: int = TIMEOUT, playbook: Path = PLAYBOOK) -> dict[str, HostAnswer]:
     """``action`` (up, down, probe, status) on ``hosts`` in parallel; each host's answer."""
     try:
         import ansible_runner
@@ -115,7 +127,7 @@ def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list
 
     with tempfile.TemporaryDirectory(prefix="netlab-ansible-") as work:
         ansible_runner.run(
-            private_data_dir=work, playbook=str(PLAYBOOK), inventory=str(inventory_file), limit=",".join(hosts),
+            private_data_dir=work, playbook=str(playbook), inventory=str(inventory_file), limit=",".join(hosts),
             extravars={"netlab_action": action, "netlab_lab": lab, "netlab_lab_file": str(lab_file),
                        "netlab_inventory_file": str(inventory_file), **dict(extravars or {})},
             quiet=True, timeout=timeout, event_handler=handler,

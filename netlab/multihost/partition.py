@@ -149,11 +149,25 @@ def _stitch(lab: str, veth: CreateVeth, index: int, inventory: Inventory, host: 
     return a, b
 
 
+@dataclass(frozen=True)
+class Watch:
+    """A capture or counters probe on one host whose ``during`` probe starts on another: the controller runs the
+    two together (netlab.multihost.elsewhere)."""
+
+    probe: str
+    host: str
+    during: str
+    during_host: str
+
+
 def probe_hosts(probes: tuple[dict[str, object], ...], placement: dict[str, str]) -> tuple[
-        dict[str, list[str]], list[tuple[str, str]]]:
-    """(host → the probes that run there, [(probe, why it runs nowhere)]). A probe runs on the host of the node
-    it starts from (``from``, else ``node``, else the node of ``at``). A capture or counters probe runs its
-    ``during`` probe again itself, so both must be on one host: a capture across hosts is not built yet."""
+        dict[str, list[str]], list[Watch], list[tuple[str, str]]]:
+    """(host → the probes that run there alone, the watches across hosts, [(probe, why it runs nowhere)]).
+
+    A probe runs on the host of the node it starts from (``from``, else ``node``, else the nodes of ``at``). A
+    capture or counters probe runs its ``during`` probe itself: where both are on one host it runs there alone;
+    where they are not, it is a :class:`Watch`. A probe whose own nodes are on several hosts runs nowhere (a
+    capture at two hosts' interfaces at once is not built yet)."""
     def host_of(probe: dict[str, object]) -> str | None:
         node = probe.get("from", probe.get("node"))
         at = probe.get("at")
@@ -163,6 +177,7 @@ def probe_hosts(probes: tuple[dict[str, object], ...], placement: dict[str, str]
 
     by_name = {str(p.get("name")): p for p in probes}
     out: dict[str, list[str]] = {}
+    watches: list[Watch] = []
     nowhere: list[tuple[str, str]] = []
     for probe in probes:
         name = str(probe.get("name"))
@@ -170,11 +185,12 @@ def probe_hosts(probes: tuple[dict[str, object], ...], placement: dict[str, str]
         during = by_name.get(str(probe.get("during"))) if "during" in probe else None
         watched = host_of(during) if during is not None else host
         if host is None:
-            nowhere.append((name, "its nodes are on several hosts (or it names none): probes across hosts "
-                                  "are not built yet"))
+            nowhere.append((name, "its nodes are on several hosts: a probe at several hosts at once is not "
+                                  "built yet"))
+        elif watched is None:
+            nowhere.append((name, f"the probe it watches ({probe.get('during')}) runs on no single host"))
         elif watched != host:
-            nowhere.append((name, f"it watches on {host} a probe that runs on {watched}: captures and counters "
-                                  "across hosts are not built yet"))
+            watches.append(Watch(name, host, str(probe.get("during")), watched))
         else:
             out.setdefault(host, []).append(name)
-    return out, nowhere
+    return out, watches, nowhere

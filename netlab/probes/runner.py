@@ -44,8 +44,11 @@ class ProbeRunner:
     """Runs probes of one lab that is up. One instance per run (``netlab probe``, ``Lab.probes()``)."""
 
     def __init__(self, view: LabView, pcap_dir: Path | None = None, failed_pcap_dir: Path | None = None,
-                 record_path: bool = True) -> None:
+                 record_path: bool = True, elsewhere: Callable[[AnyProbe], ProbeResult] | None = None) -> None:
         self._view = view
+        self._elsewhere = elsewhere
+        """For a lab spread over hosts: gets the result of a probe whose node is on another host (a capture's
+        ``during`` run there by the controller, netlab.multihost), once this host is ready for it."""
         self._reaper = Reaper()
         self.pcap_dir = pcap_dir
         self.failed_pcap_dir = failed_pcap_dir
@@ -98,6 +101,9 @@ class ProbeRunner:
         recording = (self._recorder is not None and probe.kind in PATH_KINDS and probe.name not in self.paths
                      and self._recorder.start())
         start = time.monotonic()
+        node = getattr(probe, "from_", None) or getattr(probe, "node", None)
+        if self._elsewhere is not None and node is not None and node not in self._view.nodes:
+            return self._elsewhere(probe)
         try:
             result = self._kinds[probe.kind](self, probe)
         except InvalidInput:

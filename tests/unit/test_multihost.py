@@ -122,14 +122,14 @@ def test_stitches_are_validated_like_the_rest(tmp_path: Path) -> None:
     assert "already has an interface 'eth0'" in text and "multicast MAC" in text and "used twice" in text
 
 
-def test_probes_run_on_the_host_of_their_node_and_a_capture_only_where_it_can_watch() -> None:
+def test_probes_run_on_the_host_of_their_node_and_a_capture_of_another_hosts_probe_is_a_watch() -> None:
     from netlab.multihost.partition import probe_hosts
 
     probes = ({"name": "ping", "kind": "ping", "from": "a"}, {"name": "fwd", "kind": "sysctl", "node": "b"},
               {"name": "seen-on-b", "kind": "capture", "during": "ping", "at": ["b:eth0"]},
               {"name": "seen-on-a", "kind": "capture", "during": "ping", "at": ["a:eth0"]},
               {"name": "both", "kind": "capture", "during": "ping", "at": ["a:eth0", "b:eth0"]})
-    here, nowhere = probe_hosts(probes, {"a": "h1", "b": "h2"})
+    here, watches, nowhere = probe_hosts(probes, {"a": "h1", "b": "h2"})
     assert here == {"h1": ["ping", "seen-on-a"], "h2": ["fwd"]}
-    assert [name for name, _why in nowhere] == ["seen-on-b", "both"]
-    assert "across hosts" in nowhere[0][1]
+    assert [(w.probe, w.host, w.during, w.during_host) for w in watches] == [("seen-on-b", "h2", "ping", "h1")]
+    assert [name for name, _why in nowhere] == ["both"] and "several hosts" in nowhere[0][1]
