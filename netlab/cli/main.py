@@ -178,16 +178,23 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from netlab.api import clean
+    from netlab.cli.multihost import down_everywhere
+    from netlab.multihost.orchestrate import stale
 
     report = clean(all_labs=args.all)
+    spread = {lab: down_everywhere(lab, args.json) for lab in stale()}  # their controller died during `up`
     if args.json:
-        _print_json({"labs": list(report.labs), "removed": list(report.namespaces), "files": list(report.files)})
+        _print_json({"labs": list(report.labs), "removed": list(report.namespaces), "files": list(report.files),
+                     "hosts": {lab: {"cleaned": done, "not_cleaned": left} for lab, (done, left) in spread.items()}})
         return 0
+    for lab, (done, left) in spread.items():
+        print(f"lab {lab} (its controller died during up): down on {len(done)} hosts"
+              + (f"; NOT on: {'; '.join(left)}" if left else ""))
     if report.namespaces or report.labs:
         print(f"removed {len(report.namespaces)} namespaces of {', '.join(report.labs) or 'no lab'}")
     for path in report.files:
         print(f"removed damaged or stale state file {path}")
-    if not (report.namespaces or report.labs or report.files):
+    if not (report.namespaces or report.labs or report.files or spread):
         print("nothing to clean")
     return 0
 

@@ -120,6 +120,7 @@ def up_everywhere(args: argparse.Namespace) -> int:
                          + "\n".join(f"    {a.host}: {a.why()}" for a in failed)
                          + (f"\n    not taken down: {', '.join(left)} -- run `netlab down {lab.name}` again"
                             if left else ""))
+    orchestrate.mark(lab.name, "up")
     nodes = {h: [n for n, where in cut.placement if where == h] for h in hosts}
     if args.json:
         print(json.dumps({"lab": lab.name, "hosts": {h: {"nodes": nodes[h], **(answers[h].data() or {})}

@@ -13,6 +13,7 @@ directory -- so they work after the controller crashed, and after the user's fil
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -23,7 +24,7 @@ from typing import Any
 
 from netlab import paths
 from netlab.errors import MissingTool
-from netlab.naming import checked_lab_name
+from netlab.naming import checked_lab_name, is_lab_name
 
 PLAYBOOK = Path(__file__).resolve().parents[2] / "playbooks" / "multihost.yml"
 WATCH = PLAYBOOK.with_name("multihost-watch.yml")
@@ -77,7 +78,33 @@ def record(lab: str, lab_text: str, inventory_text: str) -> tuple[Path, Path]:
     paths.make_dir(where, 0o700)
     paths.write_file(where / "lab.yml", lab_text, 0o600)
     paths.write_file(where / "hosts.yml", inventory_text, 0o600)
+    mark(lab, "applying")
     return where / "lab.yml", where / "hosts.yml"
+
+
+def mark(lab: str, status: str) -> None:
+    """``applying`` (with this process, so ``clean`` can tell a crashed controller from a running one) or ``up``."""
+    from netlab.stages.record import process_start_time
+
+    pid = os.getpid()
+    paths.write_file(record_dir(lab) / "status", f"{status} {pid} {process_start_time(pid) or 0}\n", 0o600)
+
+
+def stale() -> list[str]:
+    """Labs whose controller died while it brought them up (``kill -9``, a crash): ``clean`` takes them down."""
+    top = paths.run_dir() / "multihost"
+    found = []
+    for entry in sorted(os.scandir(top), key=lambda e: e.name) if top.is_dir() else []:
+        if not is_lab_name(entry.name):
+            continue
+        text = paths.read_file(top / entry.name / "status") or ""
+        words = text.split()
+        if len(words) == 3 and words[0] == "applying" and words[1].isdigit() and words[2].isdigit():
+            from netlab.stages.record import process_start_time
+
+            if process_start_time(int(words[1])) != int(words[2]):
+                found.append(entry.name)
+    return found
 
 
 def forget(lab: str) -> None:

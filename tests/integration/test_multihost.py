@@ -183,3 +183,30 @@ def test_a_host_killed_mid_up_leaves_every_host_clean(tmp_path: Path) -> None:
             assert host.run("ip", "netns").stdout.strip() == "", host.name
             assert not list(Path(f"/proc/{host.pid}/root/run/netlab/labs").glob("*.json")), host.name
         assert netlab("status", "routed-killed").returncode != 0  # every host down: the record is gone
+
+
+def test_clean_takes_every_host_down_after_the_controller_was_killed_during_up(tmp_path: Path) -> None:
+    """kill -9 of the controller's `netlab up --hosts` (and the Ansible it runs) once a host is applying: the
+    record says `applying` by a dead process, so the controller's `netlab clean` takes every host down."""
+    from tests.helpers import catalog_copy, netlab
+
+    path = catalog_copy(tmp_path, "routed", "routed-crash")
+    path.write_text(path.read_text().replace("      - {to: default, via: 10.0.2.1}\n",
+                                             "      - {to: default, via: 10.0.2.1}\n    commands: [sleep 3]\n", 1))
+    with namespace_hosts(3, controller=True) as hosts:
+        inventory = _ssh_inventory(tmp_path, hosts)
+        up = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path), "--hosts", str(inventory)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while not any(any(Path(f"/proc/{h.pid}/root/run/netns").iterdir()) for h in hosts):
+            assert up.poll() is None and time.monotonic() < deadline, "no host ever started applying"
+            time.sleep(0.02)
+        os.killpg(up.pid, 9)
+        up.wait()
+        time.sleep(1)  # the hosts' sshd notice the controller is gone
+        done = netlab("clean", timeout=300)
+        assert done.returncode == 0 and "its controller died during up" in done.stdout, done.stdout + done.stderr
+        for host in hosts:
+            assert host.run("ip", "netns").stdout.strip() == "", host.name
+            assert not list(Path(f"/proc/{host.pid}/root/run/netlab/labs").glob("*.json")), host.name
+        assert "nothing to clean" in netlab("clean").stdout
