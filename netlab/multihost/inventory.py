@@ -2,7 +2,8 @@
 
 netlab reads, per host: its name (``[A-Za-z0-9][A-Za-z0-9_.-]*``, fullmatch), ``netlab_underlay`` -- the IPv4
 address the other hosts reach it at, the outer address of its VXLAN stitches (default: ``ansible_host`` if that
-is an IPv4 address) -- and ``netlab_mtu``, the underlay's MTU (default 1500). Everything else is Ansible's.
+is an IPv4 address) --, ``netlab_mtu``, the underlay's MTU (default 1500), and ``netlab_nodes``, nodes placed on
+it (as a node's ``host:`` does, for a lab one would rather not edit). Everything else is Ansible's.
 Every problem is reported at once, with file, line and data path, as for a topology.
 """
 
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from netlab.core.diagnostics import Collector, LoadedFile, PathKey
 from netlab.errors import InvalidInput
-from netlab.naming import HOST_NAME
+from netlab.naming import HOST_NAME, is_node_name
 from netlab.stages.load import load_file
 
 
@@ -24,6 +25,8 @@ class Host:
     underlay: str
     """IPv4 address the other hosts reach this one at."""
     mtu: int = 1500
+    nodes: tuple[str, ...] = ()
+    """``netlab_nodes``: nodes placed on this host by the inventory (a node's own ``host:`` must agree)."""
     vars: tuple[tuple[str, str], ...] = ()
     """The host's other inventory variables (ansible_host, ansible_user...), as text, for the orchestration."""
 
@@ -88,9 +91,14 @@ def read(loaded: LoadedFile) -> Inventory:
         if not isinstance(mtu, int) or isinstance(mtu, bool) or not 1280 <= mtu <= 65535:
             col.add((*path, "netlab_mtu"), f"netlab_mtu {mtu!r} is not an MTU of 1280..65535")
             continue
+        nodes = variables.get("netlab_nodes", [])
+        if not isinstance(nodes, list) or not all(is_node_name(n) for n in nodes):
+            col.add((*path, "netlab_nodes"), "netlab_nodes is a list of node names (the nodes placed here)")
+            continue
         if name in hosts and hosts[name].underlay != str(underlay):
             col.add(path, f"host {name} is listed twice with different addresses")
-        hosts[name] = Host(name, str(underlay), mtu, tuple(sorted((str(k), str(v)) for k, v in variables.items())))
+        hosts[name] = Host(name, str(underlay), mtu, tuple(nodes),
+                           tuple(sorted((str(k), str(v)) for k, v in variables.items())))
     seen: dict[str, str] = {}
     for h in hosts.values():
         if h.underlay in seen:

@@ -9,8 +9,8 @@ VXLAN device at each end with the same name, index, MAC and VNI, over the hosts'
 to its namespace's host unchanged, in the plan's order -- so each host's plan is an ordinary plan, applied by the
 same code as on one machine.
 
-Placement: a node's ``host:`` if it has one, else a deterministic spread -- each unplaced node, in topology
-order, to the host with the fewest nodes so far (ties: inventory order).
+Placement: a node's ``host:`` if it has one, or the inventory's ``netlab_nodes`` of a host, else a deterministic
+spread -- each unplaced node, in topology order, to the host with the fewest nodes so far (ties: inventory order).
 """
 
 from __future__ import annotations
@@ -63,7 +63,19 @@ def place(loaded: LoadedFile, topo: Topology, inventory: Inventory) -> dict[str,
     col = Collector(loaded, [])
     load: Counter[str] = Counter({h: 0 for h in inventory.names})
     out: dict[str, str] = {}
+    by_inventory = {n: h.name for h in inventory.hosts for n in h.nodes}
+    for name in sorted(set(by_inventory) - set(topo.nodes)):
+        col.add(("nodes",), f"the inventory places node {name!r} on {by_inventory[name]}, but the lab has no such "
+                "node", f"nodes: {', '.join(topo.nodes)}")
     for name, node in topo.nodes.items():
+        if node.host is not None and name in by_inventory and by_inventory[name] != node.host:
+            col.add(("nodes", name, "host"), f"node {name} is placed on {node.host} here and on "
+                    f"{by_inventory[name]} by the inventory")
+            continue
+        if node.host is None and name in by_inventory:
+            out[name] = by_inventory[name]
+            load[out[name]] += 1
+            continue
         if node.host is not None:
             if node.host not in inventory.names:
                 col.add(("nodes", name, "host"), f"host {node.host!r} is not in the inventory {inventory.source}",

@@ -133,3 +133,16 @@ def test_probes_run_on_the_host_of_their_node_and_a_capture_of_another_hosts_pro
     assert here == {"h1": ["ping", "seen-on-a"], "h2": ["fwd"]}
     assert [(w.probe, w.host, w.during, w.during_host) for w in watches] == [("seen-on-b", "h2", "ping", "h1")]
     assert [name for name, _why in nowhere] == ["both"] and "several hosts" in nowhere[0][1]
+
+
+def test_the_inventory_may_place_nodes_and_must_agree_with_the_topology() -> None:
+    built = build(LAB)
+    loaded = load_text(LAB, "lab.yml")
+    inv = _inventory("all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1}\n"
+                     "    h2: {ansible_host: 192.0.2.2, netlab_nodes: [b, c]}\n")
+    assert place(loaded, built.topology, inv) == {"a": "h2", "b": "h2", "c": "h2"}
+    clash = _inventory("all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1, netlab_nodes: [a, zz]}\n"
+                       "    h2: {ansible_host: 192.0.2.2}\n")
+    with pytest.raises(InvalidInput) as err:
+        place(loaded, built.topology, clash)
+    assert "placed on h2 here and on h1 by the inventory" in str(err.value) and "no such node" in str(err.value)
