@@ -60,12 +60,20 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _ci(args: argparse.Namespace) -> int:
+    from netlab.naming import HOST_NAME, is_node_name
     from netlab.vagrant.ci import CiOptions, run_ci
 
-    if not args.labs:
+    if not args.labs and not args.multihost:
         raise InvalidInput(message="netlab vagrant ci needs at least one lab\n    hint: netlab vagrant ci dr-mode")
+    place = []
+    for item in args.place:
+        node, sep, vm = item.partition("=")
+        if not sep or not is_node_name(node) or not HOST_NAME.fullmatch(vm):
+            raise InvalidInput(message=f"--place {item!r}: write NODE=VM (director=netlab1)")
+        place.append((node, vm))
     report = run_ci(CiOptions(labs=tuple(args.labs), out=Path(args.out), box=args.box, driver=args.driver,
-                              cpus=args.cpus, memory=args.memory, idempotent=args.idempotent, keep=args.keep),
+                              cpus=args.cpus, memory=args.memory, idempotent=args.idempotent, keep=args.keep,
+                              vms=args.vms, multihost=tuple(args.multihost), place=tuple(place)),
                     _say)
     if args.json:
         import json
@@ -113,3 +121,8 @@ def register(verb: Callable[..., Any]) -> None:
                    help="provision twice; fail if the second run changes anything")
     c.add_argument("--keep", action="store_true", help="leave the VM up (debugging; `vagrant destroy` it yourself)")
     c.add_argument("--json", action="store_true", help="the report as JSON")
+    c.add_argument("--vms", type=int, default=1, help="how many VMs (netlab1, netlab2, …; LABs run in the first)")
+    c.add_argument("--multihost", action="append", default=[], metavar="LAB",
+                   help="spread LAB over all the VMs (netlab up --hosts from here; repeatable)")
+    c.add_argument("--place", action="append", default=[], metavar="NODE=VM",
+                   help="put NODE of the --multihost labs on VM (netlab1…; repeatable; else spread)")

@@ -28,7 +28,7 @@ from netlab.errors import InvalidInput, NetlabError
 from netlab.interrupts import sigterm_as_interrupt
 from netlab.kernel import tools
 from netlab.naming import checked_lab_name
-from netlab.vagrant.provision import Provisioned, parse_ssh_config, provision
+from netlab.vagrant.provision import Provisioned, SshTarget, parse_ssh_config, provision
 from netlab.vagrant.steps import StepFailed, Steps
 from netlab.vagrant.vagrantfile import VagrantConfig, render, source_dir
 
@@ -62,6 +62,11 @@ class CiOptions:
     idempotent: bool = False
     keep: bool = False
     limits: Limits = field(default_factory=Limits)
+    vms: int = 1
+    multihost: tuple[str, ...] = ()
+    """Labs spread over all the VMs (netlab up --hosts from here, the VMs' management network as underlay)."""
+    place: tuple[tuple[str, str], ...] = ()
+    """(node, VM) placements for the spread labs (the inventory's netlab_nodes)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,7 @@ class _Run:
         self.volumes_before: frozenset[str] = frozenset()
         self.provisioning: list[Provisioned] = []
         self.labs: dict[str, int] = {}
+        self.vm_names = tuple(f"netlab{i}" for i in range(1, options.vms + 1)) if options.vms > 1 else ("netlab",)
 
     def vagrant(self, name: str, *args: str, timeout: int, check: bool = True) -> str:
         return self.steps.run(name, ["vagrant", *args], timeout=timeout, cwd=self.work, env=self.env,
@@ -175,7 +181,7 @@ class _Run:
         driver = _driver(o.driver)
         self.steps.record("driver", time.monotonic() - start, 0, driver)
         self.say(f"libvirt driver: {driver}" + (" (a KVM guest was booted to decide)" if o.driver == "auto" else ""))
-        common = {"vms": ("netlab",), "cpus": o.cpus, "memory": o.memory, "libvirt_driver": driver,
+        common = {"vms": self.vm_names, "cpus": o.cpus, "memory": o.memory, "libvirt_driver": driver,
                   "src_dir": str(source_dir()), "playbook": None, "management_network": self.run_id,
                   "default_prefix": self.run_id + "-", "console_log": str(o.out / "logs" / "console.log")}
         if o.box is not None:
@@ -215,16 +221,41 @@ class _Run:
             xml, js = f"{REPORTS_IN_GUEST}/{lab}.xml", f"{REPORTS_IN_GUEST}/{lab}.json"
             inner = (f"sudo mkdir -p {REPORTS_IN_GUEST} && sudo netlab run {shlex.quote(lab)} --junit "
                      f"{shlex.quote(xml)} --json | sudo tee {shlex.quote(js)} >/dev/null")
-            result = self.steps.run(f"lab-{lab}", ["vagrant", "ssh", "netlab", "-c", inner],
+            result = self.steps.run(f"lab-{lab}", ["vagrant", "ssh", self.vm_names[0], "-c", inner],
                                     timeout=self.options.limits.lab, cwd=self.work, env=self.env, check=False)
             self.labs[lab] = result.rc
             self.say(f"lab {lab}: {'passed' if result.rc == 0 else f'FAILED (exit {result.rc})'}")
             for path, suffix in ((xml, "xml"), (js, "json")):
-                got = self.steps.run(f"fetch-{lab}-{suffix}", ["vagrant", "ssh", "netlab", "-c",
+                got = self.steps.run(f"fetch-{lab}-{suffix}", ["vagrant", "ssh", self.vm_names[0], "-c",
                                                                f"sudo cat {shlex.quote(path)}"],
                                      timeout=self.options.limits.fetch, cwd=self.work, env=self.env, check=False)
                 if got.rc == 0:
                     (self.options.out / f"{lab}.{suffix}").write_text(got.output)
+
+    def run_multihost(self) -> None:
+        """Each spread lab: ``netlab up LAB --hosts`` from here over the VMs (reached and provisioned as above, the
+        management network as underlay), its probes (the report in OUT/LAB.hosts.json), then down."""
+        import sys
+
+        inventory = self.work / "hosts.yml"
+        inventory.write_text(multihost_inventory(parse_ssh_config(self.vagrant("ssh-config", "ssh-config",
+                                                                               timeout=120)), self.options.place))
+        netlab = [sys.executable, "-m", "netlab"]
+        for lab in self.options.multihost:
+            up = self.steps.run(f"hosts-up-{lab}", [*netlab, "up", lab, "--hosts", str(inventory), "--json"],
+                                timeout=self.options.limits.lab, check=False)
+            name = json.loads(up.output).get("lab", lab) if up.rc == 0 else lab
+            rc = up.rc
+            if rc == 0:
+                probe = self.steps.run(f"hosts-probe-{lab}", [*netlab, "probe", name, "--json"],
+                                       timeout=self.options.limits.lab, check=False)
+                (self.options.out / f"{Path(lab).stem}.hosts.json").write_text(probe.output)
+                rc = probe.rc
+                down = self.steps.run(f"hosts-down-{lab}", [*netlab, "down", name],
+                                      timeout=self.options.limits.lab, check=False)
+                rc = rc or down.rc
+            self.labs[f"{lab}@{len(self.vm_names)}-hosts"] = rc
+            self.say(f"lab {lab} over {len(self.vm_names)} VMs: {'passed' if rc == 0 else f'FAILED (exit {rc})'}")
 
     def destroy(self) -> list[str]:
         try:
@@ -237,11 +268,30 @@ class _Run:
         return left
 
 
+def multihost_inventory(targets: list[SshTarget], place: tuple[tuple[str, str], ...] = ()) -> str:
+    """The inventory of ``netlab up --hosts`` over the VMs: reached as provisioning reaches them (vagrant's key,
+    become root), netlab where the provision playbook put it, the management address as underlay."""
+    hosts: dict[str, dict[str, object]] = {}
+    for t in targets:
+        nodes = [node for node, vm in place if vm == t.name]
+        hosts[t.name] = {"ansible_host": t.host, "ansible_port": t.port, "ansible_user": t.user,
+                         "ansible_ssh_private_key_file": t.key, "netlab_underlay": t.host,
+                         **({"netlab_nodes": nodes} if nodes else {})}
+    data = {"all": {"vars": {"ansible_become": True, "netlab_command": "/opt/netlab/venv/bin/netlab",
+                             "ansible_python_interpreter": "/usr/bin/python3",
+                             "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                                                        "-o IdentitiesOnly=yes"},
+                    "hosts": hosts}}
+    return json.dumps(data, indent=1) + "\n"  # JSON is YAML: no quoting to get wrong
+
+
 def run_ci(options: CiOptions, say: Callable[[str], None]) -> CiReport:
     """The whole workflow; the report is also written to ``OUT/summary.json``."""
     for lab in options.labs:
         checked_lab_name(lab, "netlab vagrant ci")
-    if not options.labs:
+    if options.multihost and options.vms < 2:
+        raise InvalidInput(message="--multihost spreads a lab over the VMs: it needs --vms 2 or more")
+    if not options.labs and not options.multihost:
         raise InvalidInput(message="netlab vagrant ci needs at least one lab\n    hint: netlab vagrant ci dr-mode")
     tools.require("vagrant", "netlab vagrant ci drives Vagrant (scripts/install-vagrant-deps installs it)")
     tools.require("virsh", "netlab vagrant ci checks libvirt for what a run leaves")
@@ -261,6 +311,7 @@ def run_ci(options: CiOptions, say: Callable[[str], None]) -> CiReport:
                     raise StepFailed(f"the second provisioning changed {second.changed}: the playbook is not "
                                      "idempotent")
             run.run_labs()
+            run.run_multihost()
         except BaseException as exc:  # reported after the cleanup, which must run whatever happened
             error = exc
         finally:

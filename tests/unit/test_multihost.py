@@ -146,3 +146,16 @@ def test_the_inventory_may_place_nodes_and_must_agree_with_the_topology() -> Non
     with pytest.raises(InvalidInput) as err:
         place(loaded, built.topology, clash)
     assert "placed on h2 here and on h1 by the inventory" in str(err.value) and "no such node" in str(err.value)
+
+
+def test_the_vagrant_inventory_is_one_netlab_reads_with_the_placement_given() -> None:
+    from netlab.vagrant.ci import multihost_inventory
+    from netlab.vagrant.provision import SshTarget
+
+    text = multihost_inventory([SshTarget("netlab1", "192.168.121.5", 22, "vagrant", "/k/key"),
+                                SshTarget("netlab2", "192.168.121.6", 22, "vagrant", "/k/key")],
+                               (("director", "netlab1"), ("rs1", "netlab2")))
+    inv = read(load_text(text, "hosts.yml"))
+    assert [(h.name, h.underlay, h.nodes) for h in inv.hosts] == [("netlab1", "192.168.121.5", ("director",)),
+                                                                    ("netlab2", "192.168.121.6", ("rs1",))]
+    assert '"ansible_become": true' in text and "/opt/netlab/venv/bin/netlab" in text
