@@ -105,11 +105,24 @@ def partition(loaded: LoadedFile, topo: Topology, lab: ResolvedLab, plan: Plan, 
     placement = place(loaded, topo, inventory)
     host_of = {node.netns: placement[node.name] for node in lab.nodes}
     members: dict[str, Counter[str]] = {lan.netns: Counter() for lan in lab.lans}
+    def lan_port(action: Action) -> tuple[str, str] | None:
+        """(LAN namespace, member namespace) of a veth between the two, in either order."""
+        if isinstance(action, CreateVeth):
+            for lan_ns, other in ((action.netns, action.peer_netns), (action.peer_netns, action.netns)):
+                if lan_ns in members and other in host_of:
+                    return lan_ns, other
+        return None
+
     for action in plan.actions:  # a LAN's ports are veths between its namespace and a member's
-        if isinstance(action, CreateVeth) and action.netns in members and action.peer_netns in host_of:
-            members[action.netns][host_of[action.peer_netns]] += 1
+        if (port := lan_port(action)) is not None:
+            members[port[0]][host_of[port[1]]] += 1
     for netns, count in members.items():
         host_of[netns] = min(inventory.names, key=lambda h: (-count[h], inventory.names.index(h)))
+    # a LAN with a member on another host: every port of it gets the stitched ports' MTU (unless the lab set
+    # one), so no member sends a frame its bridge cannot pass on to a stitched member
+    stitched_lans = {port[0] for a in plan.actions if (port := lan_port(a)) is not None
+                     and host_of[port[0]] != host_of[port[1]]}
+    room = min(h.mtu for h in inventory.hosts) - STITCH_OVERHEAD
     col = Collector(loaded, [])
     out: dict[str, list[Action]] = {h: [] for h in inventory.names}
     cuts: list[Cut] = []
@@ -119,6 +132,9 @@ def partition(loaded: LoadedFile, topo: Topology, lab: ResolvedLab, plan: Plan, 
             action = dataclasses.replace(action, mac=action.mac or derived_mac(lab.name, action.netns, action.name),
                                          peer_mac=action.peer_mac or derived_mac(lab.name, action.peer_netns,
                                                                                  action.peer_name))
+            port = lan_port(action)
+            if port is not None and port[0] in stitched_lans and action.mtu is None and action.peer_mtu is None:
+                action = dataclasses.replace(action, mtu=room, peer_mtu=room)
         if isinstance(action, CreateVeth) and host_of[action.peer_netns] != host:
             peer = host_of[action.peer_netns]
             pair = _stitch(lab.name, action, len(cuts), inventory, host, peer, col)

@@ -101,6 +101,9 @@ def test_a_lan_lives_where_most_of_its_members_are_and_remote_members_are_stitch
     cut = _cut(lan)
     assert dict(cut.hosts)["nl-lanx.l1"] == "h1"
     assert [(c.a, c.b) for c in cut.cuts] == [("nl-lanx.a:eth0", "nl-lanx.l1:a")]
+    # the local members' ports get the stitched member's MTU: the bridge never meets a frame it cannot pass on
+    local = [x for x in dict(cut.plans)["h1"].actions if isinstance(x, CreateVeth)]
+    assert len(local) == 2 and {(x.mtu, x.peer_mtu) for x in local} == {(1450, 1450)}
 
 
 def test_vnis_differ_between_labs_and_within_one() -> None:
