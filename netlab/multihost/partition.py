@@ -150,6 +150,7 @@ def partition(loaded: LoadedFile, topo: Topology, lab: ResolvedLab, plan: Plan, 
                     "a sub-interface shares its parent's device: place both nodes on one host")
             continue
         out[host].append(action)
+    _unique_macs(out, col)
     if col.items:
         raise InvalidInput(col.items)
     plans = tuple((h, Plan(plan.lab, tuple(ns for ns in plan.namespaces if host_of[ns] == h), tuple(out[h])))
@@ -222,3 +223,21 @@ def probe_hosts(probes: tuple[dict[str, object], ...], placement: dict[str, str]
         else:
             out.setdefault(host, []).append(name)
     return out, watches, nowhere
+
+
+def _unique_macs(plans: dict[str, list[Action]], col: Collector) -> None:
+    """Every link end's MAC once in the whole lab: a MAC the topology gives twice would meet itself on a segment
+    that now spans hosts (containerlab #3355), where neither host can see the other's."""
+    seen: dict[str, str] = {}
+    for actions in plans.values():
+        for a in actions:
+            ends = ([(a.mac, f"{a.netns}:{a.name}"), (a.peer_mac, f"{a.peer_netns}:{a.peer_name}")]
+                    if isinstance(a, CreateVeth) else [(a.mac, f"{a.netns}:{a.name}")]
+                    if isinstance(a, CreateStitch) else [])
+            for mac, where in ends:
+                if mac is None:
+                    continue
+                if mac.lower() in seen and seen[mac.lower()] != where:
+                    col.add((), f"MAC {mac} is given to both {seen[mac.lower()]} and {where}",
+                            "give each link end its own MAC (or none: netlab derives one per end)")
+                seen.setdefault(mac.lower(), where)

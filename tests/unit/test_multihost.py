@@ -162,3 +162,11 @@ def test_the_vagrant_inventory_is_one_netlab_reads_with_the_placement_given() ->
     assert [(h.name, h.underlay, h.nodes) for h in inv.hosts] == [("netlab1", "192.168.121.5", ("director",)),
                                                                     ("netlab2", "192.168.121.6", ("rs1",))]
     assert '"ansible_become": true' in text and "/opt/netlab/venv/bin/netlab" in text
+
+
+def test_a_mac_given_twice_is_refused_before_anything_starts() -> None:
+    mac = ", mac: 02:00:00:00:00:01}"
+    twice = LAB.replace("a: {node: a, address: 10.0.0.1/24}", "a: {node: a, address: 10.0.0.1/24" + mac)
+    twice = twice.replace("b: {node: c, address: 10.0.1.2/24}", "b: {node: c, address: 10.0.1.2/24" + mac)
+    with pytest.raises(InvalidInput, match="MAC 02:00:00:00:00:01 is given to both"):
+        _cut(twice)
