@@ -129,6 +129,8 @@ class LabStatus:
     """Settings netlab derived from the nodes' roles in a feature, each with its reason (from the resolved lab)."""
     features: dict[str, tuple[StatusPart, ...]]
     """Feature name → what it reads back from the kernel, one part per node (IPVS tables, iptables counters)."""
+    host: str | None = None
+    """The inventory host whose part of the lab this is (a lab spread over hosts, netlab.multihost), or None."""
 
     def to_json(self) -> dict[str, object]:
         """Plain data for ``--json``: each feature's parts as ``{feature: {node: data}}`` at the top level."""
@@ -156,4 +158,5 @@ def lab_status(state: LabState) -> LabStatus:
              for name, ref in ((f.name, f.status) for f in FEATURES) if ref is not None}
     return LabStatus(lab=state.lab, status=state.status, run=state.run, source=state.source,
                      description=resolved.description, created=state.created, nodes=tuple(nodes),
-                     derived=tuple(d for node in resolved.nodes for d in node.derived), features=parts)
+                     derived=tuple(d for node in resolved.nodes for d in node.derived), features=parts,
+                     host=state.host)

@@ -44,7 +44,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         console.print("no labs are up  (netlab list shows the catalog; netlab up LAB brings one up)")
         return 0
     for lab in data:
-        console.print(f"[bold]lab {lab.lab}[/]  ({lab.status}, from {lab.source})")
+        part = f", its part on host {lab.host}" if lab.host else ""
+        console.print(f"[bold]lab {lab.lab}[/]  ({lab.status}{part}, from {lab.source})")
         if args.lab and lab.description:
             console.print(lab.description, markup=False)
         console.print(_interfaces_table(lab.nodes))

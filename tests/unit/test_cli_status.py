@@ -58,8 +58,8 @@ def test_status_shows_interfaces_missing_namespaces_ipvs_iptables_and_derived_se
 
 def test_status_json_is_the_typed_status_as_plain_data() -> None:
     data = json.loads(json.dumps(LAB.to_json()))
-    assert list(data) == ["lab", "status", "run", "source", "description", "created", "nodes", "derived", "ipvs",
-                          "iptables"]
+    assert list(data) == ["lab", "status", "run", "source", "description", "created", "nodes", "derived", "host",
+                          "ipvs", "iptables"]
     assert data["nodes"][0]["interfaces"][1]["alias"] == "netlab:t"
     assert data["derived"][1] == {"node": "rs1", "kind": "route", "target": "default", "value": "10.0.0.1",
                                   "reason": "NAT: replies via the director", "overridden": True}
