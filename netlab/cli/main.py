@@ -245,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "inventory (docs/multihost.md); with --dry-run: each host's part")
     p.add_argument("--on", metavar="HOST", help="with --hosts: bring up only HOST's part, here (what each host "
                    "runs)")
+    p.add_argument("--cut", metavar="DIGEST", help="with --on: refuse unless this host cuts the lab as the "
+                   "controller did (the digest it sends)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
     p = verb("down", cmd_down, "remove everything a lab made (idempotent)",

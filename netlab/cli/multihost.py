@@ -50,6 +50,12 @@ def up_part(args: argparse.Namespace) -> int:
                                    f"hosts: {', '.join(names)}")
     from netlab.pipeline import Part
 
+    if args.cut and args.cut != cut_digest(cut):
+        from netlab import __version__
+
+        raise InvalidInput(message=f"host {args.on} cuts lab {lab.name} differently from the controller (netlab "
+                                   f"{__version__} here)\n    hint: run the same netlab version on every host "
+                                   "and on the controller")
     result = lab.up(recreate=args.recreate, part=Part(args.on, plans[args.on], digest))
     if args.json:
         print(json.dumps({"lab": result.lab, "host": args.on, "created": result.created,
@@ -58,6 +64,12 @@ def up_part(args: argparse.Namespace) -> int:
     else:
         print(f"{result.message} (host {args.on})")
     return 0
+
+
+def cut_digest(cut: Partition) -> str:
+    """Of the whole cut: the controller sends it with ``up``, and a host whose own cut differs (another netlab
+    version would stitch with other VNIs) refuses before anything starts."""
+    return hashlib.sha256(json.dumps(to_dict(cut), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def to_dict(cut: Partition) -> dict[str, object]:
@@ -109,7 +121,8 @@ def up_everywhere(args: argparse.Namespace) -> int:
     lab_file, inventory_file = orchestrate.record(lab.name, lab.text, Path(args.hosts).read_text(encoding="utf-8"))
     if not args.json:
         sys.stderr.write(f"lab {lab.name}: up on {len(hosts)} hosts ({', '.join(hosts)}) through Ansible\n")
-    answers = orchestrate.run("up", lab.name, lab_file, inventory_file, hosts, _say(args.json))
+    answers = orchestrate.run("up", lab.name, lab_file, inventory_file, hosts, _say(args.json),
+                              extravars={"netlab_cut": cut_digest(cut)})
     failed = [a for a in answers.values() if not a.succeeded]
     if failed:
         back = orchestrate.run("down", lab.name, lab_file, inventory_file, hosts, _say(args.json))

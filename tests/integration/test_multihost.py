@@ -46,6 +46,10 @@ def test_routed_over_three_hosts_crosses_the_stitches(tmp_path: Path) -> None:
         assert len(cut.cuts) == 2
         by_host = dict(cut.plans)
         lab_file = str(lab.path)
+        # a host that would cut the lab otherwise than the controller (another netlab) refuses before anything
+        wrong = _netlab(hosts[0], "up", lab_file, "--hosts", str(inventory_file), "--on", "h1", "--cut=0123abcd")
+        assert wrong.returncode == 2 and "cuts lab routed differently" in wrong.stderr, wrong.stderr
+        assert hosts[0].run("ip", "netns").stdout.strip() == ""
         try:
             for host in hosts:
                 done = _netlab(host, "up", lab_file, "--hosts", str(inventory_file), "--on", host.name, "--json")
