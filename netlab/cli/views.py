@@ -32,7 +32,31 @@ def _diagram(args: argparse.Namespace) -> tuple[Any, Any]:
                 raise InvalidInput(message=f"the observed path of lab {lab.name} has no probe "
                                            f"{', '.join(map(repr, unknown))}\n    hint: it has: "
                                            f"{', '.join(known) or 'none (no traffic probe ran)'}")
-    return lab, diagram.build(lab.resolved, record, args.probe or None)
+    built = diagram.build(lab.resolved, record, args.probe or None)
+    if getattr(args, "hosts", None):
+        built = _on_hosts(built, lab.resolved, args.lab, args.hosts)
+    return lab, built
+
+
+def _on_hosts(d: Any, resolved: Any, ref: str, inventory: str) -> Any:
+    """The diagram of the lab spread over the inventory's hosts: a cluster per host, stitched links marked."""
+    import dataclasses
+
+    from netlab.cli.multihost import split
+    from netlab.naming import split_netns_name
+
+    cut = split(ref, inventory)
+    where = dict(cut.hosts)
+    owners = {n.netns: n.name for n in resolved.nodes} | {lan.netns: "lan:" + lan.name for lan in resolved.lans}
+    hosts = tuple((h, tuple(owners[ns] for ns, on in where.items() if on == h and ns in owners))
+                  for h, _plan in cut.plans)
+    stitched = []
+    for c in cut.cuts:
+        for end in (c.a, c.b):
+            netns, _, ifname = end.partition(":")
+            if netns in owners and not owners[netns].startswith("lan:") and split_netns_name(netns) is not None:
+                stitched.append((owners[netns], ifname, f"VXLAN {c.vni}"))
+    return dataclasses.replace(d, hosts=hosts, stitched=tuple(stitched))
 
 
 def _write(data: bytes, output: str | None) -> None:
@@ -136,6 +160,8 @@ def add_verbs(verb: Callable[..., argparse.ArgumentParser]) -> None:
              "replies dashed green, labelled with the probes. SVG and PNG are rendered by Graphviz's `dot` "
              "(apt-get install -y graphviz); DOT and Mermaid are text and need nothing.")
     _view_options(p)
+    p.add_argument("--hosts", metavar="INVENTORY", help="draw the lab spread over these hosts (netlab up --hosts): "
+                   "a box per host, the links stitched between them marked")
     p.add_argument("--format", choices=["svg", "png", "dot", "mermaid"],
                    help="output format (default: from -o's suffix, else svg)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of to stdout")

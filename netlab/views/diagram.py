@@ -89,6 +89,10 @@ class Diagram:
     path: tuple[PathEdge, ...] = ()
     recorded: str | None = None
     """When the path was observed (None: no path drawn)."""
+    hosts: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """A lab spread over hosts (netlab.multihost): (host, the nodes and ``lan:NAME``s on it), drawn as clusters."""
+    stitched: tuple[tuple[str, str, str], ...] = ()
+    """(node or ``lan:NAME``, interface, label) of each link end stitched to another host (``VXLAN 8540261``)."""
 
 
 def _subnets(addresses: Iterable[str]) -> tuple[str, ...]:

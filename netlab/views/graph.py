@@ -83,20 +83,37 @@ def dot(diagram: Diagram) -> str:
            '  node [fontname="Helvetica", fontsize=10, shape=plain];',
            '  edge [fontname="Helvetica", fontsize=8, dir=none, color="gray40"];']
     ports: set[tuple[str, str]] = set()
+    boxes: dict[str, str] = {}
     for box in diagram.nodes:
         ports |= {(box.name, i.name) for i in box.interfaces}
-        out.append(f"  {_q(box.name)} [label={_table(box)}, tooltip={_q(box.description.strip() or box.name)}];")
+        boxes[box.name] = f"{_q(box.name)} [label={_table(box)}, tooltip={_q(box.description.strip() or box.name)}];"
     for lan in diagram.lans:
         label = "\n".join((f"LAN {lan.name}", *lan.subnets))
-        out.append(f'  {_q("lan:" + lan.name)} [shape=box, style="rounded,filled", fillcolor="{LAN_FILL}", '
-                   f"label={_q(label)}, tooltip={_q(f'LAN {lan.name}: a bridge in a namespace of its own')}];")
+        boxes["lan:" + lan.name] = (f'{_q("lan:" + lan.name)} [shape=box, style="rounded,filled", fillcolor='
+                                    f'"{LAN_FILL}", label={_q(label)}, '
+                                    f"tooltip={_q(f'LAN {lan.name}: a bridge in a namespace of its own')}];")
+    for n, (host, members) in enumerate(diagram.hosts):  # a lab spread over hosts: one cluster per host
+        out.append(f'  subgraph "cluster_host{n}" {{ label={_q("host " + host)}; style="rounded,dashed"; '
+                   'color="gray50";')
+        out += [f"    {boxes.pop(m)}" for m in members if m in boxes]
+        out.append("  }")
+    out += [f"  {line}" for line in boxes.values()]
+    stitched = {(owner, ifname): label for owner, ifname, label in diagram.stitched}
+
+    def cut(a: tuple[str, str], b: tuple[str, str]) -> str:
+        label = stitched.get(a) or stitched.get(b)
+        return f', style=bold, color="{FEATURE}", fontcolor="{FEATURE}", xlabel={_q(label)}' if label else ""
+
     for link in diagram.links:
-        attrs = f" [label={_q(' '.join(link.subnets))}]" if link.subnets else ""
-        out.append(f"  {_end(link.a, ports)} -> {_end(link.b, ports)}{attrs};")
+        attrs = ", ".join(x for x in (f"label={_q(' '.join(link.subnets))}" if link.subnets else "",
+                                      cut(link.a, link.b).lstrip(", ")) if x)
+        out.append(f"  {_end(link.a, ports)} -> {_end(link.b, ports)}{f' [{attrs}]' if attrs else ''};")
     for lan in diagram.lans:  # the first member (in the file's order) before the LAN, the others after it
         for n, member in enumerate(lan.members):
             a, b = (_end(member, ports), _q("lan:" + lan.name))
-            out.append(f"  {a} -> {b};" if n == 0 else f"  {b} -> {a};")
+            style = cut(member, (lan.name, "")).lstrip(", ")
+            attrs = f" [{style}]" if style else ""
+            out.append(f"  {a} -> {b}{attrs};" if n == 0 else f"  {b} -> {a}{attrs};")
     for extra in diagram.extras:
         out.append(f"  {_end(extra.a, ports)} -> {_end(extra.b, ports)} [style=dashed, color=\"{FEATURE}\", "
                    f"fontcolor=\"{FEATURE}\", label={_q(extra.label)}];")

@@ -18,3 +18,16 @@ def test_cut_of_catalog_lab_matches_golden(lab: str, inventory: str, update_gold
     cut = split(lab, str(HERE / "multihost" / f"{inventory}.yml"))
     check_golden(HERE / "multihost" / f"{lab}.{inventory}.json", json.dumps(to_dict(cut), indent=2) + "\n",
                  update_golden)
+
+
+@pytest.mark.parametrize(("lab", "inventory"), [("routed", "inventory-3"), ("lan", "inventory-3")])
+def test_diagram_of_a_lab_over_hosts_matches_golden(lab: str, inventory: str, update_golden: bool) -> None:
+    """`netlab graph LAB --hosts INV`: a cluster per host, the stitched links marked with their VNI."""
+    import argparse
+
+    from netlab.cli.views import _diagram
+    from netlab.views import graph
+
+    args = argparse.Namespace(lab=lab, path=False, path_from=None, probe=None,
+                              hosts=str(HERE / "multihost" / f"{inventory}.yml"))
+    check_golden(HERE / "multihost" / f"{lab}.{inventory}.dot", graph.dot(_diagram(args)[1]), update_golden)
