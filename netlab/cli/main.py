@@ -305,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
              "2 invalid input, 4 missing kernel feature). A lab that was already up is probed and left up.")
     p.add_argument("lab", metavar="LAB", help="catalog name or path to a topology file")
     p.add_argument("--keep", action="store_true", help="leave the lab up afterwards")
+    p.add_argument("--hosts", metavar="INVENTORY", help="spread the lab over these hosts (as netlab up --hosts)")
     probe_options(p)
 
     p = verb("vm", cmd_vm, "run a lab or any command inside a full-kernel VM (IPVS, GRE, IPIP, ...)",

@@ -190,6 +190,16 @@ def probe_everywhere(args: argparse.Namespace, lab: str) -> int:
             problems.append(f"{w.host}: {w.probe}: {both[w.host].why()}")
         results += [{**r, "host": w.host, "during_host": w.during_host} for r in found]
     passed = all(bool(r.get("passed")) for r in results) and not problems
+    if getattr(args, "junit", None):
+        from netlab.probes.result import ProbeResult, SuiteResult
+
+        def number(value: object) -> float:
+            return float(value) if isinstance(value, int | float) else 0.0
+
+        SuiteResult(lab, tuple(ProbeResult(str(r.get("name")), str(r.get("kind")), r.get("passed") is True,
+                                           str(r.get("expected", "")), f"{r.get('observed', '')} (on {r['host']})",
+                                           number(r.get("seconds"))) for r in results),
+                    sum(number(r.get("seconds")) for r in results)).write_junit(Path(args.junit))
     if args.json:
         print(json.dumps({"lab": lab, "passed": passed, "results": results, "hosts_failed": problems,
                           "not_run": [{"name": p, "why": why} for p, why in nowhere]}, indent=2))
@@ -226,3 +236,26 @@ def status_everywhere(lab: str, as_json: bool) -> int:
             nodes = [n.get("name") for n in data.get("nodes", []) if isinstance(n, dict)]
             print(f"  {h}: {len(nodes)} nodes up: {', '.join(str(n) for n in nodes)}")
     return 0 if all(a.data() is not None for a in answers.values()) else 1
+
+
+def run_everywhere(args: argparse.Namespace) -> int:
+    """``netlab run LAB --hosts INV``: up on every host, the probes, down on every host (unless ``--keep``); the
+    exit status is the probes' (1 if down left a host)."""
+    import contextlib
+    import io
+
+    args.dry_run, args.on, args.cut, args.recreate = False, None, None, False
+    with contextlib.redirect_stdout(io.StringIO()) if args.json else contextlib.nullcontext():
+        up_everywhere(args)
+    name = _split(args.lab, args.hosts)[0].name
+    try:
+        code = probe_everywhere(args, name)
+    finally:
+        if not args.keep:
+            _done, left = down_everywhere(name, args.json)
+            if not args.json:
+                sys.stderr.write(f"lab {name} is down on every host\n" if not left else
+                                 f"lab {name} is NOT down on: {'; '.join(left)}\n")
+            if left:
+                code = code or 1
+    return code

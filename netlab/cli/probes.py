@@ -86,6 +86,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from netlab.api import Lab
 
+    if getattr(args, "hosts", None):
+        from netlab.cli.multihost import run_everywhere
+
+        return run_everywhere(args)
     lab = Lab.load(args.lab)
     up = lab.up()
     if not args.json:

@@ -218,3 +218,18 @@ def test_clean_takes_every_host_down_after_the_controller_was_killed_during_up(t
             assert host.run("ip", "netns").stdout.strip() == "", host.name
             assert not list(Path(f"/proc/{host.pid}/root/run/netlab/labs").glob("*.json")), host.name
         assert "nothing to clean" in netlab("clean").stdout
+
+
+def test_run_over_hosts_is_up_probes_down_with_a_junit_report(tmp_path: Path) -> None:
+    """`netlab run lan --hosts INV --junit F`, what a CI job over several machines runs."""
+    from tests.helpers import netlab
+
+    with namespace_hosts(3, controller=True) as hosts:
+        inventory = _ssh_inventory(tmp_path, hosts)
+        junit = tmp_path / "lan.xml"
+        done = netlab("run", "lan", "--hosts", str(inventory), "--junit", str(junit), timeout=300)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "5 of 5 probes passed on 2 hosts" in done.stdout and "down on every host" in done.stderr
+        assert junit.read_text().count("<testcase") == 5 and "failures=\"0\"" in junit.read_text()
+        for host in hosts:
+            assert host.run("ip", "netns").stdout.strip() == "", host.name
