@@ -233,29 +233,23 @@ class _Run:
                     (self.options.out / f"{lab}.{suffix}").write_text(got.output)
 
     def run_multihost(self) -> None:
-        """Each spread lab: ``netlab up LAB --hosts`` from here over the VMs (reached and provisioned as above, the
-        management network as underlay), its probes (the report in OUT/LAB.hosts.json), then down."""
+        """Each spread lab: ``netlab run LAB --hosts`` from here over the VMs (reached as provisioning reaches them,
+        the management network as underlay): up, probes, down; the reports in OUT/LAB.hosts.log and .xml."""
         import sys
 
         inventory = self.work / "hosts.yml"
         inventory.write_text(multihost_inventory(parse_ssh_config(self.vagrant("ssh-config", "ssh-config",
                                                                                timeout=120)), self.options.place))
-        netlab = [sys.executable, "-m", "netlab"]
         for lab in self.options.multihost:
-            up = self.steps.run(f"hosts-up-{lab}", [*netlab, "up", lab, "--hosts", str(inventory), "--json"],
-                                timeout=self.options.limits.lab, check=False)
-            name = json.loads(up.output).get("lab", lab) if up.rc == 0 else lab
-            rc = up.rc
-            if rc == 0:
-                probe = self.steps.run(f"hosts-probe-{lab}", [*netlab, "probe", name, "--json"],
-                                       timeout=self.options.limits.lab, check=False)
-                (self.options.out / f"{Path(lab).stem}.hosts.json").write_text(probe.output)
-                rc = probe.rc
-                down = self.steps.run(f"hosts-down-{lab}", [*netlab, "down", name],
-                                      timeout=self.options.limits.lab, check=False)
-                rc = rc or down.rc
-            self.labs[f"{lab}@{len(self.vm_names)}-hosts"] = rc
-            self.say(f"lab {lab} over {len(self.vm_names)} VMs: {'passed' if rc == 0 else f'FAILED (exit {rc})'}")
+            stem = Path(lab).stem
+            done = self.steps.run(f"hosts-{stem}", [sys.executable, "-m", "netlab", "run", lab, "--hosts",
+                                                    str(inventory), "--json", "--junit",
+                                                    str(self.options.out / f"{stem}.hosts.xml")],
+                                  timeout=self.options.limits.lab, check=False)
+            (self.options.out / f"{stem}.hosts.log").write_text(done.output)  # the JSON report, and any warning
+            self.labs[f"{lab}@{len(self.vm_names)}-hosts"] = done.rc
+            self.say(f"lab {lab} over {len(self.vm_names)} VMs: "
+                     f"{'passed' if done.rc == 0 else f'FAILED (exit {done.rc})'}")
 
     def destroy(self) -> list[str]:
         try:
