@@ -118,7 +118,25 @@ def up_everywhere(args: argparse.Namespace) -> int:
 
     lab, cut, _digest = _split(args.lab, args.hosts)
     hosts = [h for h, _plan in cut.plans]
-    lab_file, inventory_file = orchestrate.record(lab.name, lab.text, Path(args.hosts).read_text(encoding="utf-8"))
+    inventory_text = Path(args.hosts).read_text(encoding="utf-8")
+    before = orchestrate.recorded(lab.name)
+    if before is not None:  # as on one machine: the same lab again is a no-op, another one needs --recreate
+        status = orchestrate.status(lab.name)
+        same = (orchestrate.read(before[0]), orchestrate.read(before[1])) == (lab.text, inventory_text)
+        if status == "up" and same and not args.recreate:
+            print(json.dumps({"lab": lab.name, "created": False}) if args.json else
+                  f"lab {lab.name} is already up on its hosts (same topology and inventory); nothing to do")
+            return 0
+        if status != "up":
+            raise ApplyError(f"lab {lab.name} is being brought up by another netlab, or one that died\n    hint: "
+                             f"`netlab clean` takes down a lab whose controller died; `netlab down {lab.name}`")
+        if not args.recreate:
+            raise ApplyError(f"lab {lab.name} is already up on its hosts from another topology or inventory\n"
+                             f"    hint: `netlab up --recreate {lab.name} --hosts ...`, or `netlab down {lab.name}`")
+        _done, left = down_everywhere(lab.name, args.json)
+        if left:
+            raise ApplyError(f"lab {lab.name} could not be taken down on: {'; '.join(left)}")
+    lab_file, inventory_file = orchestrate.record(lab.name, lab.text, inventory_text)
     if not args.json:
         sys.stderr.write(f"lab {lab.name}: up on {len(hosts)} hosts ({', '.join(hosts)}) through Ansible\n")
     answers = orchestrate.run("up", lab.name, lab_file, inventory_file, hosts, _say(args.json),

@@ -90,6 +90,16 @@ def mark(lab: str, status: str) -> None:
     paths.write_file(record_dir(lab) / "status", f"{status} {pid} {process_start_time(pid) or 0}\n", 0o600)
 
 
+def status(lab: str) -> str | None:
+    """``applying`` or ``up`` (the first word of the record's status), or None."""
+    words = (paths.read_file(record_dir(lab) / "status") or "").split()
+    return words[0] if words else None
+
+
+def read(path: Path) -> str:
+    return paths.read_file(path) or ""
+
+
 def stale() -> list[str]:
     """Labs whose controller died while it brought them up (``kill -9``, a crash): ``clean`` takes them down."""
     top = paths.run_dir() / "multihost"

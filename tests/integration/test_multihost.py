@@ -123,6 +123,8 @@ def test_ansible_brings_a_lab_up_on_three_hosts_probes_it_and_takes_it_down(lab:
         up = netlab("up", lab, "--hosts", str(inventory), timeout=300)
         assert up.returncode == 0, up.stdout + up.stderr
         assert "is up on 3 hosts" in up.stdout
+        again = netlab("up", lab, "--hosts", str(inventory))  # as on one machine: the same lab again is a no-op
+        assert again.returncode == 0 and "already up on its hosts" in again.stdout, again.stdout + again.stderr
         for host in hosts:  # each host holds its part, and only it
             assert all(ns.startswith(f"nl-{lab}.") for ns in host.run("ip", "netns").stdout.split()), host.name
         probe = netlab("probe", lab, "--json", timeout=300)
