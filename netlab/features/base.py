@@ -101,6 +101,8 @@ class Executor(Protocol):
 
     def started_pids(self, node: str) -> list[int]: ...
 
+    def has_init(self, netns: str) -> bool: ...
+
 
 @dataclass(frozen=True)
 class StatusPart:

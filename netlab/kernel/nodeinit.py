@@ -85,27 +85,28 @@ def own_namespaces(pid: int) -> list[str]:
     return out
 
 
-def exec_argv(ns_fd: int, argv: list[str],
-              enter_netns: Callable[[int], None]) -> tuple[list[str], Callable[[], None]]:
+def exec_argv(ns_fd: int, argv: list[str], enter_netns: Callable[[int], None],
+              may_have_init: bool = True) -> tuple[list[str], Callable[[], None]]:
     """What to run, and the preexec_fn to run it with, for ``argv`` inside a node.
 
     A node without an init: ``argv`` as it is, entering the network namespace with ``enter_netns`` (``ip netns
-    exec``'s way). A node with one: ``nsenter --target <init> --net --uts ...`` -- the exact command a user would
+    exec``'s way; also when ``may_have_init`` is False: the caller's plan starts no init there, and finding one
+    scans every process). A node with one: ``nsenter --target <init> --net --uts ...`` -- the exact command a user would
     type -- because joining a pid namespace takes a fork between ``setns`` and ``exec``, which nsenter does.
     """
-    init = node_init(ns_fd)
-    if init is None:
+    init = node_init(ns_fd) if may_have_init else None  # the scan of /proc costs O(processes): skip it when
+    if init is None:                                      # the caller knows the node has no init
         return argv, lambda: enter_netns(ns_fd)
     flags = [_NSENTER[name] for name in own_namespaces(init)]
     return ["nsenter", f"--target={init}", "--net", *flags, "--", *argv], lambda: None
 
 
-def enter_node(ns_fd: int) -> bool:
+def enter_node(ns_fd: int, may_have_init: bool = True) -> bool:
     """Join the node's network namespace and, if it has an init, the init's other namespaces (this process
     must be single-threaded: joining a mount namespace requires it). True if a pid namespace was joined: only
     children forked from now on are in it, so a caller that must be inside forks once more."""
     setns(ns_fd)
-    init = node_init(ns_fd)
+    init = node_init(ns_fd) if may_have_init else None
     if init is None:
         return False
     names = own_namespaces(init)

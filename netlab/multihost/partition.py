@@ -172,9 +172,9 @@ def _stitch(lab: str, veth: CreateVeth, index: int, inventory: Inventory, host: 
     vni = vni_of(lab, index)
     local, remote = inventory.host(host).underlay, inventory.host(peer).underlay
     a = CreateStitch(veth.netns, veth.name, veth.index, vni, local, remote, VXLAN_PORT, wanted or room,
-                     veth.mac or derived_mac(lab, veth.netns, veth.name))  # (set by the caller)
+                     veth.mac)  # the caller gave every end a MAC
     b = dataclasses.replace(a, netns=veth.peer_netns, name=veth.peer_name, index=veth.peer_index, local=remote,
-                            remote=local, mac=veth.peer_mac or derived_mac(lab, veth.peer_netns, veth.peer_name))
+                            remote=local, mac=veth.peer_mac)
     return a, b
 
 

@@ -109,6 +109,7 @@ class Applier:
         self.dirs = NetnsDirectory()
         self.handles: dict[str, _Handle] = {}
         self.created: list[str] = []
+        self._inits: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ main loop
     def apply(self) -> None:
@@ -165,6 +166,12 @@ class Applier:
     def started(self, process: object) -> None:
         assert isinstance(process, ProcessRecord)
         self.processes.append(process)
+
+    def has_init(self, netns: str) -> bool:
+        """Whether the plan starts an init in ``netns`` (phase ``init``): only then is one looked for."""
+        if self._inits is None:
+            self._inits = frozenset(a.netns for a in self.plan.actions if a.phase == "init")
+        return netns in self._inits
 
     def started_pids(self, node: str) -> list[int]:
         return [p.pid for p in self.processes if p.node == node]
@@ -334,7 +341,7 @@ class Applier:
     def _commands(self, actions: list[RunCommand]) -> None:
         for action in actions:
             result = run_in_netns(self.handles[action.netns].fd, ["/bin/sh", "-c", action.command],
-                                  capture=True)
+                                  capture=True, may_have_init=self.has_init(action.netns))
             if result.returncode != 0:
                 output = (result.stdout or "").strip()
                 tail = "\n    ".join(output.splitlines()[-10:])
@@ -354,13 +361,13 @@ def _not_found_hint(returncode: int, output: str) -> str:
     return f"\n    hint: {install_hint(missing[-1])}"
 
 
-def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False,
-                 env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False, env: dict[str, str] | None = None,
+                 may_have_init: bool = True) -> subprocess.CompletedProcess[str]:
     """Run ``argv`` inside a namespace (as ``ip netns exec`` would, /sys included); wait for it."""
     from netlab.kernel.netns import enter_for_exec
     from netlab.kernel.nodeinit import exec_argv
 
-    full, preexec = exec_argv(ns_fd, argv, enter_for_exec)  # a node with an init: nsenter into all its namespaces
+    full, preexec = exec_argv(ns_fd, argv, enter_for_exec, may_have_init)  # a node with an init: nsenter into it
     return subprocess.run(full, preexec_fn=preexec, text=True, env=env,
                           stdout=subprocess.PIPE if capture else None,
                           stderr=subprocess.STDOUT if capture else None, check=False)

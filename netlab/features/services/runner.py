@@ -89,7 +89,7 @@ def _daemon(spec: ServiceSpec, out: int, ready_fd: int) -> NoReturn:
 
 
 def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path,
-                  timeout: float = READY_TIMEOUT) -> ProcessRecord:
+                  timeout: float = READY_TIMEOUT, may_have_init: bool = True) -> ProcessRecord:
     """Start a service in the namespace ``ns_fd``; return once it listens. Raises ApplyError otherwise."""
     spec = ServiceSpec(service.node, service.name, service.kind, service.protocol, service.address, service.port,
                        service.body)
@@ -104,7 +104,7 @@ def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path
             os.close(r)
             os.setsid()
             out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
-            if enter_node(ns_fd):  # a node with an init: its pid namespace holds what we fork next
+            if enter_node(ns_fd, may_have_init):  # a node with an init: its pid namespace holds what we fork next
                 inner = os.fork()
                 if inner == 0:  # inside: the service it forks is orphaned to the node's init, which reaps it
                     if os.fork() == 0:
@@ -144,4 +144,5 @@ def apply(executor: Executor, actions: list[StartService]) -> None:
     """Apply's executor: start each service in its node and wait until it listens; the process is recorded."""
     log_dir = executor.log_dir or default_log_dir(executor.lab)
     for action in actions:
-        executor.started(start_service(executor.fd(action.netns), action, log_dir))
+        executor.started(start_service(executor.fd(action.netns), action, log_dir,
+                                       may_have_init=executor.has_init(action.netns)))
