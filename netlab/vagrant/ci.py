@@ -183,7 +183,7 @@ class _Run:
         self.say(f"libvirt driver: {driver}" + (" (a KVM guest was booted to decide)" if o.driver == "auto" else ""))
         common = {"vms": self.vm_names, "cpus": o.cpus, "memory": o.memory, "libvirt_driver": driver,
                   "src_dir": str(source_dir()), "playbook": None, "management_network": self.run_id,
-                  "default_prefix": self.run_id + "-", "console_log": str(o.out / "logs" / "console.log")}
+                  "default_prefix": self.run_id + "-", "console_log": str(o.out / "logs" / "console-%s.log")}
         if o.box is not None:
             return VagrantConfig(box=o.box, **common)  # type: ignore[arg-type]
         built = self.steps.run("box", ["bash", str(source_dir() / "scripts" / "vagrant-box")],

@@ -41,6 +41,7 @@ class VagrantConfig:
     initrd: str | None = None
     cmd_line: str = ""
     console_log: str | None = None
+    """Host path of each VM's serial console log, ``%s`` standing for the VM's name (one file per VM)."""
     boot_timeout: int = 600
     src_dir: str = ".."
     playbook: str | None = "../playbooks/provision.yml"

@@ -52,6 +52,16 @@ def test_ci_settings_reach_the_vagrantfile_as_ruby_string_literals() -> None:
     assert "provision" not in text.split("VMS.each", 1)[1]  # ansible-runner provisions from outside
 
 
+def test_each_vm_gets_a_console_log_of_its_own() -> None:
+    """libvirt opens a serial console's file exclusively: two guests given one file, the second does not start
+    ("Cannot open log file ... Device or resource busy", seen in the first two-VM run)."""
+    text = render(VagrantConfig(vms=("netlab1", "netlab2"), console_log="/tmp/out/logs/console-%s.log"))
+    each_vm = text.split("VMS.each", 1)[1]
+    assert 'libvirt.serial :type => "file", :source => {:path => format("/tmp/out/logs/console-%s.log", name)}' \
+        in each_vm
+    assert "serial" not in text.split("VMS.each", 1)[0]
+
+
 def test_bad_settings_are_all_reported_at_once_and_nothing_is_rendered() -> None:
     with pytest.raises(InvalidInput) as err:
         render(VagrantConfig(vms=("a", "A b"), box='x"; system("id")', libvirt_driver="xen", memory=1,
