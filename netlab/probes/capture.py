@@ -9,20 +9,18 @@ namespace, attaches the BPF filter and binds (from then on every matching packet
 "listening"; only when every sniffer has said so does the other probe start. When it is done the
 sniffers are told to stop, drain what is queued, and keep reading until the interface has been quiet
 for ``settle`` seconds (packets still in flight after the probe returned, such as the last ACK of a
-TCP close). Frames are dissected here, in the parent, with scapy (imported once per run) for the
-``match`` fields.
+TCP close). Frames are dissected here, in the parent, with scapy for the ``match`` fields -- only the
+layers those need (:mod:`netlab.probes.layers`), imported once per run by the runner.
 """
 
 from __future__ import annotations
 
-import re
 import select
-import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-from netlab.errors import MissingTool
+from netlab.probes import layers
 from netlab.probes.context import Context, failed, plural
 from netlab.probes.model import CaptureProbe
 from netlab.probes.nsfork import Channel, Child, ChildFailed, ChildTimeout, fork_into
@@ -35,9 +33,6 @@ from netlab.probes.packets import (
     interface_info,
 )
 from netlab.probes.result import Capture, ProbeResult
-
-FIELD = re.compile(r"^(?P<layer>[A-Za-z][A-Za-z0-9_]*)(\[(?P<nth>[0-9]+)\])?\.(?P<field>[A-Za-z_][A-Za-z0-9_]*)$")
-
 
 LISTEN_TIMEOUT = 20.0
 """Seconds a sniffer may take to report it is listening (not the probe's own ``timeout``)."""
@@ -66,38 +61,33 @@ def _sniffer(ifname: str, bpf: str | None, settle: float, timeout: float) -> Cal
 
 
 class Matcher:
-    """``match:`` fields checked on scapy's dissection of a frame."""
+    """``match:`` fields checked on scapy's dissection of a frame.
+
+    Only the scapy modules the keys need are imported (:mod:`netlab.probes.layers`), never ``scapy.all``
+    unless a key names a layer nothing smaller defines.
+    """
 
     def __init__(self, match: dict[str, str | int]) -> None:
-        import logging
-
-        logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-        try:
-            import scapy.all as scapy
-        except ImportError as exc:
-            raise MissingTool(f"scapy cannot be imported in netlab's Python ({sys.executable}): {exc}; capture "
-                              "probes dissect packets with it\n    hint: pip install scapy (into the same "
-                              "environment as netlab)") from None
-
-        self.scapy: Any = scapy
         self.checks: list[tuple[Any, int, str, str | int]] = []
+        parsed = []
         for key, want in match.items():
-            m = FIELD.match(key)
+            m = layers.KEY.match(key)
             if m is None:
                 raise ValueError(f"{key!r} is not Layer.field")
-            cls = getattr(scapy, m["layer"], None)
-            if not isinstance(cls, type) or not issubclass(cls, scapy.Packet):
-                raise ValueError(f"scapy has no layer {m['layer']!r}")
+            parsed.append((m, want))
+        l2, inet, inet6 = layers.core()[:3]
+        self._ether, self._ip, self._ipv6 = l2.Ether, inet.IP, inet6.IPv6
+        for m, want in parsed:
+            cls = layers.layer(m["layer"])
             if m["field"] not in {f.name for f in cls.fields_desc}:
                 fields = ", ".join(f.name for f in cls.fields_desc)
                 raise ValueError(f"scapy's {m['layer']} has no field {m['field']!r} (fields: {fields})")
             self.checks.append((cls, int(m["nth"] or 1), m["field"], want))
 
     def dissect(self, data: bytes, linktype: int) -> Any:
-        s = self.scapy
         if linktype == LINKTYPE_ETHERNET:
-            return s.Ether(data)
-        return s.IPv6(data) if data and data[0] >> 4 == 6 else s.IP(data)
+            return self._ether(data)
+        return self._ipv6(data) if data and data[0] >> 4 == 6 else self._ip(data)
 
     def matches(self, pkt: Any) -> bool:
         for cls, nth, name, want in self.checks:

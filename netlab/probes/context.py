@@ -9,18 +9,19 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
 from netlab.errors import InvalidInput
-from netlab.features.registry import FEATURES
-from netlab.model.resolved import ResolvedLab
 from netlab.naming import derived_mac
 from netlab.probes.model import AnyProbe, Probe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, PacketSocket
 from netlab.probes.result import Capture, ProbeResult
+
+if TYPE_CHECKING:
+    from netlab.model.resolved import ResolvedLab
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class LabView:
         """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it). ``here``: the
         namespaces on this machine when it holds one host's part of the lab (netlab.multihost); the nodes of
         the other hosts are not in the view (their traffic is reached by address, as from outside)."""
+        # here, not at the top: the probe kinds import this module, and only building a view needs the features
+        from netlab.features.registry import FEATURES
+
         nodes = {}
         segments = {(node.name, i.name): i.segment for node in resolved.nodes for i in node.interfaces}
         elsewhere: dict[str, str] = {}

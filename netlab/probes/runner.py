@@ -1,7 +1,8 @@
 """Run a lab's probes: select, prepare (imports once), dispatch by kind, time, keep pcaps.
 
-The runner is the one long-lived process of a probe run. It imports scapy (only if some probe needs
-packet dissection) *before* the first child is forked, so every child shares it; each probe's sides
+The runner is the one long-lived process of a probe run. It imports what the selected probes need (the
+modules of their kinds; scapy's layers only if a capture probe has ``match`` fields, and only those layers'
+modules, :mod:`netlab.probes.layers`) *before* the first child is forked, so every child shares them; each probe's sides
 are forked children (see :mod:`netlab.probes.nsfork`). A capture or counters probe asks the runner to
 run the probe it watches, through :meth:`ProbeRunner.run_probe`.
 
@@ -20,6 +21,7 @@ with its evidence.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -27,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from netlab.errors import InvalidInput
-from netlab.probes import arp, capture, connect, counters, flow, ping, state
+from netlab.probes import layers
 from netlab.probes.context import LabView
 from netlab.probes.model import PATH_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
 from netlab.probes.nsfork import Reaper
@@ -38,6 +40,22 @@ from netlab.probes.result import ProbeResult, SuiteResult
 
 Progress = Callable[[ProbeResult], None]
 """Called after each probe of a suite, for live output."""
+
+KINDS: dict[str, tuple[str, str]] = {
+    "ping": ("ping", "run"), "tcp": ("connect", "run_tcp"), "udp": ("connect", "run_tcp"),
+    "http": ("connect", "run_http"), "distribution": ("connect", "run_distribution"), "arp": ("arp", "run"),
+    "capture": ("capture", "run"), "counters": ("counters", "run"), "sysctl": ("state", "run_sysctl"),
+    "state": ("state", "run_state"), "flow": ("flow", "run"),
+}
+"""Probe kind → (module of netlab.probes, function). Imported when a probe of the kind first runs, so a run
+pays only for the kinds it has (prepare imports them all before any child is forked)."""
+
+
+def kind_runner(kind: str) -> Callable[[Any, Any], ProbeResult]:
+    """The function that runs probes of ``kind`` (its module imported on first use)."""
+    module, function = KINDS[kind]
+    run: Callable[[Any, Any], ProbeResult] = getattr(importlib.import_module(f"netlab.probes.{module}"), function)
+    return run
 
 
 class ProbeRunner:
@@ -55,11 +73,6 @@ class ProbeRunner:
         self._recorder = PathRecorder(view, self._reaper) if record_path else None
         self.paths: dict[str, ProbePath] = {}
         """Probe name → the path its first run in this suite took."""
-        self._kinds: dict[str, Callable[[Any, Any], ProbeResult]] = {
-            "ping": ping.run, "tcp": connect.run_tcp, "udp": connect.run_tcp, "http": connect.run_http,
-            "distribution": connect.run_distribution, "arp": arp.run, "capture": capture.run,
-            "counters": counters.run, "sysctl": state.run_sysctl, "state": state.run_state, "flow": flow.run,
-        }
 
     @property
     def view(self) -> LabView:
@@ -83,12 +96,17 @@ class ProbeRunner:
         return [p for p in probes if p.name in wanted]
 
     def prepare(self, probes: Iterable[AnyProbe]) -> None:
-        """Import what the probes will need, once, before any child is forked."""
+        """Import what the probes will need, once, before any child is forked: the modules of their kinds,
+        and scapy only for a capture with ``match`` -- only the layers its keys name (:mod:`.layers`)."""
         closure = list(probes)
         closure += [self._view.probes[p.during] for p in closure
                     if isinstance(p, CaptureProbe | CountersProbe) and p.during in self._view.probes]
+        for kind in dict.fromkeys(p.kind for p in closure):
+            kind_runner(kind)
+        names = [m["layer"] for p in closure if isinstance(p, CaptureProbe)
+                 for m in map(layers.KEY.match, p.match) if m is not None]
         if any(isinstance(p, CaptureProbe) and p.match for p in closure):
-            capture.Matcher({})  # imports scapy (quietly)
+            layers.preload(dict.fromkeys(names))
         if any(isinstance(p, CountersProbe) and p.ipvs is not None for p in closure):
             # what netlab.features.ipvs.kernel.read_table imports: once here, not in every child that reads the table
             from pyroute2 import IPVS, IPVSService  # noqa: F401
@@ -105,7 +123,7 @@ class ProbeRunner:
         if self._elsewhere is not None and node is not None and node not in self._view.nodes:
             return self._elsewhere(probe)
         try:
-            result = self._kinds[probe.kind](self, probe)
+            result = kind_runner(probe.kind)(self, probe)
         except InvalidInput:
             raise
         except Exception as exc:  # a bug or an unforeseen kernel answer: report, go on with the others
