@@ -23,15 +23,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from netlab import pipeline
 from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingTool
 from netlab.kernel.netns import netns_path
-from netlab.model.plan import Plan
-from netlab.model.resolved import ResolvedLab
-from netlab.model.topology import Topology
-from netlab.pipeline import CleanReport, UpResult, clean, down, require_root, root_command
-from netlab.stages import plan as plan_stage
-from netlab.stages.apply import Progress, run_in_netns
+from netlab.removal import CleanReport, clean, down, require_root, root_command
 from netlab.stages.record import LabState, StateStore
 
 __all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "flow_samples", "live_labs",
@@ -40,11 +34,26 @@ __all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec
 PATH_FILE = "path.json"
 """In ``<run dir>/logs/<lab>/``: the packets' path of the lab's last probe run (``netlab graph --path``)."""
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the stages and models are imported where they are used: down, status, exec need none
+    from netlab import pipeline
+    from netlab.model.plan import Plan
+    from netlab.model.resolved import ResolvedLab
+    from netlab.model.topology import Topology
+    from netlab.pipeline import UpResult
     from netlab.probes.path import PathRecord
     from netlab.probes.result import ProbeResult, SuiteResult
     from netlab.probes.runner import Progress as ProbeProgress
+    from netlab.stages.apply import Progress
     from netlab.views.plot import FlowPlot
+
+
+def __getattr__(name: str) -> object:
+    """``netlab.api.UpResult``, imported with the pipeline only when asked for."""
+    if name == "UpResult":
+        from netlab.pipeline import UpResult
+
+        return UpResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Lab:
@@ -75,14 +84,20 @@ class Lab:
         (:data:`netlab.naming.LAB_NAME`: at most 24 characters) or fails with the same error, at the file's
         ``name:`` line.
         """
+        from netlab import pipeline
+
         built = pipeline.build(ref, name_suffix)
         return cls(built.topology, built.resolved, built.path, built.text, store)
 
     def plan(self) -> Plan:
+        from netlab.stages import plan as plan_stage
+
         return plan_stage.plan(self.resolved)
 
     def check_requirements(self) -> None:
         """Raise :class:`MissingFeatures` (exit 4) if this kernel lacks something the lab needs."""
+        from netlab import pipeline
+
         pipeline.check_requirements(self.topology)
 
     def up(self, progress: Progress | None = None, recreate: bool = False,
@@ -92,6 +107,8 @@ class Lab:
         If it is up from a different content, raise unless ``recreate`` (then down, then up). Before
         anything is created, every kernel feature the lab needs is checked for real.
         """
+        from netlab import pipeline
+
         return pipeline.up(pipeline.Built(self.topology, self.resolved, self.path, self.text), self.store,
                            progress, recreate, part)
 
@@ -213,6 +230,8 @@ def exec_in(lab: str, node: str, argv: list[str], capture: bool = True,
         raise InvalidInput(message=f"lab {lab} has no node {node!r}\n    hint: its nodes: {nodes}")
     fd = os.open(netns_path(netns), os.O_RDONLY | os.O_CLOEXEC)
     try:
+        from netlab.kernel.nodeinit import run_in_netns
+
         return run_in_netns(fd, argv, capture=capture)
     except FileNotFoundError:
         from netlab.kernel.tools import install_hint

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 
 def catalog_dir() -> Path:
     packaged = Path(__file__).parent / "topologies"
@@ -46,6 +44,8 @@ def summary(path: Path) -> dict[str, object]:
     the caller's to check (netlab.naming), since it becomes a state path; it is None when the file is not
     a mapping at all.
     """
+    import yaml
+
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
@@ -57,3 +57,4 @@ def summary(path: Path) -> dict[str, object]:
     return {"name": data.get("name", path.stem), "file": str(path),
             "summary": description.splitlines()[0] if description else "",
             "description": description, "requires": list(requires) if isinstance(requires, list) else []}
+

@@ -11,8 +11,6 @@ table says so.
 from __future__ import annotations
 
 import argparse
-import ctypes.util
-import importlib.metadata
 import os
 import sys
 from typing import Any
@@ -30,11 +28,15 @@ def python_side() -> list[dict[str, Any]]:
                          ("pyroute2", "IPVS and the feature prober use it"),
                          ("pydantic", "topology validation")):
         try:
+            import importlib.metadata
+
             version = importlib.metadata.version(package)
             rows.append({"name": package, "available": True, "how": f"version {version}", "detail": ""})
         except importlib.metadata.PackageNotFoundError:
             rows.append({"name": package, "available": False, "how": f"not installed in {sys.executable}'s "
                          f"environment ({why})", "detail": f"pip install {package} (into netlab's environment)"})
+    import ctypes.util
+
     lib = ctypes.util.find_library("pcap")
     rows.append({"name": "libpcap", "available": lib is not None,
                  "how": f"found {lib}" if lib else "not found by the dynamic loader (capture filters are compiled "

@@ -17,14 +17,9 @@ from typing import TYPE_CHECKING
 from netlab.cli.common import console as _console
 from netlab.cli.common import lab_name as _lab_name
 from netlab.cli.common import print_json as _print_json
-from netlab.cli.doctor import cmd_doctor
 from netlab.cli.export import register as register_export
-from netlab.cli.nodes import cmd_exec, cmd_shell
-from netlab.cli.probes import cmd_probe, cmd_run
-from netlab.cli.status import cmd_status
 from netlab.cli.vagrant import register as register_vagrant
 from netlab.cli.views import add_verbs as add_view_verbs
-from netlab.cli.vm import cmd_vm
 from netlab.errors import InvalidInput, NetlabError
 
 if TYPE_CHECKING:
@@ -33,24 +28,25 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 
 
+def _lazy(ref: str) -> Handler:
+    """The handler ``"module:function"``, imported when its verb runs: building the parser for ``--help`` or
+    for one verb imports no other verb's module (``doctor`` alone imports ctypes and importlib.metadata)."""
+    def handler(args: argparse.Namespace) -> int:
+        import importlib
+
+        module, _, name = ref.partition(":")
+        code: int = getattr(importlib.import_module(module), name)(args)
+        return code
+
+    return handler
+
+
 # ------------------------------------------------------------------------------------------ verbs
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from netlab import catalog, requirements
-    from netlab.api import Lab
-    from netlab.features.registry import FEATURES
+    from netlab import listing
 
-    rows = []
-    for name in catalog.names():
-        row = catalog.summary(catalog.catalog_dir() / f"{name}.yml")
-        try:
-            # what the lab needs, derived the way `up` checks it (a LAN needs bridge, IPVS needs ip_vs, ...)
-            topology = Lab.load(name).topology
-            row["requires"] = [r.feature for r in requirements.derive(topology)]
-            row["tags"] = [t for f in FEATURES if f.tags is not None for t in f.tags(topology)]
-        except InvalidInput:
-            row["requires"] = ["(invalid: netlab validate " + name + ")"]
-        rows.append(row)
+    rows = listing.rows()
     if args.json:
         _print_json(rows)
         return 0
@@ -153,7 +149,6 @@ def _print_plan(plan: Plan, title: str) -> None:
 
 def cmd_down(args: argparse.Namespace) -> int:
     from netlab.api import down
-    from netlab.cli import multihost
     from netlab.multihost.orchestrate import recorded
 
     out = []
@@ -161,6 +156,8 @@ def cmd_down(args: argparse.Namespace) -> int:
     for ref in args.labs:
         name = _lab_name(ref)
         if recorded(name) is not None:  # spread over hosts from here: every host takes its part down
+            from netlab.cli import multihost
+
             cleaned, left = multihost.down_everywhere(name, args.json)
             failed |= bool(left)
             out.append({"lab": name, "hosts": cleaned, "not_cleaned": left})
@@ -178,11 +175,14 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from netlab.api import clean
-    from netlab.cli.multihost import down_everywhere
     from netlab.multihost.orchestrate import stale
 
     report = clean(all_labs=args.all)
-    spread = {lab: down_everywhere(lab, args.json) for lab in stale()}  # their controller died during `up`
+    spread: dict[str, tuple[list[str], list[str]]] = {}
+    for lab in stale():  # spread over hosts, and their controller died during `up`
+        from netlab.cli.multihost import down_everywhere
+
+        spread[lab] = down_everywhere(lab, args.json)
     if args.json:
         _print_json({"labs": list(report.labs), "removed": list(report.namespaces), "files": list(report.files),
                      "hosts": {lab: {"cleaned": done, "not_cleaned": left} for lab, (done, left) in spread.items()}})
@@ -255,18 +255,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("labs", nargs="+", metavar="LAB", help="lab name (or its topology file)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = verb("status", cmd_status, "labs that are up: nodes, interfaces, addresses (read from the kernel)")
+    p = verb("status", _lazy("netlab.cli.status:cmd_status"),
+             "labs that are up: nodes, interfaces, addresses (read from the kernel)")
     p.add_argument("lab", nargs="?", metavar="LAB", help="only this lab")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = verb("exec", cmd_exec, "run a command inside a node",
+    p = verb("exec", _lazy("netlab.cli.nodes:cmd_exec"),
+             "run a command inside a node",
              "Run a command inside a node (its network namespace, with /sys showing the node's interfaces). "
              "Exits with the command's exit code.")
     p.add_argument("lab", metavar="LAB")
     p.add_argument("node", metavar="NODE")
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="-- COMMAND", help="the command and its arguments")
 
-    p = verb("shell", cmd_shell, "an interactive shell inside a node; the prompt names lab and node")
+    p = verb("shell", _lazy("netlab.cli.nodes:cmd_shell"),
+             "an interactive shell inside a node; the prompt names lab and node")
     p.add_argument("lab", metavar="LAB")
     p.add_argument("node", metavar="NODE")
 
@@ -277,7 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="also take down every live lab")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
-    p = verb("doctor", cmd_doctor, "what this machine's kernel and tools can do, and which labs need what",
+    p = verb("doctor", _lazy("netlab.cli.doctor:cmd_doctor"),
+             "what this machine's kernel and tools can do, and which labs need what",
              "Check every feature netlab can use by really trying it in a throwaway namespace (never in the "
              "root namespace), the programs and Python packages it runs, and which full-kernel VM backends "
              "really boot here (booted once per boot of the host, then remembered): tables of what is "
@@ -294,13 +298,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--no-path", action="store_true", help="do not record where the probes' packets went "
                        "(for `netlab graph --path`; about 8%% of a probe run in the TCG VM, ~1 ms a probe on a host)")
 
-    p = verb("probe", cmd_probe, "run a lab's probes: a verdict per probe, expected vs observed",
+    p = verb("probe", _lazy("netlab.cli.probes:cmd_probe"),
+             "run a lab's probes: a verdict per probe, expected vs observed",
              "Run the probes declared in a lab's topology against the lab as it was brought up. Exit 0 if every "
              "probe passed, 1 if one failed, 2 for an unknown --only name, 3 if the lab is not up.")
     p.add_argument("lab", metavar="LAB", help="lab name (or its topology file)")
     probe_options(p)
 
-    p = verb("run", cmd_run, "up, probes, down in one command (for CI and grading)",
+    p = verb("run", _lazy("netlab.cli.probes:cmd_run"),
+             "up, probes, down in one command (for CI and grading)",
              "Bring a lab up, run its probes, take it down. Exit 0 only if every probe passed (1 if one failed, "
              "2 invalid input, 4 missing kernel feature). A lab that was already up is probed and left up.")
     p.add_argument("lab", metavar="LAB", help="catalog name or path to a topology file")
@@ -308,7 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hosts", metavar="INVENTORY", help="spread the lab over these hosts (as netlab up --hosts)")
     probe_options(p)
 
-    p = verb("vm", cmd_vm, "run a lab or any command inside a full-kernel VM (IPVS, GRE, IPIP, ...)",
+    p = verb("vm", _lazy("netlab.cli.vm:cmd_vm"),
+             "run a lab or any command inside a full-kernel VM (IPVS, GRE, IPIP, ...)",
              "Boot a full Linux kernel (Debian's user-mode-linux, or a Debian kernel under QEMU with KVM or "
              "TCG: the first that boots here), run one command inside, stream its output, and exit with its exit "
              "code. The guest sees this machine's files (read-only, except the current directory) and gets a "
@@ -334,12 +341,11 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(verb)  # netlab export: the lab as a bash script (netlab/cli/export.py)
     add_view_verbs(verb)  # netlab graph, netlab handout: pictures and pages of a lab (netlab/cli/views.py)
     register_vagrant(verb)  # netlab vagrant render|ci (netlab/cli/vagrant.py)
-    from netlab.features.base import load_hook
-    from netlab.features.registry import FEATURES
+    from netlab.features.manifest import ENTRIES, load_hook
 
-    for feature in FEATURES:  # a feature's own verbs (netlab exercise)
-        if feature.cli is not None:
-            load_hook(feature.cli)(verb)
+    for entry in ENTRIES:  # a feature's own verbs (netlab exercise)
+        if entry.cli is not None:
+            load_hook(entry.cli)(verb)
     return parser
 
 

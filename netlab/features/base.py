@@ -15,19 +15,21 @@ stable sort, so within a phase the core's actions come first, then each feature'
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from netlab.core.derived import DerivedSetting
-from netlab.core.diagnostics import Collector, LoadedFile, PathKey
-from netlab.core.facts import Addr, NodeFacts
-from netlab.core.requirement import Requirement
-from netlab.model.plan import Action
+from netlab.features.manifest import StatusPart, load_hook
 from netlab.model.resolved import ResolvedLab, ResolvedNode
-from netlab.model.topology import Endpoint, Node, Topology
+
+if TYPE_CHECKING:  # annotations only: what imports this module (a feature's kernel code) need not load them
+    from netlab.core.derived import DerivedSetting
+    from netlab.core.diagnostics import Collector, LoadedFile, PathKey
+    from netlab.core.facts import Addr, NodeFacts
+    from netlab.core.requirement import Requirement
+    from netlab.model.plan import Action
+    from netlab.model.topology import Endpoint, Node, Topology
 
 T = TypeVar("T")
 
@@ -105,19 +107,6 @@ class Executor(Protocol):
 
 
 @dataclass(frozen=True)
-class StatusPart:
-    """What ``netlab status`` shows of one feature in one node, read back from the kernel now."""
-
-    node: str
-    title: str
-    """``IPVS on director``."""
-    text: str
-    """The lines to print, laid out like the tool a learner knows (``ipvsadm -Ln --stats``, ``iptables-save -c``)."""
-    data: object
-    """The same as plain JSON data: ``netlab status --json`` has it at ``<feature>.<node>``."""
-
-
-@dataclass(frozen=True)
 class DiagramPart:
     """What a feature adds to a lab's diagram (netlab graph): roles of nodes and edges of its own."""
 
@@ -166,9 +155,6 @@ class Feature:
     # -- catalog and command line
     tags: Callable[[Topology], Iterable[str]] | None = None
     """Words ``netlab list`` shows for a lab that uses the feature (``exercise (arp, level 2)``)."""
-    cli: str | None = None
-    """function(verb) registering the feature's own verbs (``netlab exercise``); ``verb(name, handler, help,
-    description)`` is the CLI's, so a feature's verb gets ``--help`` and exit codes like every other."""
     # -- probes (pure)
     interfaces: Callable[[ResolvedLab, str], Iterable[tuple[str, tuple[str, ...]]]] | None = None
     """The interfaces the feature made in a node, with their addresses: probes look for the interface on a
@@ -179,28 +165,12 @@ class Feature:
     export: str | None = None
     """"module:function": function(action) -> list of shell lines that do what the action does with the plain
     tools (``ip``, ``ipvsadm``, ``iptables-restore``), for ``netlab export``; for the feature's action types."""
-    # -- apply and status (kernel): "module:function", imported on first use
+    # -- apply (kernel): "module:function", imported on first use. The hooks of the commands that must start
+    # fast (status, down, clean, a feature's verbs) are in its registry entry instead (netlab.features.manifest).
     encoders: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""
     executors: Mapping[type, str] = field(default_factory=dict)
     """Action type → function(executor, actions): everything that is not one rtnetlink message."""
-    teardown: str | None = None
-    """function(lab, run) -> list of what it removed: objects the feature made outside the lab's namespaces (a
-    cgroup), found again by names recomputed from lab and run. Called by ``down`` after the processes are gone."""
-    clean: str | None = None
-    """function(live: lab -> run) -> list of what it removed: the feature's objects of no live lab (``clean``)."""
-    leftovers: str | None = None
-    """function(lab) -> what of the lab's (any run) still exists outside the namespaces: the leak check after
-    ``down`` (netlab.pytest_plugin.leftovers)."""
-    status: str | None = None
-    """function(lab: ResolvedLab, netns_of: node -> namespace or None) -> list[StatusPart], for ``netlab status``."""
-
-
-def load_hook(ref: str) -> Callable[..., Any]:
-    """Import ``"package.module:function"`` (a kernel-side hook) on first use."""
-    module, _, name = ref.partition(":")
-    hook: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return hook
 
 
 def node_fields(features: Iterable[Feature], ctx: ResolveContext, name: str, node: Node) -> dict[str, object]:

@@ -1,8 +1,8 @@
-"""The one registration list: every feature netlab has, in the order the stages run their hooks.
+"""Every feature's hook table (``FEATURE``), in the order of :data:`netlab.features.manifest.ENTRIES`.
 
-Adding a feature: a package under netlab/features with a ``feature.py`` defining ``FEATURE``, its section in
-model/topology.py, its part in model/resolved.py, its actions in model/plan.py, and one line here. Nothing
-under stages/, cli/ or kernel/ changes (tests/unit/test_layers.py checks that those name no feature).
+What the stages loop over. Importing this module imports every feature's validate, resolve and plan code
+with its pydantic models: the pipeline needs them all (a feature the lab does not use still checks that the
+lab does not half-use it); the commands that need no stage use the manifest instead.
 
 Why not in ``netlab/features/__init__.py``: the model modules import feature types (``netlab.features.ipvs.model``),
 and a package ``__init__`` runs first on any such import; registering there would import every feature's
@@ -11,19 +11,20 @@ hooks, which import the model back, while the model is half-initialized.
 
 from __future__ import annotations
 
-from netlab.features.base import Feature
-from netlab.features.exercises.feature import FEATURE as EXERCISES
-from netlab.features.iptables.feature import FEATURE as IPTABLES
-from netlab.features.ipvs.feature import FEATURE as IPVS
-from netlab.features.isolation.feature import FEATURE as ISOLATION
-from netlab.features.limits.feature import FEATURE as LIMITS
-from netlab.features.services.feature import FEATURE as SERVICES
-from netlab.features.shaping.feature import FEATURE as SHAPING
-from netlab.features.stitches.feature import FEATURE as STITCHES
-from netlab.features.tunnels.feature import FEATURE as TUNNELS
+import importlib
 
-FEATURES: tuple[Feature, ...] = (TUNNELS, STITCHES, IPVS, IPTABLES, SHAPING, ISOLATION, SERVICES, LIMITS, EXERCISES)
-"""Order matters where a feature grows what a later one checks: tunnels add interfaces and addresses that IPVS
-checks (a real server reached over a tunnel) and routes see."""
+from netlab.features.base import Feature
+from netlab.features.manifest import ENTRIES
+
+
+def _feature(name: str) -> Feature:
+    table = importlib.import_module(f"netlab.features.{name}.feature").FEATURE
+    if not isinstance(table, Feature) or table.name != name:
+        raise TypeError(f"netlab/features/{name}/feature.py: FEATURE is not the Feature named {name!r}")
+    return table
+
+
+FEATURES: tuple[Feature, ...] = tuple(_feature(entry.name) for entry in ENTRIES)
+"""In manifest order (see there why the order matters)."""
 
 __all__ = ["FEATURES"]

@@ -15,6 +15,7 @@ namespace, stops it with the rest.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 
 from netlab.kernel.netns import setns
@@ -120,3 +121,14 @@ def enter_node(ns_fd: int, may_have_init: bool = True) -> bool:
     if "mnt" in names:
         os.chdir("/")
     return "pid" in names
+
+
+def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False, env: dict[str, str] | None = None,
+                 may_have_init: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` inside a namespace (as ``ip netns exec`` would, /sys included); wait for it."""
+    from netlab.kernel.netns import enter_for_exec
+
+    full, preexec = exec_argv(ns_fd, argv, enter_for_exec, may_have_init)  # a node with an init: nsenter into it
+    return subprocess.run(full, preexec_fn=preexec, text=True, env=env,
+                          stdout=subprocess.PIPE if capture else None,
+                          stderr=subprocess.STDOUT if capture else None, check=False)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netlab.core.derived import DerivedSetting
-from netlab.features.iptables.rules import ResolvedTable
-from netlab.features.ipvs.derive import ResolvedService
-from netlab.features.services.model import ServiceSpec
-from netlab.features.tunnels.resolve import ResolvedOverlay
+from netlab.features.iptables.resolved import ResolvedTable
+from netlab.features.ipvs.resolved import ResolvedService
+from netlab.features.services.spec import ServiceSpec
+from netlab.features.tunnels.resolved import ResolvedOverlay
 from netlab.model.plan import CreateStitch, SetLimits, SetQdisc, StartInit
 
 

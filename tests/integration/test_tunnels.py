@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from netlab.stages.apply import run_in_netns
+from netlab.kernel.nodeinit import run_in_netns
 from tests.helpers import REPO, netlab, run_results, running
 
 pytestmark = pytest.mark.root

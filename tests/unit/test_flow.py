@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from netlab.features.services.export import commands, equivalent
-from netlab.features.services.model import ServiceSpec
 from netlab.features.services.server import Server, listen
+from netlab.features.services.spec import ServiceSpec
 from netlab.model.plan import StartService
 from netlab.probes.flowstats import (
     TCP_INFO_LEN,

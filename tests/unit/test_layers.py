@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2] / "netlab"
 FACADE = "netlab"  # netlab/__init__.py imports lazily (by name, on first attribute access): not an edge
-FEATURE_INTERFACE = {"netlab.features", "netlab.features.base", "netlab.features.registry"}
+FEATURE_INTERFACE = {"netlab.features", "netlab.features.base", "netlab.features.manifest", "netlab.features.registry"}
 
 
 @cache

@@ -31,5 +31,4 @@ FEATURE = Feature(
     check=check,
     resolve=resolve,
     tags=tags,
-    cli="netlab.features.exercises.cli:register",
 )

@@ -59,5 +59,4 @@ FEATURE = Feature(
     plan=plan,
     executors={LoadIptables: "netlab.features.iptables.kernel:apply"},
     export="netlab.features.iptables.export:commands",
-    status="netlab.features.iptables.status:sections",
 )

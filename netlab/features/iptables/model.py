@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+from netlab.features.iptables.resolved import TABLE_ORDER
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
@@ -62,5 +64,3 @@ class Iptables(_Model):
         """The tables the node sets, in the order netlab loads them (that of ``iptables-save``)."""
         return [(name, t) for name in TABLE_ORDER if (t := getattr(self, name, None)) is not None]
 
-
-TABLE_ORDER = ("raw", "mangle", "nat", "filter", "security")

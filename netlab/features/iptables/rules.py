@@ -19,9 +19,9 @@ import difflib
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from netlab.features.iptables.model import TABLE_ORDER, Iptables, NamedRule
+from netlab.features.iptables.model import Iptables, NamedRule
+from netlab.features.iptables.resolved import TABLE_ORDER, ResolvedRule, ResolvedTable
 from netlab.ownership import RULE_COMMENT_PREFIX as COMMENT_PREFIX
 
 BUILTIN_CHAINS: dict[str, tuple[str, ...]] = {
@@ -165,29 +165,6 @@ def rule_problem(table: str, rule: str, declared: set[str]) -> tuple[str, str | 
         if target in ("NOTRACK", "CT") and table != "raw":
             return f"{target} works only in the raw table", None
     return None
-
-
-@dataclass(frozen=True)
-class ResolvedRule:
-    """A rule as it is loaded, with where it came from."""
-
-    table: str
-    text: str
-    """The line in the payload, netlab's comment included."""
-    written: str
-    """As the topology wrote it."""
-    name: str | None
-    origin: str
-    """``lab.yml:31`` (or the data path when the line is unknown)."""
-
-
-@dataclass(frozen=True)
-class ResolvedTable:
-    name: str
-    policies: tuple[tuple[str, str], ...]
-    """Every built-in chain of the table with its policy."""
-    chains: tuple[str, ...]
-    rules: tuple[ResolvedRule, ...]
 
 
 def comment_of(lab: str, name: str | None) -> str:

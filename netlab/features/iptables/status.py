@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from netlab.core.codec import to_data
-from netlab.features.base import StatusPart
 from netlab.features.iptables.kernel import ChainPolicy, RuleCounter, parse_save, save_argv
-from netlab.features.iptables.model import TABLE_ORDER
+from netlab.features.iptables.resolved import TABLE_ORDER
+from netlab.features.manifest import StatusPart
 from netlab.model.resolved import ResolvedLab
 
 

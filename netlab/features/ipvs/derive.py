@@ -12,31 +12,12 @@ relies on that), and the derived one is then reported as overridden.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 
 from netlab.core.derived import DerivedSetting, SettingKind
 from netlab.features.ipvs.model import VirtualService
-from netlab.model.plan import IpvsDest  # one type for a real server, resolved and planned
+from netlab.features.ipvs.resolved import ResolvedService
+from netlab.model.plan import IpvsDest
 from netlab.model.topology import Topology
-
-IP_VS_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
-FWD_METHODS = {"nat": 0, "tun": 2, "dr": 3}  # IP_VS_CONN_F_MASQ, _TUNNEL, _DROUTE
-
-
-@dataclass(frozen=True)
-class ResolvedService:
-    name: str
-    director: str
-    family: int
-    protocol: str
-    vip: str | None
-    port: int
-    fwmark: int | None
-    scheduler: str
-    persistence: int | None
-    flags: tuple[str, ...]
-    dests: tuple[IpvsDest, ...]
-
 
 Interfaces = dict[str, list[tuple[str, tuple[str, ...]]]]
 """node → [(ifname, addresses with prefix)], in order."""

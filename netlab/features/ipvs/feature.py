@@ -117,5 +117,4 @@ FEATURE = Feature(
     diagram=diagram,
     executors={AddIpvsService: "netlab.features.ipvs.kernel:apply"},
     export="netlab.features.ipvs.export:commands",
-    status="netlab.features.ipvs.status:sections",
 )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from netlab.errors import ApplyError
 from netlab.features.base import Executor
-from netlab.features.ipvs.derive import FWD_METHODS, IP_VS_PROTOCOLS
+from netlab.features.ipvs.resolved import FWD_METHODS, IP_VS_PROTOCOLS
 from netlab.model.plan import AddIpvsService
 
 IP_VS_SVC_F_PERSISTENT = 0x0001

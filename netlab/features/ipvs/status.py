@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from netlab.core.codec import to_data
-from netlab.features.base import StatusPart
 from netlab.features.ipvs.kernel import ServiceStats
+from netlab.features.manifest import StatusPart
 from netlab.kernel.netns import inside
 from netlab.model.resolved import ResolvedLab
 

@@ -50,8 +50,4 @@ FEATURE = Feature(
     diagram=diagram,
     executors={SetLimits: "netlab.features.limits.kernel:apply"},
     export="netlab.features.limits.export:commands",
-    teardown="netlab.features.limits.kernel:teardown",
-    clean="netlab.features.limits.kernel:clean",
-    leftovers="netlab.features.limits.kernel:leftovers",
-    status="netlab.features.limits.status:sections",
 )

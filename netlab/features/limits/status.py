@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from netlab.features.base import StatusPart
 from netlab.features.limits.kernel import lab_dirs
+from netlab.features.manifest import StatusPart
 from netlab.model.resolved import ResolvedLab
 
 FILES = ("cpu.max", "memory.max", "memory.current", "pids.max", "pids.current", "cgroup.procs")

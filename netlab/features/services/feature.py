@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from netlab.features.base import CheckContext, Feature, PlanContext, ResolveContext
 from netlab.features.services.checks import check_services
-from netlab.features.services.model import ServiceSpec
+from netlab.features.services.model import spec_of
 from netlab.model.plan import Action, StartService
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Node
@@ -23,7 +23,7 @@ def check(ctx: CheckContext) -> None:
 
 
 def resolve_node(ctx: ResolveContext, name: str, node: Node) -> Mapping[str, object]:
-    return {"services": tuple(ServiceSpec.from_model(name, svc) for svc in node.services)}
+    return {"services": tuple(spec_of(name, svc) for svc in node.services)}
 
 
 def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:

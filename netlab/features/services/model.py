@@ -6,10 +6,11 @@ validate`` must stay fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from netlab.features.services.spec import ServiceSpec
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -84,27 +85,10 @@ def service_protocol(kind: str) -> str:
     return "udp" if kind == "udp-echo" else "tcp"
 
 
-@dataclass(frozen=True)
-class ServiceSpec:
-    """A service after resolve: every default filled in. Plain data, so it goes into the plan and state."""
-
-    node: str
-    name: str
-    kind: str
-    protocol: str
-    address: str
-    port: int
-    body: str
-
-    @staticmethod
-    def from_model(node: str, service: AnyService) -> ServiceSpec:
-        body = service.body if isinstance(service, HttpService) and service.body is not None else f"{node}\n"
-        address = service.address or "0.0.0.0"
-        return ServiceSpec(node=node, name=service_name(service), kind=service.kind,
-                           protocol=service_protocol(service.kind), address=address, port=service.port,
-                           body=body if service.kind == "http" else "")
-
-    def describe(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address else self.address
-        what = self.kind if self.name == self.kind else f"{self.name} ({self.kind})"
-        return f"service {what} on {self.protocol} {host}:{self.port} in {self.node}"
+def spec_of(node: str, service: AnyService) -> ServiceSpec:
+    """The resolved form of ``service`` in ``node``: every default filled in."""
+    body = service.body if isinstance(service, HttpService) and service.body is not None else f"{node}\n"
+    address = service.address or "0.0.0.0"
+    return ServiceSpec(node=node, name=service_name(service), kind=service.kind,
+                       protocol=service_protocol(service.kind), address=address, port=service.port,
+                       body=body if service.kind == "http" else "")

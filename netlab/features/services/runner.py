@@ -29,7 +29,7 @@ from typing import NoReturn
 from netlab import paths
 from netlab.errors import ApplyError
 from netlab.features.base import Executor
-from netlab.features.services.model import ServiceSpec
+from netlab.features.services.spec import ServiceSpec
 from netlab.kernel.nodeinit import enter_node, outer_pid
 from netlab.kernel.report import read_report
 from netlab.model.plan import StartService

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from netlab.features.services.model import ServiceSpec
+from netlab.features.services.spec import ServiceSpec
 
 IP_FREEBIND = 15
 IPV6_FREEBIND = 78
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pydantic import TypeAdapter, ValidationError
 
-    from netlab.features.services.model import SERVICE_KINDS, Service
+    from netlab.features.services.model import SERVICE_KINDS, Service, spec_of
 
     parser = argparse.ArgumentParser(
         prog="python3 -m netlab.features.services.server",
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         service = TypeAdapter(Service).validate_python({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:
         parser.error("; ".join(f"--{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors()))
-    spec = ServiceSpec.from_model(args.node, service)
+    spec = spec_of(args.node, service)
     try:
         sock = listen(spec)
         out = os.open(args.log or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o644) \

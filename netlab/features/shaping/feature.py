@@ -60,5 +60,4 @@ FEATURE = Feature(
     diagram=diagram,
     executors={SetQdisc: "netlab.features.shaping.kernel:apply"},
     export="netlab.features.shaping.export:commands",
-    cli="netlab.features.shaping.cli:register",
 )

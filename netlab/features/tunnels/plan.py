@@ -7,7 +7,7 @@ exists), ``up`` with the bridge as master for ports, then the addresses.
 
 from __future__ import annotations
 
-from netlab.features.tunnels.resolve import ResolvedOverlay
+from netlab.features.tunnels.resolved import ResolvedOverlay
 from netlab.model.plan import (
     Action,
     AddAddress,

@@ -1,0 +1,29 @@
+"""What the IPVS feature adds to a resolved lab: plain frozen dataclasses, the state's types.
+
+Why a module of their own: the state file holds them, and the commands that only read state (``down``,
+``status``) must not import the pydantic models that :mod:`.derive` needs to compute them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from netlab.model.plan import IpvsDest  # one type for a real server, resolved and planned
+
+IP_VS_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
+FWD_METHODS = {"nat": 0, "tun": 2, "dr": 3}  # IP_VS_CONN_F_MASQ, _TUNNEL, _DROUTE
+
+
+@dataclass(frozen=True)
+class ResolvedService:
+    name: str
+    director: str
+    family: int
+    protocol: str
+    vip: str | None
+    port: int
+    fwmark: int | None
+    scheduler: str
+    persistence: int | None
+    flags: tuple[str, ...]
+    dests: tuple[IpvsDest, ...]

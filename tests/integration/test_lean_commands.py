@@ -1,0 +1,56 @@
+"""``down``, ``status``, ``exec`` and ``clean`` of a lab that is really up import neither pydantic nor scapy.
+
+The unit test tests/unit/test_lean_imports.py checks what those verbs import before they need root; this one
+runs them as processes on a lab that is up, through their whole work (state read, kernel read or removal),
+and checks what they imported at exit -- so a lazy import that a later code path undoes is caught.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import catalog_copy, netlab
+
+pytestmark = pytest.mark.root
+
+HEAVY = ("pydantic", "scapy", "netlab.model.topology", "netlab.features.registry", "netlab.pipeline")
+HARNESS = """
+import atexit, json, sys
+atexit.register(lambda: sys.stderr.write("HEAVY " + json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))
+from netlab.cli.main import main
+sys.exit(main({argv!r}))
+"""
+
+
+def _run(*argv: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    code = HARNESS.format(heavy=HEAVY, argv=list(argv))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    marker = done.stderr.rsplit("HEAVY ", 1)
+    assert len(marker) == 2, done.stderr
+    return done, list(json.loads(marker[1]))
+
+
+def test_the_commands_of_a_lab_that_is_up_import_no_model(tmp_path: Path) -> None:
+    path = catalog_copy(tmp_path, "routed", "lean-cmds")
+    up = netlab("up", str(path))
+    assert up.returncode == 0, up.stderr
+    try:
+        for argv in (("status",), ("status", "lean-cmds"), ("status", "lean-cmds", "--json"),
+                     ("exec", "lean-cmds", "client", "--", "ping", "-c1", "-W2", "10.0.2.10")):
+            done, heavy = _run(*argv)
+            assert done.returncode == 0, (argv, done.stdout, done.stderr)
+            assert heavy == [], argv
+        status = json.loads(_run("status", "lean-cmds", "--json")[0].stdout)
+        assert status  # the lab's nodes, read back
+        done, heavy = _run("down", "lean-cmds")
+        assert done.returncode == 0 and "removed 3 namespaces" in done.stdout, done.stdout + done.stderr
+        assert heavy == []
+    finally:
+        netlab("down", "lean-cmds")
+    done, heavy = _run("clean")
+    assert done.returncode == 0 and heavy == []

@@ -1,0 +1,50 @@
+"""The commands that must start fast import neither pydantic nor scapy (issue [speed]).
+
+``--help``, ``--version``, ``list``, ``down``, ``clean``, ``status``, ``exec`` need no topology model: the
+models (pydantic, ≈ 0.1 s) and every feature's validate/resolve code (≈ 0.2 s more) are for ``up`` and
+``validate``. Each case runs in a fresh interpreter, since this test process has imported everything.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("pydantic", "scapy", "netlab.model.topology", "netlab.features.registry", "netlab.pipeline")
+
+HARNESS = """
+import json, sys
+{body}
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def _heavy_after(body: str) -> list[str]:
+    code = HARNESS.format(body=body, heavy=HEAVY)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return list(json.loads(out.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["list", "--json"], ["list"], ["down", "--help"],
+                                  ["status", "--help"], ["exercise", "--help"]])
+def test_a_light_verb_imports_no_model(argv: list[str]) -> None:
+    body = ("from netlab.cli.main import main\nimport contextlib, io\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        main({argv!r})\n"
+            "    except SystemExit:\n        pass")
+    assert _heavy_after(body) == []
+
+
+def test_what_down_clean_status_and_exec_run_imports_no_model() -> None:
+    """What those verbs import before they touch the kernel (they need root to go further; the root test
+    tests/integration/test_lean_commands.py runs them on a lab that is up)."""
+    body = ("import netlab.api, netlab.removal, netlab.status, netlab.cli.status, netlab.cli.nodes, "
+            "netlab.stages.record, netlab.multihost.orchestrate")
+    assert _heavy_after(body) == []
+
+
+def test_up_still_imports_the_pipeline() -> None:
+    """The other side: the check above would pass trivially if the harness never saw an import."""
+    assert "pydantic" in _heavy_after("from netlab.api import Lab\nLab.load('routed')")
