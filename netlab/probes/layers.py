@@ -36,27 +36,29 @@ CORE = ("scapy.layers.l2", "scapy.layers.inet", "scapy.layers.inet6", "scapy.lay
 """Imported for any ``match``: what the catalog's labs dissect (tests/unit/test_probes_layers.py checks that
 every layer a catalog topology names is in these modules)."""
 
-MODULE_OF: dict[str, str] = {
-    **dict.fromkeys(("DNS", "DNSQR", "DNSRR"), "scapy.layers.dns"),
-    **dict.fromkeys(("BOOTP", "DHCP"), "scapy.layers.dhcp"),
-    **dict.fromkeys(("HTTP", "HTTPRequest", "HTTPResponse"), "scapy.layers.http"),
-    **dict.fromkeys(("ESP", "AH"), "scapy.layers.ipsec"),
-    **dict.fromkeys(("PPP", "PPPoE", "PPPoED"), "scapy.layers.ppp"),
-    **dict.fromkeys(("IGMP",), "scapy.layers.igmp"),
-    **dict.fromkeys(("SCTP",), "scapy.layers.sctp"),
-    **dict.fromkeys(("NTPHeader",), "scapy.layers.ntp"),
-    **dict.fromkeys(("SNMP",), "scapy.layers.snmp"),
-    **dict.fromkeys(("TFTP",), "scapy.layers.tftp"),
-    **dict.fromkeys(("RIP", "RIPEntry"), "scapy.layers.rip"),
-    **dict.fromkeys(("VRRP", "VRRPv3"), "scapy.layers.vrrp"),
-    **dict.fromkeys(("HSRP",), "scapy.layers.hsrp"),
-    **dict.fromkeys(("L2TP",), "scapy.layers.l2tp"),
-    **dict.fromkeys(("RTP",), "scapy.layers.rtp"),
-    # contrib: not even part of scapy.all
-    **dict.fromkeys(("MPLS",), "scapy.contrib.mpls"),
-    **dict.fromkeys(("GENEVE",), "scapy.contrib.geneve"),
+LAYERS_OF: dict[str, tuple[str, ...]] = {
+    "scapy.layers.dns": ("DNS", "DNSQR", "DNSRR"),
+    "scapy.layers.dhcp": ("BOOTP", "DHCP"),
+    "scapy.layers.http": ("HTTP", "HTTPRequest", "HTTPResponse"),
+    "scapy.layers.ipsec": ("ESP", "AH"),
+    "scapy.layers.ppp": ("PPP", "PPPoE", "PPPoED"),
+    "scapy.layers.igmp": ("IGMP",),
+    "scapy.layers.sctp": ("SCTP",),
+    "scapy.layers.ntp": ("NTPHeader",),
+    "scapy.layers.snmp": ("SNMP",),
+    "scapy.layers.tftp": ("TFTP",),
+    "scapy.layers.rip": ("RIP", "RIPEntry"),
+    "scapy.layers.vrrp": ("VRRP", "VRRPv3"),
+    "scapy.layers.hsrp": ("HSRP",),
+    "scapy.layers.l2tp": ("L2TP",),
+    "scapy.layers.rtp": ("RTP",),
+    "scapy.contrib.mpls": ("MPLS",),  # contrib: not even part of scapy.all
+    "scapy.contrib.geneve": ("GENEVE",),
 }
-"""Layer name → the one scapy module that defines it, for layers a lab might name beyond :data:`CORE`."""
+"""The layers a lab might name beyond :data:`CORE`, by the one scapy module that defines them."""
+
+MODULE_OF = {name: module for module, names in LAYERS_OF.items() for name in names}
+"""Layer name → its module (:data:`LAYERS_OF` turned around)."""
 
 LAST_RESORT = "scapy.all"
 
@@ -91,7 +93,7 @@ def _find(modules: Iterable[ModuleType], name: str) -> type[Any] | None:
 def layer(name: str) -> type[Any]:
     """The scapy layer class called ``name``, its module imported (see the module docstring for which);
     ValueError if scapy has none."""
-    found = _find(core(), name)
+    found = _find((*core(), _import("scapy.packet")), name)  # scapy.packet: Raw, Padding
     if found is None and name in MODULE_OF:
         try:
             found = _find([importlib.import_module(MODULE_OF[name])], name)

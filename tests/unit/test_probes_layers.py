@@ -61,6 +61,17 @@ def test_every_catalog_match_key_resolves_in_the_core_modules_alone() -> None:
     assert set(got) == set(layers.CORE), "a catalog match key needs a module outside CORE"
 
 
+def test_the_common_layers_beyond_the_catalogs_need_no_scapy_all_either() -> None:
+    names = ["TCP", "UDP", "ICMP", "Dot1Q", "ICMPv6EchoRequest", "IPerror", "Raw", "Padding", "CookedLinux"]
+    got = fresh(f"""
+        import json, sys
+        from netlab.probes import layers
+        modules = [layers.layer(name).__module__ for name in {names!r}]
+        print(json.dumps([modules, "scapy.all" in sys.modules]))
+    """)
+    assert got[1] is False and set(got[0]) <= {*layers.CORE, "scapy.packet"}
+
+
 SAMPLE_FRAMES = """
     from scapy.layers.l2 import ARP, GRE, Dot1Q, Ether
     from scapy.layers.inet import ICMP, IP, TCP, UDP
