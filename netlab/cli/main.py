@@ -200,12 +200,9 @@ def cmd_clean(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from netlab.model.topology import Topology
+    from netlab.model.schema import topology_schema
 
-    schema = Topology.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "netlab topology"
-    _print_json(schema)
+    _print_json(topology_schema())
     return 0
 
 

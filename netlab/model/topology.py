@@ -47,7 +47,7 @@ def _empty_is_default(value: object) -> object:
 class Model(BaseModel):
     """Base: frozen, no unknown keys, field docs become the JSON Schema's descriptions."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Route(Model):

@@ -15,7 +15,7 @@ Seconds = Annotated[float, Field(gt=0, le=600)]
 class _Model(BaseModel):
     """Frozen, no unknown keys, field docs become JSON Schema descriptions; ``from`` accepted as ``from_``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def _one_or_many(value: object) -> object:

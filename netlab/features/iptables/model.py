@@ -10,7 +10,7 @@ from netlab.features.iptables.resolved import TABLE_ORDER
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _empty_is_default(value: object) -> object:

@@ -41,7 +41,7 @@ def memory_bytes(value: str | int) -> int:
 class Limits(BaseModel):
     """What a node's processes may use: CPU time, memory, number of processes (cgroup v2)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     cpu: str | float | None = None
     """CPU time: ``25%`` of one CPU, or a number of CPUs (``0.25``, ``2``) -- ``cpu.max``, as ``docker run --cpus``.

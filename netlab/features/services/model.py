@@ -18,7 +18,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 class _Model(BaseModel):
     """Frozen, no unknown keys, field docs become JSON Schema descriptions (as in the topology)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Service(_Model):

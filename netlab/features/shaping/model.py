@@ -16,7 +16,7 @@ class Shape(BaseModel):
     also limits the rate), else a token bucket (tbf) for a plain bottleneck. Both directions of a link: shape
     both ends."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     at: str
     """``node:interface`` whose outgoing packets are shaped (``router:eth1``)."""

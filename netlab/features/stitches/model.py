@@ -23,7 +23,7 @@ class Stitch(BaseModel):
     """A node's interface that is one end of a link to a node on another machine (VXLAN over that machine's
     network, from the host's own namespace)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     node: str
     """The node that gets the interface."""

@@ -32,7 +32,7 @@ IPVLAN_MODES = ("l2", "l3", "l3s")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class TunnelEnd(_Model):
