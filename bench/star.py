@@ -8,14 +8,16 @@ Method and fairness rules are in bench/README.md; the short version:
 
 * ``star``: N hosts on one LAN (a bridge in a namespace of its own), one IPv4 address each
   (/24 up to 253 hosts, wider as needed: /22 at 1000). ``chain``: N routers in a line, a /31 per
-  link, a default route from each router towards the first one. No IPv6 in either, so netlab turns
-  IPv6 off in every namespace; the baseline does the same.
+  link, a default route from each router towards the first one. No IPv6 in either, so netlab keeps
+  IPv6 silent (address generation mode none on every interface before it comes up, IPv6 off on the
+  bridge); the baseline does the same, the same way.
 * netlab is timed in-process through the Python API (``Lab.load`` separately, then ``up`` and
   ``down``) and as the user runs it (``python -m netlab up FILE`` / ``down NAME`` in a subprocess,
   interpreter start and imports included).
 * The baseline is one ``ip -batch`` for the namespaces and links (both veth ends created directly in
-  their namespaces) plus one ``nsenter --net=/run/netns/NAME ip -batch`` per namespace (IPv6 off,
-  links up, addresses, routes), two at a time; teardown is one ``ip -batch`` of ``netns del``.
+  their namespaces) plus one ``nsenter --net=/run/netns/NAME ip -batch`` per namespace (``addrgenmode
+  none`` and up for each link, addresses, routes), two at a time; teardown is one ``ip -batch`` of
+  ``netns del``.
 * Between measurements the script waits until the kernel has finished destroying the namespaces of
   the previous one (``ip netns del`` and ``netlab down`` only unmount; the kernel frees a namespace
   later, on a worker thread that would otherwise eat into the next measurement).
@@ -47,8 +49,9 @@ sys.path.insert(0, str(REPO))
 
 BASELINE_PREFIX = "nb"  # baseline namespaces: nb-<shape>-<node>; netlab's are nl-<lab>-<node>
 PARALLEL = 2  # per-namespace ip -batch processes at a time (the machine has 2 cores)
-DISABLE_IPV6 = ("echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
-                "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6 && exec ip -batch -")
+BRIDGE_IPV6_OFF = "echo 1 > /proc/sys/net/ipv6/conf/{}/disable_ipv6 && exec ip -batch -"
+"""What netlab does to a bridge (netlab.kernel.proc.bridge_ipv6_off): addrgenmode none does not stop the MLD
+report of its ff02::6a (all-snoopers) join, IPv6 off does; one /proc write per bridge, not per namespace."""
 
 
 # ------------------------------------------------------------------------------------------ shapes
@@ -65,8 +68,17 @@ class Shape:
     """Root-namespace ``ip -batch`` lines after the ``netns add`` lines (``{p}`` = baseline prefix)."""
     per_ns: dict[str, list[str]] = field(default_factory=dict)
     """``ip -batch`` lines to run inside each namespace."""
+    bridges: dict[str, str] = field(default_factory=dict)
+    """Namespace → its bridge, whose IPv6 is turned off before that namespace's lines run."""
     probe: tuple[str, str] = ("", "")
     """(node, address) for a ping after ``up`` that shows the build works."""
+
+
+def up_lines(ifname: str, master: str = "") -> list[str]:
+    """An interface up as netlab brings one up in a lab without IPv6: address generation mode none first (no
+    link-local address, hence no DAD, router solicitation or MLD report), in a command of its own, since
+    ``link set X addrgenmode none up`` sets the flags first (netlab.kernel.rtnl.no_link_local)."""
+    return [f"link set {ifname} addrgenmode none", f"link set {ifname}{master} up"]
 
 
 def star(n: int) -> Shape:
@@ -82,8 +94,11 @@ def star(n: int) -> Shape:
     shape.links.append("link add br0 netns {p}-lan type bridge")
     for i in range(1, n + 1):
         shape.links.append(f"link add eth0 netns {{p}}-h{i} type veth peer name h{i} netns {{p}}-lan")
-        shape.per_ns[f"h{i}"] = ["link set lo up", "link set eth0 up", f"addr add {addr[i - 1]} dev eth0"]
-    shape.per_ns["lan"] = ["link set br0 up"] + [f"link set h{i} master br0 up" for i in range(1, n + 1)]
+        shape.per_ns[f"h{i}"] = ["link set lo up", *up_lines("eth0"), f"addr add {addr[i - 1]} dev eth0"]
+    shape.per_ns["lan"] = ["link set br0 up"]
+    for i in range(1, n + 1):
+        shape.per_ns["lan"] += up_lines(f"h{i}", " master br0")
+    shape.bridges["lan"] = "br0"
     shape.probe = ("h1", addr[-1].split("/")[0])
     return shape
 
@@ -105,8 +120,8 @@ def chain(n: int) -> Shape:
         lif = "eth0" if k == 0 else "eth1"
         lines.append(f"  - {{a: {{node: {left}, address: {a}/31}}, b: {{node: {right}, address: {b}/31}}}}")
         shape.links.append(f"link add {lif} netns {{p}}-{left} type veth peer name eth0 netns {{p}}-{right}")
-        shape.per_ns[left] += [f"link set {lif} up", f"addr add {a}/31 dev {lif}"]
-        shape.per_ns[right] += ["link set eth0 up", f"addr add {b}/31 dev eth0"]
+        shape.per_ns[left] += [*up_lines(lif), f"addr add {a}/31 dev {lif}"]
+        shape.per_ns[right] += [*up_lines("eth0"), f"addr add {b}/31 dev eth0"]
     for k in range(n - 1):  # routes after every address of the node is in place
         shape.per_ns[f"r{k + 2}"].append(f"route add default via {base + 2 * k}")
     shape.yaml = "\n".join(lines) + "\n"
@@ -200,14 +215,15 @@ class Baseline:
             raise RuntimeError(f"baseline namespaces already exist (not ours to remove): {taken[:5]}")
         root = [f"netns add {n}" for n in self.names] + [line.format(p=self.prefix) for line in self.shape.links]
         root_text = "\n".join(root) + "\n"
-        jobs = [(f"/run/netns/{self.prefix}-{ns}", "\n".join(lines) + "\n")
+        jobs = [(f"/run/netns/{self.prefix}-{ns}", self.shape.bridges.get(ns, ""), "\n".join(lines) + "\n")
                 for ns, lines in self.shape.per_ns.items()]
         self.made = list(self.names)  # from here on, ours to remove (ip -batch may stop half-way)
 
-        def inside(job: tuple[str, str]) -> subprocess.CompletedProcess[str]:
-            path, text = job
-            return subprocess.run(["nsenter", f"--net={path}", "sh", "-c", DISABLE_IPV6], input=text,
-                                  capture_output=True, text=True, check=False)
+        def inside(job: tuple[str, str, str]) -> subprocess.CompletedProcess[str]:
+            path, bridge, text = job
+            argv = ["sh", "-c", BRIDGE_IPV6_OFF.format(bridge)] if bridge else ["ip", "-batch", "-"]
+            return subprocess.run(["nsenter", f"--net={path}", *argv], input=text, capture_output=True, text=True,
+                                  check=False)
 
         start = time.perf_counter()
         first = subprocess.run(["ip", "-batch", "-"], input=root_text, capture_output=True, text=True,
@@ -251,6 +267,7 @@ def median(xs: list[float]) -> float:
 def bench_size(shape_name: str, n: int, repeat: int, workdir: Path, check: bool, gap: float,
                log: Callable[[str], None]) -> dict[str, object]:
     from netlab.api import Lab, down
+    from netlab.naming import netns_name
 
     shape = SHAPES[shape_name](n)
     topo = workdir / f"{shape.lab}-{n}.yml"
@@ -275,7 +292,7 @@ def bench_size(shape_name: str, n: int, repeat: int, workdir: Path, check: bool,
             lab_up = True
             lab.up()
             samples["up_api"].append(time.perf_counter() - t)
-            if check and r == 0 and not ping(f"nl-{shape.lab}-{shape.probe[0]}", shape.probe[1]):
+            if check and r == 0 and not ping(netns_name(shape.lab, shape.probe[0]), shape.probe[1]):
                 log(f"  warning: netlab {shape_name} N={n}: ping {shape.probe} failed")
             t = time.perf_counter()
             down(shape.lab)

@@ -2,16 +2,33 @@
 
 Why plain ``os.open``/``os.write``: Python's text-mode ``open()`` adds buffering, an fstat and an isatty ioctl,
 ≈ 0.1 ms per file, which at two IPv6 sysctls per namespace is 0.2 s of a thousand-node ``up``.
+
+Why a lab without IPv6 writes nothing here (it once wrote ``net.ipv6.conf.{all,default}.disable_ipv6``): every
+namespace registers its own /proc/sys/net entries, and the kernel's lookup of a path under it walks past every
+other namespace's, so one open costs O(namespaces) and a lab's O(namespaces²): at 3000 namespaces about half
+of ``up``'s CPU time went to that open. Such a lab keeps IPv6 on and silent instead, with one netlink
+message per interface (:func:`netlab.kernel.rtnl.no_link_local`). A lab with IPv6 still writes two files per
+namespace (:func:`ipv6_without_dad`): DAD is a per-namespace default that only /proc/sys sets (netlink sets an
+interface's IPv6 token and address generation mode, nothing else).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
-IPV6_ALL = "/proc/sys/net/ipv6/conf/all/disable_ipv6"
-IPV6_DEFAULT = "/proc/sys/net/ipv6/conf/default/disable_ipv6"
+__all__ = [
+    "bridge_ipv6_off",
+    "ipv6_set_by_sysctls",
+    "ipv6_without_dad",
+    "later_interfaces_ipv6_off",
+    "silent_namespaces",
+    "sysctl_path",
+    "write_proc",
+]
 
-__all__ = ["disable_ipv6", "ipv6_without_dad", "sysctl_path", "write_proc"]
+IPV6_OWN_KEYS = ("disable_ipv6", "addr_gen_mode")
+"""The per-interface IPv6 sysctls that decide whether an interface gets a link-local address."""
 
 
 def write_proc(path: str, value: str) -> None:
@@ -27,24 +44,72 @@ def write_proc(path: str, value: str) -> None:
         os.close(fd)
 
 
-def disable_ipv6() -> None:
-    """Turn IPv6 off in the current namespace, for ``lo`` and every interface made after.
+def ipv6_set_by_sysctls(keys: Iterable[str]) -> frozenset[str]:
+    """The interfaces of a namespace whose IPv6 the lab's own sysctls set, from the keys it writes there:
+    ``net.ipv6.conf.<ifname|all>.disable_ipv6`` or ``.addr_gen_mode``; ``"all"`` in the answer stands for
+    every interface (writing ``all`` sets every interface that exists, and they all do when sysctls are
+    written). ``default`` is not counted: it concerns interfaces made later, and there are none.
 
-    Writing ``all`` also sets ``default`` on current kernels, so the second write is skipped when
-    ``default`` already reads 1: each write takes the RTNL lock (with two threads making
-    namespaces, a busy lock makes the write spin), and at a thousand namespaces it is worth it.
+    Why: in a lab without IPv6, apply keeps IPv6 silent by giving every interface it brings up address
+    generation mode none (:func:`netlab.kernel.rtnl.no_link_local`); on an interface whose IPv6 the user
+    configured, that would overrule them (``ipv6.disable_ipv6: 0`` asks for IPv6, link-local included;
+    ``ipv6.addr_gen_mode: 3`` for random link-local addresses), so apply and ``netlab export`` both leave
+    those interfaces to the kernel's default and the user's sysctls.
+    """
+    out: set[str] = set()
+    for key in keys:
+        head, _, leaf = key.rpartition(".")
+        if leaf in IPV6_OWN_KEYS and head.startswith("net.ipv6.conf."):
+            ifname = head[len("net.ipv6.conf."):]
+            if ifname != "default":
+                out.add(ifname)
+    return frozenset(out)
+
+
+def silent_namespaces(without_ipv6: Iterable[str], sysctls: Iterable[tuple[str, str]],
+                      bridges: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
+    """Each namespace of a lab without IPv6 → its interfaces that do not get address generation mode none: those
+    whose IPv6 the lab's sysctls set (:func:`ipv6_set_by_sysctls`, ``"all"`` for every one) and its bridges,
+    whose IPv6 is off instead (:func:`bridge_ipv6_off`). ``sysctls`` and ``bridges`` are (namespace, key or
+    name) pairs of the whole plan. One rule for apply and ``netlab export``, so the script builds what ``up``
+    builds."""
+    keys: dict[str, list[str]] = {}
+    for netns, key in sysctls:
+        keys.setdefault(netns, []).append(key)
+    for netns, name in bridges:  # the key bridge_ipv6_off writes
+        keys.setdefault(netns, []).append(f"net.ipv6.conf.{name}.disable_ipv6")
+    return {netns: ipv6_set_by_sysctls(keys.get(netns, ())) for netns in without_ipv6}
+
+
+def bridge_ipv6_off(name: str) -> None:
+    """IPv6 off on bridge ``name`` of the current namespace (``net.ipv6.conf.<name>.disable_ipv6``), made and not up.
+
+    Why a bridge gets the /proc write the other interfaces are spared: with multicast snooping on (the default,
+    which a lab's IPv4 multicast relies on), a bridge joins the all-snoopers group ff02::6a as it comes up, and
+    MLD reports that join even with no link-local address -- from ``::`` (measured on 6.18: four reports from
+    each bridge, flooded to every port). Address generation mode none cannot stop that; disabling IPv6 on the
+    bridge does, and a lab has one bridge per LAN, not one per namespace. A kernel without IPv6 has nothing to
+    turn off.
     """
     try:
-        write_proc(IPV6_ALL, "1")
+        write_proc(sysctl_path(f"net.ipv6.conf.{name}.disable_ipv6"), "1")
     except FileNotFoundError:
-        return  # kernel without IPv6: nothing to turn off
-    fd = os.open(IPV6_DEFAULT, os.O_RDONLY | os.O_CLOEXEC)
+        pass
+
+
+def later_interfaces_ipv6_off() -> None:
+    """IPv6 off for every interface made in the current namespace from now on (``default.disable_ipv6``).
+
+    Why, and only where a lab runs its own commands: an interface a command makes (``ip link add vxlan1 ...``
+    in an exercise) never passes through apply's ``LinkUp``, so address generation mode none cannot reach it,
+    and it would announce itself (DAD, router solicitations, a bridge's MLD) as no interface did while
+    netlab turned IPv6 off everywhere. One /proc write in those namespaces keeps that promise; the others,
+    nearly all of a large lab, are spared it. A kernel without IPv6 has nothing to turn off.
+    """
     try:
-        if os.read(fd, 1) == b"1":
-            return
-    finally:
-        os.close(fd)
-    write_proc(IPV6_DEFAULT, "1")
+        write_proc("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1")
+    except FileNotFoundError:
+        pass
 
 
 def ipv6_without_dad() -> None:

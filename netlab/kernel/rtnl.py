@@ -65,6 +65,7 @@ Message = tuple[bytes, int, int]
 :meth:`netlab.kernel.netlink.RtnlSocket.request_many` takes (it adds NLM_F_REQUEST | NLM_F_ACK)."""
 
 # <linux/rtnetlink.h>
+RTM_SETLINK = 19
 RTM_NEWADDR = 20
 RTM_NEWROUTE = 24
 RT_TABLE_MAIN = 254
@@ -79,6 +80,10 @@ IFA_F_NODAD = 0x02
 IFA_F_PERMANENT = 0x80
 # <linux/if_link.h>
 IFLA_LINK = 5
+IFLA_AF_SPEC = 26
+IFLA_INET6_ADDR_GEN_MODE = 8
+"""Inside IFLA_AF_SPEC → AF_INET6 (<linux/if_link.h>): a u8, one of the ``IN6_ADDR_GEN_MODE_*``."""
+IN6_ADDR_GEN_MODE_NONE = 1
 IFLA_VXLAN_ID, IFLA_VXLAN_GROUP, IFLA_VXLAN_LOCAL, IFLA_VXLAN_TTL, IFLA_VXLAN_PORT = 1, 2, 4, 5, 15
 IFLA_MACVLAN_MODE = 1
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
@@ -135,6 +140,26 @@ def link_up(index: int, name: str, alias: str, master_index: int | None) -> Mess
     if master_index:
         attrs += nla_u32(IFLA_MASTER, master_index)
     return ifinfo(index, IFF_UP, IFF_UP, attrs), RTM_NEWLINK, 0
+
+
+def no_link_local(index: int, name: str) -> Message:
+    """RTM_SETLINK of IPv6 address generation mode "none" (``ip link set NAME addrgenmode none``): the interface
+    then gets no link-local address when it comes up, and without one Linux sends no duplicate address detection
+    and no router solicitation on it, nor MLD reports, as long as it joins no group of its own (a bridge does:
+    netlab.kernel.proc.bridge_ipv6_off) -- IPv6 stays silent while it stays on.
+
+    Why a message of its own, sent before :func:`link_up` in the same batch (measured on 6.18, pinned in
+    tests/integration/test_ipv6_silent.py): the kernel refuses ``IFLA_AF_SPEC`` in a create, the veth peer's
+    included (EAFNOSUPPORT: there is no IPv6 state to set before the device exists), and in the message that
+    sets IFF_UP it applies the flags first (``do_setlink``), so an interface already "up" for addrconf has its
+    link-local address by the time the mode is set. ``index`` 0: a device the kernel made, found by ``name``.
+
+    The kernel answers EAFNOSUPPORT for an interface that has no IPv6 at all (an MTU below 1280, a kernel
+    without IPv6): such an interface is silent already, and the caller may ignore that answer.
+    """
+    inet6 = nla_nested(socket.AF_INET6, nla(IFLA_INET6_ADDR_GEN_MODE, bytes([IN6_ADDR_GEN_MODE_NONE])))
+    attrs = b"" if index else nla_str(IFLA_IFNAME, name)
+    return ifinfo(index, attrs=attrs + nla_nested(IFLA_AF_SPEC, inet6)), RTM_SETLINK, 0
 
 
 def tag_loopback(alias: str) -> Message:

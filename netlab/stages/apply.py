@@ -5,9 +5,9 @@ How it stays fast (bench/MEASUREMENTS.md §1, bench/README.md): namespaces are m
 socket opened inside it; both ends of a veth are created directly in their namespaces with the
 indexes the plan chose; messages are packed with :mod:`struct` (:mod:`netlab.kernel.rtnl`), not
 by pyroute2, and each phase of the plan is sent as one batch per namespace. Sysctls are written
-through /proc from inside the namespace, with plain system calls. A lab that uses no IPv6 gets it
-turned off in each namespace before any interface exists (no DAD, MLD or router solicitations
-flooding a thousand-port bridge).
+through /proc from inside the namespace, with plain system calls. A lab that uses no IPv6 keeps it
+silent without a /proc write per namespace (:meth:`Applier._messages`): no interface gets a link-local
+address, so none sends DAD, MLD or router solicitations to flood a thousand-port bridge.
 
 How it stays safe: before the first namespace is made, apply checks that none of the plan's names
 exist (netlab never adopts what it did not make). Every namespace is tagged on ``lo`` before it gets
@@ -17,10 +17,10 @@ the kernel's own message.
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import signal
-import subprocess
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -34,7 +34,15 @@ from netlab.features.registry import FEATURES
 from netlab.kernel import rtnl
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import NetnsDirectory, netns_path, raise_fd_limit
-from netlab.kernel.proc import disable_ipv6, ipv6_without_dad, sysctl_path, write_proc
+from netlab.kernel.nodeinit import run_in_netns
+from netlab.kernel.proc import (
+    bridge_ipv6_off,
+    ipv6_without_dad,
+    later_interfaces_ipv6_off,
+    silent_namespaces,
+    sysctl_path,
+    write_proc,
+)
 from netlab.model.plan import (
     Action,
     AddAddress,
@@ -110,6 +118,8 @@ class Applier:
         self.handles: dict[str, _Handle] = {}
         self.created: list[str] = []
         self._inits: frozenset[str] | None = None
+        self._silent: dict[str, frozenset[str]] | None = None
+        self._commanded: frozenset[str] | None = None
 
     # ------------------------------------------------------------------ main loop
     def apply(self) -> None:
@@ -257,12 +267,17 @@ class Applier:
             raise errors[0]
 
     def _create_netns(self, action: CreateNetns) -> None:
-        """One namespace: IPv6 off if the lab does not use it, ``lo`` tagged and up, then named."""
+        """One namespace: DAD off if the lab uses IPv6, ``lo`` tagged and up, then named. Without IPv6, /proc/sys
+        (O(namespaces) per open: netlab.kernel.proc) only where the lab runs commands; ``lo`` keeps ``::1``."""
+        commanded = self._commanded if self._commanded is not None else frozenset(
+            a.netns for a in self.plan.actions if isinstance(a, RunCommand))
+        self._commanded = commanded  # threads may both compute it: the same set
+
         def inside() -> RtnlSocket:
             if action.ipv6:
                 ipv6_without_dad()
-            else:
-                disable_ipv6()
+            elif action.netns in commanded:
+                later_interfaces_ipv6_off()
             sock = RtnlSocket()
             tag = namespace_tag(self.plan.lab, self.run, action.owner)
             (result,) = sock.request_many([rtnl.tag_loopback(tag)])
@@ -298,19 +313,49 @@ class Applier:
             raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures))
 
     def _netlink(self, actions: list[Action]) -> None:
-        by_ns: dict[str, list[tuple[Action, bytes, int, int]]] = defaultdict(list)
+        by_ns: dict[str, list[tuple[Action, rtnl.Message]]] = defaultdict(list)
         for action in actions:
-            msg, msg_type, flags = self._encode(action)
-            by_ns[action.netns].append((action, msg, msg_type, flags))
+            by_ns[action.netns] += [(action, message) for message in self._messages(action)]
         failures: list[str] = []
         for netns, items in by_ns.items():
-            results = self.handles[netns].sock.request_many([(m, t, f) for _, m, t, f in items])
-            for (action, *_), result in zip(items, results, strict=True):
-                if not result.ok:
+            results = self.handles[netns].sock.request_many([message for _, message in items])
+            for (action, (_, msg_type, _)), result in zip(items, results, strict=True):
+                if not result.ok and not (msg_type == rtnl.RTM_SETLINK and result.error == -errno.EAFNOSUPPORT):
                     failures.append(f"`{action.describe()}`: {result.describe()}")
+            bridges = [a.name for a, _ in items if isinstance(a, CreateBridge)] if netns in self._silenced() else []
+            if bridges and not failures:  # before the sysctls phase: a lab's own sysctl may turn IPv6 back on
+                with self.dirs.entered(self.handles[netns].fd):
+                    for name in bridges:
+                        bridge_ipv6_off(name)
         if failures:
             more = f"\n  (and {len(failures) - 10} more)" if len(failures) > 10 else ""
             raise ApplyError("the kernel refused:\n  " + "\n  ".join(failures[:10]) + more)
+
+    def _messages(self, action: Action) -> list[rtnl.Message]:
+        """The action's message, after :func:`rtnl.no_link_local` for a :class:`LinkUp` in a lab without IPv6.
+
+        Why on the way up: every interface netlab makes (veth ends, tunnels, sub-interfaces, stitches, the
+        kernel's ``tunl0``) comes up through a ``LinkUp`` in its own namespace, so no feature has to remember
+        IPv6. EAFNOSUPPORT to that RTM_SETLINK (the only one apply sends) means an interface without IPv6: silent
+        already. Left out: interfaces whose IPv6 the lab's sysctls set (:func:`netlab.kernel.proc.ipv6_set_by_sysctls`)
+        and bridges, whose IPv6 is off instead (:func:`netlab.kernel.proc.bridge_ipv6_off`, after their create).
+        """
+        message = self._encode(action)
+        if isinstance(action, LinkUp):
+            own = self._silenced().get(action.netns)
+            if own is not None and not {"all", action.name} & own:
+                return [rtnl.no_link_local(action.index, action.name), message]
+        return [message]
+
+    def _silenced(self) -> dict[str, frozenset[str]]:
+        """:func:`netlab.kernel.proc.silent_namespaces` of the plan, computed once."""
+        if self._silent is None:
+            actions = self.plan.actions
+            self._silent = silent_namespaces(
+                [a.netns for a in actions if isinstance(a, CreateNetns) and not a.ipv6],
+                [(a.netns, a.key) for a in actions if isinstance(a, SetSysctl)],
+                [(a.netns, a.name) for a in actions if isinstance(a, CreateBridge)])
+        return self._silent
 
     def _encode(self, action: Action) -> rtnl.Message:
         """The rtnetlink message (body, type, flags) for one action.
@@ -359,15 +404,3 @@ def _not_found_hint(returncode: int, output: str) -> str:
     if returncode != 127 or not missing:
         return ""
     return f"\n    hint: {install_hint(missing[-1])}"
-
-
-def run_in_netns(ns_fd: int, argv: list[str], *, capture: bool = False, env: dict[str, str] | None = None,
-                 may_have_init: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` inside a namespace (as ``ip netns exec`` would, /sys included); wait for it."""
-    from netlab.kernel.netns import enter_for_exec
-    from netlab.kernel.nodeinit import exec_argv
-
-    full, preexec = exec_argv(ns_fd, argv, enter_for_exec, may_have_init)  # a node with an init: nsenter into it
-    return subprocess.run(full, preexec_fn=preexec, text=True, env=env,
-                          stdout=subprocess.PIPE if capture else None,
-                          stderr=subprocess.STDOUT if capture else None, check=False)

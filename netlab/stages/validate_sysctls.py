@@ -53,7 +53,14 @@ def check_sysctls(name: str, node: Node, facts: NodeFacts, ends: list[tuple[Endp
 
 def _note_ipv6_off(key: str, value: int | str, path: PathKey, facts: NodeFacts, off: dict[str, PathKey | None]) -> None:
     """Follow disable_ipv6 as ``up`` writes it: ``all`` sets every interface that exists (they all do by then),
-    an interface's own key sets that one; ``default`` only concerns interfaces made later, so none."""
+    an interface's own key sets that one; ``default`` only concerns interfaces made later, so none.
+
+    Why starting from "on" everywhere is right also in a lab without IPv6: ``up`` no longer turns IPv6 off in
+    each namespace there, it keeps it on and silent (no link-local addresses; bridges off, before the
+    sysctls: netlab.kernel.proc), so only these sysctls make an interface refuse IPv6. Such a lab has no
+    IPv6 address or route for them to conflict with anyway: ``ipv6: false`` refuses them (validate.py), and
+    without ``ipv6:`` any of them turns IPv6 on. A user's ``ipv6.disable_ipv6: 0`` there gets its
+    interface the kernel's link-local address, as before (netlab.kernel.proc.ipv6_set_by_sysctls)."""
     if not (key.startswith("net.ipv6.conf.") and key.endswith(".disable_ipv6")):
         return
     ifname = key[len("net.ipv6.conf."):-len(".disable_ipv6")]

@@ -215,7 +215,17 @@ SUBINTERFACES = [
          [*SUB, ("IFLA_MTU", 1300), info("ipvlan", [("IFLA_IPVLAN_MODE", 0)])], 88),
 ]
 
-CASES = [*LINKS, *ADDRESSES, *ROUTES, *TUNNELS, *SUBINTERFACES]
+RTM_SETLINK = 19
+LINK_FIELDS = {"family": 0, "ifi_type": 0, "flags": 0, "change": 0}
+NO_LINK_LOCAL = [("IFLA_AF_SPEC", [("AF_INET6", [("IFLA_INET6_ADDR_GEN_MODE", 1)])])]  # IN6_ADDR_GEN_MODE_NONE
+SILENT = [  # address generation mode none before up, in a lab without IPv6 (tests/unit/test_ipv6_silent.py)
+    pytest.param(Case(rtnl.no_link_local(7, "eth0"), ifinfmsg, RTM_SETLINK, CHANGE, {**LINK_FIELDS, "index": 7},
+                      NO_LINK_LOCAL, 48), id="addrgenmode none by index"),
+    pytest.param(Case(rtnl.no_link_local(0, "tunl0"), ifinfmsg, RTM_SETLINK, CHANGE, {**LINK_FIELDS, "index": 0},
+                      [("IFLA_IFNAME", "tunl0"), *NO_LINK_LOCAL], 60), id="addrgenmode none by name"),
+]
+
+CASES = [*LINKS, *ADDRESSES, *ROUTES, *TUNNELS, *SUBINTERFACES, *SILENT]
 
 
 def as_sent(message: rtnl.Message) -> bytes:
@@ -273,7 +283,7 @@ def test_pyroute2_encodes_the_decoded_message_to_the_same_bytes(case: Case) -> N
 
 def test_a_new_encoder_in_rtnl_is_noticed_here() -> None:
     encoders: list[Callable[..., rtnl.Message]] = [rtnl.new_bridge, rtnl.new_veth, rtnl.link_up, rtnl.tag_loopback,
-                                                   rtnl.new_address, rtnl.new_route]
+                                                   rtnl.new_address, rtnl.new_route, rtnl.no_link_local]
     public = {name for name, value in vars(rtnl).items()
               if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") == rtnl.__name__}
     assert public == {f.__name__ for f in encoders}, "a new encoder in netlab.kernel.rtnl needs its cases here"

@@ -56,36 +56,33 @@ for ns in "${namespaces[@]}"; do
 done
 trap 'echo "$0: a step failed; removing what was made" >&2; teardown' ERR
 
-# == namespaces, one per node and per LAN, lo up; IPv6 off: the lab uses none (no router solicitations or duplicate
-#    address detection on its links)
+# == namespaces, one per node and per LAN, lo up; IPv6 stays on but silent: the lab uses none, so each bridge gets IPv6
+#    off and every other interface addrgenmode none before it comes up (below)
 # node client
 ip netns add nl-dr-mode.client
-ip netns exec nl-dr-mode.client sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-dr-mode.client link set lo up
 # node router
 ip netns add nl-dr-mode.router
-ip netns exec nl-dr-mode.router sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-dr-mode.router link set lo up
 # node director
 ip netns add nl-dr-mode.director
-ip netns exec nl-dr-mode.director sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-dr-mode.director link set lo up
 # node rs1
 ip netns add nl-dr-mode.rs1
-ip netns exec nl-dr-mode.rs1 sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-dr-mode.rs1 link set lo up
 # node rs2
 ip netns add nl-dr-mode.rs2
-ip netns exec nl-dr-mode.rs2 sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-dr-mode.rs2 link set lo up
 # LAN servers
 ip netns add nl-dr-mode.servers
-ip netns exec nl-dr-mode.servers sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-dr-mode.servers link set lo up
 
 # == links: both ends of each veth made directly in their namespaces, with the lab's names, MACs and MTUs; interface
-#    indexes are the kernel's choice here (netlab picks its own; nothing depends on them)
+#    indexes are the kernel's choice here (netlab picks its own; nothing depends on them); each bridge with IPv6 off:
+#    with multicast snooping on it joins ff02::6a as it comes up, and would report that join (MLD) even without a
+#    link-local address
 ip -n nl-dr-mode.servers link add br0 type bridge
+ip netns exec nl-dr-mode.servers sysctl -qew net.ipv6.conf.br0.disable_ipv6=1
 ip link add eth0 netns nl-dr-mode.client type veth peer name eth0 netns nl-dr-mode.router
 ip link add eth1 netns nl-dr-mode.router address 02:00:00:00:10:01 type veth peer name router netns nl-dr-mode.servers
 ip link add eth0 netns nl-dr-mode.director address 02:00:00:00:10:02 type veth peer name director netns nl-dr-mode.servers
@@ -107,17 +104,29 @@ ip netns exec nl-dr-mode.rs2 sysctl -qw net.ipv4.conf.all.arp_ignore=1
 # at this real server's MAC
 ip netns exec nl-dr-mode.rs2 sysctl -qw net.ipv4.conf.all.arp_announce=2
 
-# == interfaces up; bridge ports into their bridge
+# == interfaces up, each but a bridge first set to addrgenmode none: with no link-local address an interface sends no
+#    duplicate address detection, router solicitation or MLD report (turning IPv6 off in each namespace would do the
+#    same, at the cost of a /proc/sys lookup that grows with the number of namespaces); bridge ports into their bridge
 ip -n nl-dr-mode.servers link set br0 up
+ip -n nl-dr-mode.servers link set router addrgenmode none
 ip -n nl-dr-mode.servers link set router master br0 up
+ip -n nl-dr-mode.servers link set director addrgenmode none
 ip -n nl-dr-mode.servers link set director master br0 up
+ip -n nl-dr-mode.servers link set rs1 addrgenmode none
 ip -n nl-dr-mode.servers link set rs1 master br0 up
+ip -n nl-dr-mode.servers link set rs2 addrgenmode none
 ip -n nl-dr-mode.servers link set rs2 master br0 up
+ip -n nl-dr-mode.client link set eth0 addrgenmode none
 ip -n nl-dr-mode.client link set eth0 up
+ip -n nl-dr-mode.router link set eth0 addrgenmode none
 ip -n nl-dr-mode.router link set eth0 up
+ip -n nl-dr-mode.router link set eth1 addrgenmode none
 ip -n nl-dr-mode.router link set eth1 up
+ip -n nl-dr-mode.director link set eth0 addrgenmode none
 ip -n nl-dr-mode.director link set eth0 up
+ip -n nl-dr-mode.rs1 link set eth0 addrgenmode none
 ip -n nl-dr-mode.rs1 link set eth0 up
+ip -n nl-dr-mode.rs2 link set eth0 addrgenmode none
 ip -n nl-dr-mode.rs2 link set eth0 up
 
 # == addresses: IPv4 with its broadcast address (brd +), IPv6 without duplicate address detection

@@ -49,23 +49,22 @@ for ns in "${namespaces[@]}"; do
 done
 trap 'echo "$0: a step failed; removing what was made" >&2; teardown' ERR
 
-# == namespaces, one per node and per LAN, lo up; IPv6 off: the lab uses none (no router solicitations or duplicate
-#    address detection on its links)
+# == namespaces, one per node and per LAN, lo up; IPv6 stays on but silent: the lab uses none, so each bridge gets IPv6
+#    off and every other interface addrgenmode none before it comes up (below)
 # node client
 ip netns add nl-routed.client
-ip netns exec nl-routed.client sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-routed.client link set lo up
 # node router
 ip netns add nl-routed.router
-ip netns exec nl-routed.router sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-routed.router link set lo up
 # node server
 ip netns add nl-routed.server
-ip netns exec nl-routed.server sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-routed.server link set lo up
 
 # == links: both ends of each veth made directly in their namespaces, with the lab's names, MACs and MTUs; interface
-#    indexes are the kernel's choice here (netlab picks its own; nothing depends on them)
+#    indexes are the kernel's choice here (netlab picks its own; nothing depends on them); each bridge with IPv6 off:
+#    with multicast snooping on it joins ff02::6a as it comes up, and would report that join (MLD) even without a
+#    link-local address
 ip link add eth0 netns nl-routed.client type veth peer name eth0 netns nl-routed.router
 ip link add eth1 netns nl-routed.router type veth peer name eth0 netns nl-routed.server
 
@@ -73,10 +72,16 @@ ip link add eth1 netns nl-routed.router type veth peer name eth0 netns nl-routed
 ip netns exec nl-routed.router sysctl -qw net.ipv4.ip_forward=1
 ip netns exec nl-routed.router sysctl -qw net.ipv4.icmp_ratelimit=0
 
-# == interfaces up; bridge ports into their bridge
+# == interfaces up, each but a bridge first set to addrgenmode none: with no link-local address an interface sends no
+#    duplicate address detection, router solicitation or MLD report (turning IPv6 off in each namespace would do the
+#    same, at the cost of a /proc/sys lookup that grows with the number of namespaces); bridge ports into their bridge
+ip -n nl-routed.client link set eth0 addrgenmode none
 ip -n nl-routed.client link set eth0 up
+ip -n nl-routed.router link set eth0 addrgenmode none
 ip -n nl-routed.router link set eth0 up
+ip -n nl-routed.router link set eth1 addrgenmode none
 ip -n nl-routed.router link set eth1 up
+ip -n nl-routed.server link set eth0 addrgenmode none
 ip -n nl-routed.server link set eth0 up
 
 # == addresses: IPv4 with its broadcast address (brd +), IPv6 without duplicate address detection

@@ -53,55 +53,66 @@ for ns in "${namespaces[@]}"; do
 done
 trap 'echo "$0: a step failed; removing what was made" >&2; teardown' ERR
 
-# == namespaces, one per node and per LAN, lo up; IPv6 off: the lab uses none (no router solicitations or duplicate
-#    address detection on its links)
+# == namespaces, one per node and per LAN, lo up; IPv6 stays on but silent: the lab uses none, so each bridge gets IPv6
+#    off and every other interface addrgenmode none before it comes up (below)
 # node h1
 ip netns add nl-vxlan-overlay.h1
-ip netns exec nl-vxlan-overlay.h1 sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-vxlan-overlay.h1 link set lo up
 # node v1
 ip netns add nl-vxlan-overlay.v1
-ip netns exec nl-vxlan-overlay.v1 sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-vxlan-overlay.v1 link set lo up
 # node u
 ip netns add nl-vxlan-overlay.u
-ip netns exec nl-vxlan-overlay.u sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-vxlan-overlay.u link set lo up
 # node v2
 ip netns add nl-vxlan-overlay.v2
-ip netns exec nl-vxlan-overlay.v2 sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-vxlan-overlay.v2 link set lo up
 # node h2
 ip netns add nl-vxlan-overlay.h2
-ip netns exec nl-vxlan-overlay.h2 sysctl -qew net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
 ip -n nl-vxlan-overlay.h2 link set lo up
 
 # == links: both ends of each veth made directly in their namespaces, with the lab's names, MACs and MTUs; interface
-#    indexes are the kernel's choice here (netlab picks its own; nothing depends on them)
+#    indexes are the kernel's choice here (netlab picks its own; nothing depends on them); each bridge with IPv6 off:
+#    with multicast snooping on it joins ff02::6a as it comes up, and would report that join (MLD) even without a
+#    link-local address
 ip link add eth0 netns nl-vxlan-overlay.h1 mtu 1450 address 02:00:00:10:00:11 type veth peer name eth0 netns nl-vxlan-overlay.v1 mtu 1450
 ip link add eth0 netns nl-vxlan-overlay.u type veth peer name eth1 netns nl-vxlan-overlay.v1
 ip link add eth1 netns nl-vxlan-overlay.u type veth peer name eth1 netns nl-vxlan-overlay.v2
 ip link add eth0 netns nl-vxlan-overlay.h2 mtu 1450 address 02:00:00:10:00:12 type veth peer name eth0 netns nl-vxlan-overlay.v2 mtu 1450
 ip -n nl-vxlan-overlay.v1 link add br0 type bridge
+ip netns exec nl-vxlan-overlay.v1 sysctl -qew net.ipv6.conf.br0.disable_ipv6=1
 ip -n nl-vxlan-overlay.v2 link add br0 type bridge
+ip netns exec nl-vxlan-overlay.v2 sysctl -qew net.ipv6.conf.br0.disable_ipv6=1
 ip -n nl-vxlan-overlay.v1 link add vxlan1 mtu 1450 type vxlan id 4242 remote 10.0.2.1 local 10.0.1.1 dstport 4789
 ip -n nl-vxlan-overlay.v2 link add vxlan1 mtu 1450 type vxlan id 4242 remote 10.0.1.1 local 10.0.2.1 dstport 4789
 
 # == sysctls, after the links (a per-interface key exists only once its interface does)
 ip netns exec nl-vxlan-overlay.u sysctl -qw net.ipv4.ip_forward=1
 
-# == interfaces up; bridge ports into their bridge
+# == interfaces up, each but a bridge first set to addrgenmode none: with no link-local address an interface sends no
+#    duplicate address detection, router solicitation or MLD report (turning IPv6 off in each namespace would do the
+#    same, at the cost of a /proc/sys lookup that grows with the number of namespaces); bridge ports into their bridge
+ip -n nl-vxlan-overlay.h1 link set eth0 addrgenmode none
 ip -n nl-vxlan-overlay.h1 link set eth0 up
+ip -n nl-vxlan-overlay.v1 link set eth0 addrgenmode none
 ip -n nl-vxlan-overlay.v1 link set eth0 master br0 up
+ip -n nl-vxlan-overlay.v1 link set eth1 addrgenmode none
 ip -n nl-vxlan-overlay.v1 link set eth1 up
+ip -n nl-vxlan-overlay.u link set eth0 addrgenmode none
 ip -n nl-vxlan-overlay.u link set eth0 up
+ip -n nl-vxlan-overlay.u link set eth1 addrgenmode none
 ip -n nl-vxlan-overlay.u link set eth1 up
+ip -n nl-vxlan-overlay.v2 link set eth0 addrgenmode none
 ip -n nl-vxlan-overlay.v2 link set eth0 master br0 up
+ip -n nl-vxlan-overlay.v2 link set eth1 addrgenmode none
 ip -n nl-vxlan-overlay.v2 link set eth1 up
+ip -n nl-vxlan-overlay.h2 link set eth0 addrgenmode none
 ip -n nl-vxlan-overlay.h2 link set eth0 up
 ip -n nl-vxlan-overlay.v1 link set br0 up
 ip -n nl-vxlan-overlay.v2 link set br0 up
+ip -n nl-vxlan-overlay.v1 link set vxlan1 addrgenmode none
 ip -n nl-vxlan-overlay.v1 link set vxlan1 master br0 up
+ip -n nl-vxlan-overlay.v2 link set vxlan1 addrgenmode none
 ip -n nl-vxlan-overlay.v2 link set vxlan1 master br0 up
 
 # == addresses: IPv4 with its broadcast address (brd +), IPv6 without duplicate address detection
