@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from netlab.errors import ApplyError, InvalidInput, LabNotUp, MissingTool
 from netlab.kernel.netns import netns_path
 from netlab.removal import CleanReport, clean, down, require_root, root_command
-from netlab.stages.record import LabState, StateStore
+from netlab.stages.record import StateStore
 
 __all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "flow_samples", "live_labs",
            "observed_path", "require_root", "root_command", "run_probes", "state_of"]
@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the stages and models are imported where they are used: dow
     from netlab.probes.result import ProbeResult, SuiteResult
     from netlab.probes.runner import Progress as ProbeProgress
     from netlab.stages.apply import Progress
+    from netlab.stages.record import LabState
     from netlab.views.plot import FlowPlot
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from netlab.errors import NotPermitted
 from netlab.features.manifest import ENTRIES, load_hook
 from netlab.kernel.netns import is_mounted_netns, netns_path
-from netlab.stages.record import LabState, StateStore, netns_inode, process_start_time
+from netlab.stages.record import LabHead, StateStore, netns_inode, process_start_time
 from netlab.stages.teardown import (
     kill_processes,
     pids_in_namespaces,
@@ -49,7 +49,7 @@ def root_command() -> str:
     return f"sudo {target} {args}".rstrip()
 
 
-def owned_by(state: LabState, name: str) -> bool:
+def owned_by(state: LabHead, name: str) -> bool:
     """A recorded namespace is removed only if its tag says it is this lab's, this run's — or if it
     has no tag at all but is a leftover empty file the journal lists (killed between create and mount)."""
     tag = read_namespace_tag(name)
@@ -62,7 +62,7 @@ def owned_by(state: LabState, name: str) -> bool:
         return False
 
 
-def remove_lab(store: StateStore, state: LabState) -> list[str]:
+def remove_lab(store: StateStore, state: LabHead) -> list[str]:
     """Remove what ``state`` records (and only what still carries its tag), then the state file.
 
     A recorded service is stopped only if it is still the process that was started (same start time: a
@@ -89,7 +89,7 @@ def down(lab: str, store: StateStore | None = None) -> list[str]:
     require_root()
     store = store or StateStore()
     with store.locked():
-        state = store.read(lab)
+        state = store.read_head(lab)  # the head alone: no model imported; a damaged resolved part does not stop it
         if state is None:
             return []
         return remove_lab(store, state)
@@ -127,7 +127,7 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
         for tmp in store.stale_temp_files():  # kill -9 between writing a state and renaming it
             tmp.unlink(missing_ok=True)
             repaired.append(str(tmp))
-        live: dict[str, LabState] = {}
+        live: dict[str, LabHead] = {}
         for state in store.all():
             if state.live and not all_labs:
                 live[state.lab] = state

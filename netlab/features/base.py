@@ -21,14 +21,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from netlab.features.manifest import StatusPart, load_hook
-from netlab.model.resolved import ResolvedLab, ResolvedNode
 
-if TYPE_CHECKING:  # annotations only: what imports this module (a feature's kernel code) need not load them
+if TYPE_CHECKING:  # annotations only: a feature's kernel code (down's teardown) imports this module, not them
     from netlab.core.derived import DerivedSetting
     from netlab.core.diagnostics import Collector, LoadedFile, PathKey
     from netlab.core.facts import Addr, NodeFacts
     from netlab.core.requirement import Requirement
     from netlab.model.plan import Action
+    from netlab.model.resolved import ResolvedLab
     from netlab.model.topology import Endpoint, Node, Topology
 
 T = TypeVar("T")
@@ -209,7 +209,6 @@ __all__ = [
     "Interfaces",
     "PlanContext",
     "ResolveContext",
-    "ResolvedNode",
     "StatusPart",
     "by_action",
     "load_hook",

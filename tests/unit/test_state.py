@@ -19,6 +19,7 @@ from netlab.model.resolved import ResolvedLab
 from netlab.probes.context import LabView
 from netlab.stages.record import (
     STATE_VERSION,
+    LabHead,
     LabState,
     OtherStateVersion,
     StateStore,
@@ -79,9 +80,34 @@ def test_the_state_of_every_catalog_lab_reads_back_equal_to_what_was_written(lab
 
 def test_a_state_file_names_its_format_version_and_the_netlab_that_wrote_it() -> None:
     data = document("routed")
-    assert data["version"] == STATE_VERSION == 3
+    assert data["version"] == STATE_VERSION == 4
     assert data["netlab"] == __version__
     assert next(iter(data)) == "version"
+
+
+def test_down_reads_the_head_alone_and_checks_it_like_the_whole(store: StateStore) -> None:
+    """``down`` reads the state's head (no resolved lab, no model imported); the head is checked like the whole:
+    its own fingerprint, names recomputed."""
+    state = state_of("dr-mode")
+    store.write(state)
+    head = store.read_head("dr-mode")
+    assert isinstance(head, LabHead) and not isinstance(head, LabState)
+    assert (head.lab, head.run, head.namespaces, head.processes) == (state.lab, state.run, state.namespaces,
+                                                                     state.processes)
+    data = json.loads(state.to_json())
+    data["resolved"] = {"damaged": True}  # a torn resolved part does not keep down from removing the lab
+    write_raw(store, "dr-mode", data)
+    assert store.read_head("dr-mode") == head
+    with pytest.raises(TornState):
+        store.read("dr-mode")
+    forged = document("dr-mode")
+    forged["namespaces"][0]["name"] = "victim"  # type: ignore[index]
+    write_raw(store, "dr-mode", forged)
+    with pytest.raises(TornState, match="not the one netlab derives"):
+        store.read_head("dr-mode")
+    write_raw(store, "dr-mode", {**document("dr-mode"), "head": "0123456789ab"})
+    with pytest.raises(OtherStateVersion):
+        store.read_head("dr-mode")
 
 
 def test_a_stored_state_is_read_back_typed(store: StateStore) -> None:
@@ -161,7 +187,7 @@ def test_a_state_of_format_1_is_refused_with_who_wrote_it_and_what_to_do(store: 
 def test_a_state_from_a_newer_netlab_names_that_netlab(store: StateStore) -> None:
     data = {**document("routed"), "version": STATE_VERSION + 1, "netlab": "0.7.2", "something_new": [1, 2]}
     write_raw(store, "routed", data)
-    with pytest.raises(OtherStateVersion, match=r"written by netlab 0\.7\.2 \(state format 4\)"):
+    with pytest.raises(OtherStateVersion, match=rf"written by netlab 0\.7\.2 \(state format {STATE_VERSION + 1}\)"):
         store.read("routed")
 
 
