@@ -155,10 +155,6 @@ class Feature:
     # -- catalog and command line
     tags: Callable[[Topology], Iterable[str]] | None = None
     """Words ``netlab list`` shows for a lab that uses the feature (``exercise (arp, level 2)``)."""
-    # -- probes (pure)
-    interfaces: Callable[[ResolvedLab, str], Iterable[tuple[str, tuple[str, ...]]]] | None = None
-    """The interfaces the feature made in a node, with their addresses: probes look for the interface on a
-    target's subnet among them too (an ARP probe from a macvlan)."""
     # -- views (pure)
     diagram: Callable[[ResolvedLab], DiagramPart] | None = None
     """What the feature adds to ``netlab graph``: roles, its own edges, notes."""

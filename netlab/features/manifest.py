@@ -2,7 +2,7 @@
 
 Every feature netlab has is one :class:`Entry` here, in the order the stages run their hooks
 (:mod:`netlab.features.registry` imports each entry's ``FEATURE`` for the stages). An entry also names,
-as ``"module:function"`` strings, the hooks that ``down``, ``clean``, ``status`` and ``--help`` call.
+as ``"module:function"`` strings, the hooks that ``down``, ``clean``, ``status``, ``probe`` and ``--help`` call.
 
 Why two levels: a feature's ``FEATURE`` table holds its validate, resolve and plan functions, which import
 its pydantic models; importing every feature's table to learn that one of them has a verb or a cgroup to
@@ -30,6 +30,10 @@ class Entry:
     """function(verb) registering the feature's own verbs (``netlab exercise``); ``verb(name, handler, help,
     description)`` is the CLI's, so a feature's verb gets ``--help`` and exit codes like every other. The
     module must import only what building the parser needs (its handlers import the rest)."""
+    interfaces: str | None = None
+    """function(lab: ResolvedLab, node) -> [(ifname, addresses)]: the interfaces the feature made in a node, for
+    probes (they look for the interface on a target's subnet among them too: an ARP probe from a macvlan) and the
+    diagram's interface rows. A string here: a probe run must not import every feature's models."""
     status: str | None = None
     """function(lab: ResolvedLab, netns_of: node -> namespace or None) -> list[StatusPart], for ``netlab status``."""
     teardown: str | None = None
@@ -43,8 +47,8 @@ class Entry:
 
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("tunnels"),
-    Entry("stitches"),
+    Entry("tunnels", interfaces="netlab.features.tunnels.resolved:interfaces"),
+    Entry("stitches", interfaces="netlab.features.stitches.resolved:interfaces"),
     Entry("ipvs", status="netlab.features.ipvs.status:sections"),
     Entry("iptables", status="netlab.features.iptables.status:sections"),
     Entry("shaping", cli="netlab.features.shaping.cli:register"),

@@ -96,8 +96,9 @@ class LabView:
         """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it). ``here``: the
         namespaces on this machine when it holds one host's part of the lab (netlab.multihost); the nodes of
         the other hosts are not in the view (their traffic is reached by address, as from outside)."""
-        # here, not at the top: the probe kinds import this module, and only building a view needs the features
-        from netlab.features.registry import FEATURES
+        from netlab.features.manifest import ENTRIES, load_hook
+
+        extra = [load_hook(e.interfaces) for e in ENTRIES if e.interfaces is not None]  # tunnels, sub-ifs, bridges
 
         nodes = {}
         segments = {(node.name, i.name): i.segment for node in resolved.nodes for i in node.interfaces}
@@ -108,9 +109,8 @@ class LabView:
                               for i in node.interfaces}
                 continue
             ifaces = [(i.name, i.addresses) for i in node.interfaces]
-            for feature in FEATURES:  # tunnels, sub-interfaces, bridges inside the node
-                if feature.interfaces is not None:
-                    ifaces += feature.interfaces(resolved, node.name)
+            for hook in extra:
+                ifaces += hook(resolved, node.name)
             ifaces.append(("lo", node.loopback))
             nodes[node.name] = NodeView(node.name, node.netns, tuple(ifaces))
         adapter: TypeAdapter[Any] = TypeAdapter(Probe)

@@ -12,6 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from netlab.features.manifest import ENTRIES, load_hook
 from netlab.features.registry import FEATURES
 from netlab.model.resolved import ResolvedLab
 from netlab.probes.path import PathRecord
@@ -144,9 +145,9 @@ def build(lab: ResolvedLab, path: PathRecord | None = None, probes: Iterable[str
     boxes = []
     for node in lab.nodes:
         ifaces = [Interface(i.name, i.addresses, peer.get((node.name, i.name), "")) for i in node.interfaces]
-        for feature in FEATURES:
-            if feature.interfaces is not None:
-                ifaces += [Interface(name, addrs, "") for name, addrs in feature.interfaces(lab, node.name)]
+        for entry in ENTRIES:
+            if entry.interfaces is not None:
+                ifaces += [Interface(name, addrs, "") for name, addrs in load_hook(entry.interfaces)(lab, node.name)]
         if node.loopback:
             ifaces.append(Interface("lo", node.loopback, ""))
         boxes.append(Box(node.name, node.description, tuple(roles.get(node.name, ())), tuple(ifaces),

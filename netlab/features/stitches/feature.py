@@ -89,10 +89,6 @@ def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:
     return out
 
 
-def interfaces(lab: ResolvedLab, node: str) -> list[tuple[str, tuple[str, ...]]]:
-    return [(s.create.name, s.addresses) for s in lab.stitches if s.node == node]
-
-
 def diagram(lab: ResolvedLab) -> DiagramPart:
     notes: dict[str, list[str]] = {}
     for s in lab.stitches:
@@ -109,7 +105,6 @@ FEATURE = Feature(
     requirements=requirements,
     resolve=resolve,
     plan=plan,
-    interfaces=interfaces,
     diagram=diagram,
     executors={CreateStitch: "netlab.features.stitches.kernel:apply"},
     export="netlab.features.stitches.export:commands",

@@ -107,15 +107,6 @@ def plan(lab: ResolvedLab, ctx: PlanContext) -> Iterable[Action]:
     return [*groups["links"], *groups["sublinks"], *groups["up"], *groups["addresses"]]
 
 
-def interfaces(lab: ResolvedLab, node: str) -> list[tuple[str, tuple[str, ...]]]:
-    """A node's bridges, tunnel ends and sub-interfaces with their addresses."""
-    overlay = lab.overlay
-    found = [(b.name, b.addresses) for b in overlay.bridges if b.node == node]
-    found += [(e.ifname, e.addresses) for t in overlay.tunnels for e in t.ends if e.node == node]
-    found += [(s.ifname, s.addresses) for s in overlay.subinterfaces if s.node == node]
-    return found
-
-
 def masters(lab: ResolvedLab) -> Mapping[tuple[str, int], int]:
     return {(netns, index): master for netns, index, master in lab.overlay.masters}
 
@@ -160,7 +151,6 @@ FEATURE = Feature(
     resolve=resolve,
     plan=plan,
     masters=masters,
-    interfaces=interfaces,
     diagram=diagram,
     encoders={CreateTunnel: "netlab.features.tunnels.kernel:encode",
               CreateSubInterface: "netlab.features.tunnels.kernel:encode",

@@ -7,6 +7,7 @@ Why a module of their own: the state file holds them, and the commands that only
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,19 @@ class ResolvedOverlay:
             if ns == netns and idx == index:
                 return master
         return None
+
+
+class WithOverlay(Protocol):
+    """A resolved lab, as far as this package reads it (model/resolved.py imports this module: no cycle)."""
+
+    @property
+    def overlay(self) -> ResolvedOverlay: ...
+
+
+def interfaces(lab: WithOverlay, node: str) -> list[tuple[str, tuple[str, ...]]]:
+    """A node's bridges, tunnel ends and sub-interfaces with their addresses (the manifest's ``interfaces``)."""
+    overlay = lab.overlay
+    found = [(b.name, b.addresses) for b in overlay.bridges if b.node == node]
+    found += [(e.ifname, e.addresses) for t in overlay.tunnels for e in t.ends if e.node == node]
+    found += [(s.ifname, s.addresses) for s in overlay.subinterfaces if s.node == node]
+    return found
