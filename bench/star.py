@@ -1,14 +1,14 @@
 #!/usr/bin/env python3
 """Benchmark: build and remove a lab of N nodes with netlab, against an equivalent ``ip -batch`` script.
 
-    python bench/star.py [--sizes 10,100,1000] [--repeat 3] [--shape star|chain] [--json FILE]
+    python bench/star.py [--sizes 10,100,1000] [--repeat 3] [--shape star|chain] [--json FILE] [--mininet]
 
 Needs root. Not a test: it prints a table of medians and the ratios netlab / ``ip -batch``.
 Method and fairness rules are in bench/README.md; the short version:
 
-* ``star``: N hosts on one LAN (a bridge in a namespace of its own), one IPv4 address each
-  (/24 up to 253 hosts, wider as needed: /22 at 1000). ``chain``: N routers in a line, a /31 per
-  link, a default route from each router towards the first one. No IPv6 in either, so netlab keeps
+* ``star``: N hosts on LANs of up to 1000 (a bridge in a namespace of its own each: a Linux bridge takes at
+  most 1023 ports), one IPv4 address each (/24 up to 253 hosts, /22 per LAN above). ``chain``: N routers
+  in a line, a /31 per link, a default route from each router towards the first one. No IPv6 in either, so netlab keeps
   IPv6 silent (address generation mode none on every interface before it comes up, IPv6 off on the
   bridge); the baseline does the same, the same way.
 * netlab is timed in-process through the Python API (``Lab.load`` separately, then ``up`` and
@@ -18,6 +18,8 @@ Method and fairness rules are in bench/README.md; the short version:
   their namespaces) plus one ``nsenter --net=/run/netns/NAME ip -batch`` per namespace (``addrgenmode
   none`` and up for each link, addresses, routes), two at a time; teardown is one ``ip -batch`` of
   ``netns del``.
+* ``--mininet``: Mininet builds the same star (one Linux bridge, no controller: bench/mininet_star.py), up to
+  1000 hosts, if the system Python can import it; its column is Mininet's build + start.
 * Between measurements the script waits until the kernel has finished destroying the namespaces of
   the previous one (``ip netns del`` and ``netlab down`` only unmount; the kernel frees a namespace
   later, on a worker thread that would otherwise eat into the next measurement).
@@ -81,25 +83,39 @@ def up_lines(ifname: str, master: str = "") -> list[str]:
     return [f"link set {ifname} addrgenmode none", f"link set {ifname}{master} up"]
 
 
+LAN_PORTS = 1000
+"""Hosts per LAN: a Linux bridge takes at most 1023 ports (netlab.core.kernel_limits.BRIDGE_MAX_PORTS), so a larger
+star is several LANs of 1000, each a bridge in a namespace of its own and a subnet of its own."""
+
+
 def star(n: int) -> Shape:
-    """N hosts h1..hN on LAN ``lan``: a bridge in its own namespace, a veth per host."""
-    prefix = min(24, 32 - (n + 1).bit_length())
-    net = ipaddress.ip_network(f"10.20.0.0/{prefix}")
-    addr = [f"{net.network_address + i}/{prefix}" for i in range(1, n + 1)]
+    """N hosts h1..hN on LANs ``lan1``, ``lan2``… of up to LAN_PORTS hosts: a bridge in its own namespace per LAN,
+    a veth per host, one /22 (/24 up to 253 hosts) per LAN."""
+    per_lan = min(n, LAN_PORTS)
+    prefix = min(24, 32 - (per_lan + 1).bit_length())
+    lans = (n + LAN_PORTS - 1) // LAN_PORTS
+    nets = [ipaddress.ip_network(f"10.{20 + k // 64}.{(k % 64) * 4}.0/{prefix}") for k in range(lans)]
+    lan_of = [(i - 1) // LAN_PORTS for i in range(1, n + 1)]
+    addr = [f"{nets[lan_of[i - 1]].network_address + ((i - 1) % LAN_PORTS) + 1}/{prefix}" for i in range(1, n + 1)]
     lines = ["name: bstar", "nodes:"]
     lines += [f"  h{i}: {{}}" for i in range(1, n + 1)]
-    lines += ["lans:", "  lan:", "    members:"]
-    lines += [f"      - {{node: h{i}, address: {addr[i - 1]}}}" for i in range(1, n + 1)]
-    shape = Shape("bstar", "\n".join(lines) + "\n", [f"h{i}" for i in range(1, n + 1)] + ["lan"])
-    shape.links.append("link add br0 netns {p}-lan type bridge")
+    lines.append("lans:")
+    for k in range(lans):
+        lines += [f"  lan{k + 1}:", "    members:"]
+        lines += [f"      - {{node: h{i}, address: {addr[i - 1]}}}" for i in range(1, n + 1) if lan_of[i - 1] == k]
+    shape = Shape("bstar", "\n".join(lines) + "\n", [f"h{i}" for i in range(1, n + 1)]
+                  + [f"lan{k + 1}" for k in range(lans)])
+    for k in range(lans):
+        shape.links.append(f"link add br0 netns {{p}}-lan{k + 1} type bridge")
+        shape.per_ns[f"lan{k + 1}"] = ["link set br0 up"]
+        shape.bridges[f"lan{k + 1}"] = "br0"
     for i in range(1, n + 1):
-        shape.links.append(f"link add eth0 netns {{p}}-h{i} type veth peer name h{i} netns {{p}}-lan")
+        lan = f"lan{lan_of[i - 1] + 1}"
+        shape.links.append(f"link add eth0 netns {{p}}-h{i} type veth peer name h{i} netns {{p}}-{lan}")
         shape.per_ns[f"h{i}"] = ["link set lo up", *up_lines("eth0"), f"addr add {addr[i - 1]} dev eth0"]
-    shape.per_ns["lan"] = ["link set br0 up"]
-    for i in range(1, n + 1):
-        shape.per_ns["lan"] += up_lines(f"h{i}", " master br0")
-    shape.bridges["lan"] = "br0"
-    shape.probe = ("h1", addr[-1].split("/")[0])
+        shape.per_ns[lan] += up_lines(f"h{i}", " master br0")
+    last_of_first = min(n, LAN_PORTS)
+    shape.probe = ("h1", addr[last_of_first - 1].split("/")[0])
     return shape
 
 
@@ -323,16 +339,50 @@ def bench_size(shape_name: str, n: int, repeat: int, workdir: Path, check: bool,
             "ratio_down_cli": med["down_cli"] / med["down_ip"]}
 
 
+MININET_PYTHON = "/usr/bin/python3"
+"""Debian's mininet package installs for the system Python, not for netlab's venv."""
+
+
+def mininet_available() -> bool:
+    return subprocess.run([MININET_PYTHON, "-c", "import mininet.net"], capture_output=True,
+                          check=False).returncode == 0
+
+
+def bench_mininet(n: int, repeat: int, log: Callable[[str], None]) -> dict[str, float] | None:
+    """Median up and down of Mininet's star (bench/mininet_star.py), or None where it cannot be built (one Linux
+    bridge: at most LAN_PORTS hosts)."""
+    if n > LAN_PORTS:
+        return None
+    ups, downs = [], []
+    for r in range(repeat):
+        settle(_netns_slab())
+        proc = subprocess.run([MININET_PYTHON, str(REPO / "bench" / "mininet_star.py"), str(n)], capture_output=True,
+                              text=True, check=False, timeout=1800)
+        if proc.returncode != 0:
+            raise RuntimeError(f"mininet N={n} failed ({proc.returncode}): {proc.stderr[-1500:]}{proc.stdout[-500:]}")
+        data = json.loads(proc.stdout.strip().splitlines()[-1])
+        ups.append(float(data["up"]))
+        downs.append(float(data["down"]))
+        log(f"  mininet N={n} run {r + 1}/{repeat}: up {ups[-1]:.3f}  down {downs[-1]:.3f}")
+    return {"up": median(ups), "down": median(downs)}
+
+
 def table(rows: list[dict[str, object]]) -> str:
-    head = ("| shape | N | load | up API | up CLI | ip -batch up | up CLI / ip | up API / ip "
-            "| down API | down CLI | ip -batch down |")
+    mininet = any(row.get("mininet") for row in rows)
+    head = ("| shape | N | load | up API | up CLI | ip -batch up | up CLI / ip | up API / ip | ms per node (API) "
+            "| down API | down CLI | ip -batch down |" + (" Mininet up | Mininet / netlab CLI |" if mininet else ""))
     out = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in rows:
         m = row["median"]
         assert isinstance(m, dict)
-        out.append(f"| {row['shape']} | {row['n']} | {m['load']:.3f} | {m['up_api']:.3f} | {m['up_cli']:.3f} "
-                   f"| {m['up_ip']:.3f} | {row['ratio_up_cli']:.2f}x | {row['ratio_up_api']:.2f}x "
-                   f"| {m['down_api']:.3f} | {m['down_cli']:.3f} | {m['down_ip']:.3f} |")
+        n = int(str(row["n"]))
+        line = (f"| {row['shape']} | {n} | {m['load']:.3f} | {m['up_api']:.3f} | {m['up_cli']:.3f} "
+                f"| {m['up_ip']:.3f} | {row['ratio_up_cli']:.2f}x | {row['ratio_up_api']:.2f}x "
+                f"| {1000 * m['up_api'] / n:.2f} | {m['down_api']:.3f} | {m['down_cli']:.3f} | {m['down_ip']:.3f} |")
+        if mininet:
+            mn = row.get("mininet")
+            line += (f" {mn['up']:.3f} | {mn['up'] / m['up_cli']:.1f}x |" if isinstance(mn, dict) else " - | - |")
+        out.append(line)
     return "\n".join(out)
 
 
@@ -343,6 +393,8 @@ def main() -> int:
     parser.add_argument("--shape", choices=sorted(SHAPES), default="star")
     parser.add_argument("--json", metavar="FILE", help="also write every sample as JSON")
     parser.add_argument("--no-check", action="store_true", help="skip the ping after the first build")
+    parser.add_argument("--mininet", action="store_true", help="also build the star with Mininet (Linux bridge, no "
+                        f"controller; sizes up to {LAN_PORTS}), if /usr/bin/python3 can import it")
     parser.add_argument("--gap", type=float, default=0.0, metavar="SECONDS",
                         help="extra wait before each build (see README: file systems that are slow to reuse "
                              "recently deleted inodes)")
@@ -355,9 +407,16 @@ def main() -> int:
         print(text, file=sys.stderr, flush=True)
 
     rows = []
+    mininet = args.mininet and args.shape == "star" and mininet_available()
+    if args.mininet and not mininet:
+        log("Mininet: not importable by /usr/bin/python3 (apt-get install --no-install-recommends mininet), or not a "
+            "star: left out")
     with tempfile.TemporaryDirectory(prefix="netlab-bench-") as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
-            rows.append(bench_size(args.shape, n, args.repeat, Path(tmp), not args.no_check, args.gap, log))
+            row = bench_size(args.shape, n, args.repeat, Path(tmp), not args.no_check, args.gap, log)
+            if mininet:
+                row["mininet"] = bench_mininet(n, args.repeat, log)
+            rows.append(row)
     print(f"{args.shape}, median of {args.repeat}, seconds; {os.cpu_count()} CPUs, "
           f"kernel {platform.release()}, Python {platform.python_version()}")
     print(table(rows))
