@@ -3,8 +3,8 @@
 
     sudo python3 bench/mininet_star.py 100          # prints {"n": 100, "up": s, "down": s} as JSON
 
-Run with the Python that has Mininet (Debian: ``apt-get install --no-install-recommends mininet``, then
-``/usr/bin/python3``); bench/star.py calls it that way when ``--mininet`` is given and Mininet is importable.
+Run with the Python that has Mininet (Debian: ``apt-get install --no-install-recommends mininet bridge-utils``,
+then ``/usr/bin/python3``); bench/star.py calls it that way when ``--mininet`` is given and Mininet is importable.
 The switch is Mininet's ``LinuxBridge`` (``--switch lxbr``), so no Open vSwitch and no controller are involved:
 the comparison is of the builds, namespaces and veths and a bridge on both sides. "up" is ``build()`` +
 ``start()`` (Mininet's hosts are shells in their namespaces; it configures each with ``ip``/``ifconfig``
@@ -23,7 +23,7 @@ def main() -> int:
     n = int(sys.argv[1])
     from mininet.log import setLogLevel
     from mininet.net import Mininet
-    from mininet.node import LinuxBridge
+    from mininet.nodelib import LinuxBridge
     from mininet.topo import SingleSwitchTopo
 
     setLogLevel("error")

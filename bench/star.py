@@ -409,8 +409,8 @@ def main() -> int:
     rows = []
     mininet = args.mininet and args.shape == "star" and mininet_available()
     if args.mininet and not mininet:
-        log("Mininet: not importable by /usr/bin/python3 (apt-get install --no-install-recommends mininet), or not a "
-            "star: left out")
+        log("Mininet: not importable by /usr/bin/python3 (apt-get install --no-install-recommends mininet "
+            "bridge-utils), or not a star: left out")
     with tempfile.TemporaryDirectory(prefix="netlab-bench-") as tmp:
         for n in (int(s) for s in args.sizes.split(",")):
             row = bench_size(args.shape, n, args.repeat, Path(tmp), not args.no_check, args.gap, log)

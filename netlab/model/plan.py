@@ -26,8 +26,9 @@ PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "add
 
 @dataclass(frozen=True)
 class CreateNetns:
-    """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 off -- or on without duplicate
-    address detection (see netlab.kernel.proc.ipv6_without_dad)."""
+    """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 silent (its interfaces get no
+    link-local address: netlab.kernel.rtnl.no_link_local) -- or on without duplicate address detection (see
+    netlab.kernel.proc.ipv6_without_dad)."""
 
     phase: ClassVar[Phase] = "netns"
     netns: str
@@ -36,7 +37,7 @@ class CreateNetns:
     ipv6: bool
 
     def describe(self) -> str:
-        v6 = ", IPv6 without DAD" if self.ipv6 else ", IPv6 off"
+        v6 = ", IPv6 without DAD" if self.ipv6 else ", IPv6 silent"
         return f"namespace {self.netns} for {self.owner} (lo up{v6})"
 
 
