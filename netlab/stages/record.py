@@ -28,7 +28,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -375,6 +375,13 @@ class StateStore:
 
     def read(self, lab: str) -> LabState | None:
         """The state of ``lab``, None if there is none; TornState if the file cannot be trusted."""
+        return self._read(lab, LabState.from_json)
+
+    def read_head(self, lab: str) -> LabHead | None:
+        """The head of ``lab``'s state (:class:`LabHead`): what ``down`` needs, without the models."""
+        return self._read(lab, LabHead.head_from_json)
+
+    def _read(self, lab: str, decode: Callable[[str, Path], H]) -> H | None:
         path = self.path(lab)
         if not self.labs_dir.is_dir():
             return None
@@ -382,26 +389,11 @@ class StateStore:
         text = paths.read_file(path)
         if text is None:
             return None
-        state = LabState.from_json(text, path)
+        state = decode(text, path)
         problem = state.problem(lab)
         if problem:
             raise TornState(path, problem)
         return state
-
-    def read_head(self, lab: str) -> LabHead | None:
-        """The head of ``lab``'s state (:class:`LabHead`): what ``down`` needs, without the models."""
-        path = self.path(lab)
-        if not self.labs_dir.is_dir():
-            return None
-        paths.check_dir(self.labs_dir)
-        text = paths.read_file(path)
-        if text is None:
-            return None
-        head = LabHead.head_from_json(text, path)
-        problem = head.problem(lab)
-        if problem:
-            raise TornState(path, problem)
-        return head
 
     def write(self, state: LabState) -> None:
         self._ensure()
