@@ -15,6 +15,16 @@ from shlex import quote
 from netlab.model.plan import LoadIptables
 from netlab.ownership import RULE_COMMENT_PREFIX
 
+PICK_RESTORE = (
+    'IPTABLES_RESTORE=${IPTABLES_RESTORE:-$(for c in iptables-restore iptables-legacy-restore; do '
+    "printf '*filter\\n:INPUT ACCEPT [0:0]\\n-A INPUT -j ACCEPT\\nCOMMIT\\n' | unshare --net \"$c\" 2>/dev/null "
+    '&& { echo "$c"; break; }; done)}')
+"""The first ``iptables-restore`` that loads a rule in a scratch network namespace, as netlab picks one
+(netlab.kernel.iptables.detect_backend), remembered in ``$IPTABLES_RESTORE``: a kernel without nf_tables (Debian's
+user-mode Linux has none; its nft build of iptables-restore fails on every table) has iptables-legacy."""
+
+NO_RESTORE = '[ -n "$IPTABLES_RESTORE" ] || { echo "no iptables-restore works in this kernel" >&2; false; }'
+
 OWN_COMMENT = re.compile(r' -m comment --comment "' + re.escape(RULE_COMMENT_PREFIX) + r'\S+(?: ([^"]*))?"')
 """netlab's comment on a rule (:func:`.rules.with_comment`); group 1 is the rule's name."""
 
@@ -40,4 +50,5 @@ def commands(action: LoadIptables) -> list[str]:
     while end in lines:
         end += "_"
     return [f"# {action.describe()}: every table named here is replaced whole",
-            f"ip netns exec {quote(action.netns)} iptables-restore <<'{end}'", *lines, end]
+            PICK_RESTORE, NO_RESTORE,
+            f"ip netns exec {quote(action.netns)} \"$IPTABLES_RESTORE\" <<'{end}'", *lines, end]
