@@ -90,11 +90,10 @@ def leftovers(lab: str, state: LabState | None, store: StateStore) -> list[str]:
     for proc in state.processes if state is not None else ():
         if process_start_time(proc.pid) == proc.start_time and not _zombie(proc.pid):
             found.append(f"process {proc.pid} in {proc.node} ({proc.what})")
-    from netlab.features.manifest import ENTRIES, load_hook
+    from netlab.features.manifest import hooks
 
-    for entry in ENTRIES:  # what features make outside the namespaces (a cgroup)
-        if entry.leftovers is not None:
-            found += load_hook(entry.leftovers)(lab)
+    for _, leftovers in hooks("leftovers"):  # what features make outside the namespaces (a cgroup)
+        found += leftovers(lab)
     return found
 
 

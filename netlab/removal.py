@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 
 from netlab.errors import NotPermitted
-from netlab.features.manifest import ENTRIES, load_hook
+from netlab.features.manifest import hooks
 from netlab.kernel.netns import is_mounted_netns, netns_path
 from netlab.stages.record import LabHead, StateStore, netns_inode, process_start_time
 from netlab.stages.teardown import (
@@ -76,9 +76,8 @@ def remove_lab(store: StateStore, state: LabHead) -> list[str]:
     kill_processes([p.pid for p in state.processes if process_start_time(p.pid) == p.start_time and (
         p.pid in inside or (p.netns_inode and netns_inode(p.pid) == p.netns_inode))])
     removed = remove_namespaces(ours)
-    for entry in ENTRIES:  # what a feature made outside the namespaces (a cgroup), by recomputed names
-        if entry.teardown is not None:
-            load_hook(entry.teardown)(state.lab, state.run)
+    for _, teardown in hooks("teardown"):  # what a feature made outside the namespaces (a cgroup), by recomputed names
+        teardown(state.lab, state.run)
     store.remove(state.lab)
     return removed
 
@@ -142,7 +141,6 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
                 if tag.lab not in labs:
                     labs.append(tag.lab)
         removed += remove_namespaces(orphans)
-        for entry in ENTRIES:
-            if entry.clean is not None:
-                repaired += load_hook(entry.clean)({lab: s.run for lab, s in live.items()})
+        for _, feature_clean in hooks("clean"):
+            repaired += feature_clean({lab: s.run for lab, s in live.items()})
     return CleanReport(tuple(labs), tuple(removed), tuple(repaired))

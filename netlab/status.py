@@ -13,7 +13,7 @@ from typing import Any
 
 from netlab.core.codec import to_data
 from netlab.core.derived import DerivedSetting
-from netlab.features.manifest import ENTRIES, StatusPart, load_hook
+from netlab.features.manifest import StatusPart, hooks
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import inside
 from netlab.stages.record import LabState
@@ -153,8 +153,8 @@ def lab_status(state: LabState) -> LabStatus:
         ifaces = read_interfaces(ns.name)
         nodes.append(NodeStatus(ns.owner, ns.kind, ns.name, ifaces is not None, descriptions.get(ns.owner, ""),
                                 ifaces or ()))
-    parts = {name: tuple(load_hook(ref)(resolved, lambda node: _node_netns(state, node)))
-             for name, ref in ((e.name, e.status) for e in ENTRIES) if ref is not None}
+    parts = {name: tuple(sections(resolved, lambda node: _node_netns(state, node)))
+             for name, sections in hooks("status")}
     return LabStatus(lab=state.lab, status=state.status, run=state.run, source=state.source,
                      description=resolved.description, created=state.created, nodes=tuple(nodes),
                      derived=tuple(d for node in resolved.nodes for d in node.derived), features=parts,

@@ -338,11 +338,10 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(verb)  # netlab export: the lab as a bash script (netlab/cli/export.py)
     add_view_verbs(verb)  # netlab graph, netlab handout: pictures and pages of a lab (netlab/cli/views.py)
     register_vagrant(verb)  # netlab vagrant render|ci (netlab/cli/vagrant.py)
-    from netlab.features.manifest import ENTRIES, load_hook
+    from netlab.features.manifest import hooks
 
-    for entry in ENTRIES:  # a feature's own verbs (netlab exercise)
-        if entry.cli is not None:
-            load_hook(entry.cli)(verb)
+    for _, register in hooks("cli"):  # a feature's own verbs (netlab exercise)
+        register(verb)
     return parser
 
 

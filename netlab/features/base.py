@@ -20,8 +20,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from netlab.features.manifest import StatusPart, load_hook
-
 if TYPE_CHECKING:  # annotations only: a feature's kernel code (down's teardown) imports this module, not them
     from netlab.core.derived import DerivedSetting
     from netlab.core.diagnostics import Collector, LoadedFile, PathKey
@@ -205,9 +203,7 @@ __all__ = [
     "Interfaces",
     "PlanContext",
     "ResolveContext",
-    "StatusPart",
     "by_action",
-    "load_hook",
     "node_fields",
     "with_parts",
 ]

@@ -82,4 +82,9 @@ def load_hook(ref: str) -> Callable[..., Any]:
     return hook
 
 
-__all__ = ["ENTRIES", "Entry", "StatusPart", "load_hook"]
+def hooks(slot: str) -> list[tuple[str, Callable[..., Any]]]:
+    """(feature name, its ``slot`` hook imported) for every entry that fills ``slot``, in manifest order."""
+    return [(e.name, load_hook(ref)) for e in ENTRIES if (ref := getattr(e, slot)) is not None]
+
+
+__all__ = ["ENTRIES", "Entry", "StatusPart", "hooks", "load_hook"]

@@ -15,21 +15,14 @@ interface's IPv6 token and address generation mode, nothing else).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 __all__ = [
     "bridge_ipv6_off",
-    "ipv6_set_by_sysctls",
     "ipv6_without_dad",
     "later_interfaces_ipv6_off",
-    "silent_namespaces",
     "sysctl_path",
     "write_proc",
 ]
-
-IPV6_OWN_KEYS = ("disable_ipv6", "addr_gen_mode")
-"""The per-interface IPv6 sysctls that decide whether an interface gets a link-local address."""
-
 
 def write_proc(path: str, value: str) -> None:
     """Write a /proc/sys file with plain system calls.
@@ -42,43 +35,6 @@ def write_proc(path: str, value: str) -> None:
         os.write(fd, value.encode())
     finally:
         os.close(fd)
-
-
-def ipv6_set_by_sysctls(keys: Iterable[str]) -> frozenset[str]:
-    """The interfaces of a namespace whose IPv6 the lab's own sysctls set, from the keys it writes there:
-    ``net.ipv6.conf.<ifname|all>.disable_ipv6`` or ``.addr_gen_mode``; ``"all"`` in the answer stands for
-    every interface (writing ``all`` sets every interface that exists, and they all do when sysctls are
-    written). ``default`` is not counted: it concerns interfaces made later, and there are none.
-
-    Why: in a lab without IPv6, apply keeps IPv6 silent by giving every interface it brings up address
-    generation mode none (:func:`netlab.kernel.rtnl.no_link_local`); on an interface whose IPv6 the user
-    configured, that would overrule them (``ipv6.disable_ipv6: 0`` asks for IPv6, link-local included;
-    ``ipv6.addr_gen_mode: 3`` for random link-local addresses), so apply and ``netlab export`` both leave
-    those interfaces to the kernel's default and the user's sysctls.
-    """
-    out: set[str] = set()
-    for key in keys:
-        head, _, leaf = key.rpartition(".")
-        if leaf in IPV6_OWN_KEYS and head.startswith("net.ipv6.conf."):
-            ifname = head[len("net.ipv6.conf."):]
-            if ifname != "default":
-                out.add(ifname)
-    return frozenset(out)
-
-
-def silent_namespaces(without_ipv6: Iterable[str], sysctls: Iterable[tuple[str, str]],
-                      bridges: Iterable[tuple[str, str]]) -> dict[str, frozenset[str]]:
-    """Each namespace of a lab without IPv6 → its interfaces that do not get address generation mode none: those
-    whose IPv6 the lab's sysctls set (:func:`ipv6_set_by_sysctls`, ``"all"`` for every one) and its bridges,
-    whose IPv6 is off instead (:func:`bridge_ipv6_off`). ``sysctls`` and ``bridges`` are (namespace, key or
-    name) pairs of the whole plan. One rule for apply and ``netlab export``, so the script builds what ``up``
-    builds."""
-    keys: dict[str, list[str]] = {}
-    for netns, key in sysctls:
-        keys.setdefault(netns, []).append(key)
-    for netns, name in bridges:  # the key bridge_ipv6_off writes
-        keys.setdefault(netns, []).append(f"net.ipv6.conf.{name}.disable_ipv6")
-    return {netns: ipv6_set_by_sysctls(keys.get(netns, ())) for netns in without_ipv6}
 
 
 def bridge_ipv6_off(name: str) -> None:

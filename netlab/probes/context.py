@@ -96,9 +96,9 @@ class LabView:
         """From the resolved lab a state file recorded (typed: netlab.stages.record decodes it). ``here``: the
         namespaces on this machine when it holds one host's part of the lab (netlab.multihost); the nodes of
         the other hosts are not in the view (their traffic is reached by address, as from outside)."""
-        from netlab.features.manifest import ENTRIES, load_hook
+        from netlab.features.manifest import hooks
 
-        extra = [load_hook(e.interfaces) for e in ENTRIES if e.interfaces is not None]  # tunnels, sub-ifs, bridges
+        extra = [hook for _, hook in hooks("interfaces")]  # tunnels, sub-interfaces, bridges
 
         nodes = {}
         segments = {(node.name, i.name): i.segment for node in resolved.nodes for i in node.interfaces}

@@ -29,20 +29,15 @@ from pathlib import Path
 from typing import Any
 
 from netlab.errors import ApplyError
-from netlab.features.base import by_action, load_hook
+from netlab.features.base import by_action
+from netlab.features.manifest import load_hook
 from netlab.features.registry import FEATURES
 from netlab.kernel import rtnl
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import NetnsDirectory, netns_path, raise_fd_limit
 from netlab.kernel.nodeinit import run_in_netns
-from netlab.kernel.proc import (
-    bridge_ipv6_off,
-    ipv6_without_dad,
-    later_interfaces_ipv6_off,
-    silent_namespaces,
-    sysctl_path,
-    write_proc,
-)
+from netlab.kernel.proc import bridge_ipv6_off, ipv6_without_dad, later_interfaces_ipv6_off, sysctl_path, write_proc
+from netlab.model.ipv6 import silence_of
 from netlab.model.plan import (
     Action,
     AddAddress,
@@ -118,8 +113,8 @@ class Applier:
         self.handles: dict[str, _Handle] = {}
         self.created: list[str] = []
         self._inits: frozenset[str] | None = None
-        self._silent: dict[str, frozenset[str]] | None = None
-        self._commanded: frozenset[str] | None = None
+        self.silence = silence_of(plan)
+        """Which interfaces get no link-local address, where later interfaces get IPv6 off (netlab.model.ipv6)."""
 
     # ------------------------------------------------------------------ main loop
     def apply(self) -> None:
@@ -269,14 +264,10 @@ class Applier:
     def _create_netns(self, action: CreateNetns) -> None:
         """One namespace: DAD off if the lab uses IPv6, ``lo`` tagged and up, then named. Without IPv6, /proc/sys
         (O(namespaces) per open: netlab.kernel.proc) only where the lab runs commands; ``lo`` keeps ``::1``."""
-        commanded = self._commanded if self._commanded is not None else frozenset(
-            a.netns for a in self.plan.actions if isinstance(a, RunCommand))
-        self._commanded = commanded  # threads may both compute it: the same set
-
         def inside() -> RtnlSocket:
             if action.ipv6:
                 ipv6_without_dad()
-            elif action.netns in commanded:
+            elif action.netns in self.silence.later_off:
                 later_interfaces_ipv6_off()
             sock = RtnlSocket()
             tag = namespace_tag(self.plan.lab, self.run, action.owner)
@@ -322,7 +313,7 @@ class Applier:
             for (action, (_, msg_type, _)), result in zip(items, results, strict=True):
                 if not result.ok and not (msg_type == rtnl.RTM_SETLINK and result.error == -errno.EAFNOSUPPORT):
                     failures.append(f"`{action.describe()}`: {result.describe()}")
-            bridges = [a.name for a, _ in items if isinstance(a, CreateBridge)] if netns in self._silenced() else []
+            bridges = [a.name for a, _ in items if isinstance(a, CreateBridge)] if netns in self.silence.own else []
             if bridges and not failures:  # before the sysctls phase: a lab's own sysctl may turn IPv6 back on
                 with self.dirs.entered(self.handles[netns].fd):
                     for name in bridges:
@@ -337,25 +328,13 @@ class Applier:
         Why on the way up: every interface netlab makes (veth ends, tunnels, sub-interfaces, stitches, the
         kernel's ``tunl0``) comes up through a ``LinkUp`` in its own namespace, so no feature has to remember
         IPv6. EAFNOSUPPORT to that RTM_SETLINK (the only one apply sends) means an interface without IPv6: silent
-        already. Left out: interfaces whose IPv6 the lab's sysctls set (:func:`netlab.kernel.proc.ipv6_set_by_sysctls`)
+        already. Left out: interfaces whose IPv6 the lab's sysctls set (:func:`netlab.model.ipv6.ipv6_set_by_sysctls`)
         and bridges, whose IPv6 is off instead (:func:`netlab.kernel.proc.bridge_ipv6_off`, after their create).
         """
         message = self._encode(action)
-        if isinstance(action, LinkUp):
-            own = self._silenced().get(action.netns)
-            if own is not None and not {"all", action.name} & own:
-                return [rtnl.no_link_local(action.index, action.name), message]
+        if isinstance(action, LinkUp) and self.silence.gets_mode_none(action.netns, action.name):
+            return [rtnl.no_link_local(action.index, action.name), message]
         return [message]
-
-    def _silenced(self) -> dict[str, frozenset[str]]:
-        """:func:`netlab.kernel.proc.silent_namespaces` of the plan, computed once."""
-        if self._silent is None:
-            actions = self.plan.actions
-            self._silent = silent_namespaces(
-                [a.netns for a in actions if isinstance(a, CreateNetns) and not a.ipv6],
-                [(a.netns, a.key) for a in actions if isinstance(a, SetSysctl)],
-                [(a.netns, a.name) for a in actions if isinstance(a, CreateBridge)])
-        return self._silent
 
     def _encode(self, action: Action) -> rtnl.Message:
         """The rtnetlink message (body, type, flags) for one action.

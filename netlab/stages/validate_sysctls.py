@@ -60,7 +60,7 @@ def _note_ipv6_off(key: str, value: int | str, path: PathKey, facts: NodeFacts, 
     sysctls: netlab.kernel.proc), so only these sysctls make an interface refuse IPv6. Such a lab has no
     IPv6 address or route for them to conflict with anyway: ``ipv6: false`` refuses them (validate.py), and
     without ``ipv6:`` any of them turns IPv6 on. A user's ``ipv6.disable_ipv6: 0`` there gets its
-    interface the kernel's link-local address, as before (netlab.kernel.proc.ipv6_set_by_sysctls)."""
+    interface the kernel's link-local address, as before (netlab.model.ipv6.ipv6_set_by_sysctls)."""
     if not (key.startswith("net.ipv6.conf.") and key.endswith(".disable_ipv6")):
         return
     ifname = key[len("net.ipv6.conf."):-len(".disable_ipv6")]

@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from netlab.features.manifest import ENTRIES, load_hook
+from netlab.features.manifest import hooks
 from netlab.features.registry import FEATURES
 from netlab.model.resolved import ResolvedLab
 from netlab.probes.path import PathRecord
@@ -143,11 +143,11 @@ def build(lab: ResolvedLab, path: PathRecord | None = None, probes: Iterable[str
         for n, ifname, _a in members:
             peer[(n, ifname)] = f"LAN {lan.name} ({', '.join(m for m, _i, _x in members if m != n)})"
     boxes = []
+    extra = [hook for _, hook in hooks("interfaces")]  # tunnels, sub-interfaces, bridges
     for node in lab.nodes:
         ifaces = [Interface(i.name, i.addresses, peer.get((node.name, i.name), "")) for i in node.interfaces]
-        for entry in ENTRIES:
-            if entry.interfaces is not None:
-                ifaces += [Interface(name, addrs, "") for name, addrs in load_hook(entry.interfaces)(lab, node.name)]
+        for hook in extra:
+            ifaces += [Interface(name, addrs, "") for name, addrs in hook(lab, node.name)]
         if node.loopback:
             ifaces.append(Interface("lo", node.loopback, ""))
         boxes.append(Box(node.name, node.description, tuple(roles.get(node.name, ())), tuple(ifaces),

@@ -30,9 +30,9 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from netlab.features.base import load_hook
+from netlab.features.manifest import load_hook
 from netlab.features.registry import FEATURES
-from netlab.kernel.proc import silent_namespaces
+from netlab.model.ipv6 import silence_of
 from netlab.model.plan import (
     PHASES,
     Action,
@@ -223,7 +223,7 @@ def _silencer(plan: Plan) -> Callable[[Action, Step], Step]:
     ``sysctl``: ``link set NAME addrgenmode none`` before each interface's ``up``, IPv6 off on each bridge
     right after it is made (netlab.kernel.proc.bridge_ipv6_off says why) and for the interfaces the lab's
     commands will make where it runs some (later_interfaces_ipv6_off there), by the same rule
-    (netlab.kernel.proc.silent_namespaces). So the script builds what ``netlab up`` builds -- lo with ``::1``, no
+    (netlab.model.ipv6). So the script builds what ``netlab up`` builds -- lo with ``::1``, no
     link-local address anywhere, the same ``addrgenmode`` and ``disable_ipv6`` on every interface -- and
     tests/integration/test_export.py compares the two without excusing IPv6.
 
@@ -231,23 +231,20 @@ def _silencer(plan: Plan) -> Callable[[Action, Step], Step]:
     (apply ignores that answer); only a plan with such an MTU gets ``|| true`` on these lines, so every other
     script still stops on any failure."""
     actions = plan.actions
-    keep = silent_namespaces([a.netns for a in actions if isinstance(a, CreateNetns) and not a.ipv6],
-                             [(a.netns, a.key) for a in actions if isinstance(a, SetSysctl)],
-                             [(a.netns, a.name) for a in actions if isinstance(a, CreateBridge)])
+    silent = silence_of(plan)
     small = any(f.name.endswith("mtu") and isinstance(getattr(a, f.name), int) and getattr(a, f.name) < 1280
                 for a in actions for f in dataclasses.fields(a))
     tail = " 2>/dev/null || true" if small else ""
 
-    commanded = {a.netns for a in actions if isinstance(a, RunCommand)}
-
     def silence(action: Action, done: Step) -> Step:
-        if isinstance(action, CreateNetns) and action.netns in keep and action.netns in commanded:
+        if isinstance(action, CreateNetns) and action.netns in silent.later_off:
             off = f"ip netns exec {quote(action.netns)} sysctl -qew net.ipv6.conf.default.disable_ipv6=1"
             return Step(done.why, (done.lines[0], off, *done.lines[1:]))  # netlab.kernel.proc.later_interfaces_ipv6_off
-        if isinstance(action, CreateBridge) and action.netns in keep:  # -e: a kernel without IPv6 has none to turn off
+        # -e: a kernel without IPv6 has none to turn off
+        if isinstance(action, CreateBridge) and action.netns in silent.own:
             word = sysctl_word(f"net.ipv6.conf.{action.name}.disable_ipv6", "1")
             return Step(done.why, (*done.lines, f"ip netns exec {quote(action.netns)} sysctl -qew {word}"))
-        if not isinstance(action, LinkUp) or action.netns not in keep or {"all", action.name} & keep[action.netns]:
+        if not isinstance(action, LinkUp) or not silent.gets_mode_none(action.netns, action.name):
             return done
         # a kernel's fallback tunnel device may have no IPv6 at all (tunl0 in Debian's user-mode Linux: the mode is
         # refused with EAFNOSUPPORT, which apply ignores too); its ``up`` on the next line still stops on a failure

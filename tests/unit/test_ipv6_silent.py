@@ -19,7 +19,7 @@ from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 from netlab.errors import ApplyError
 from netlab.kernel import rtnl
 from netlab.kernel.netlink import NLM_F_ACK, NLM_F_REQUEST, NLMSG_HDR, RTM_NEWLINK, NetlinkResult
-from netlab.kernel.proc import ipv6_set_by_sysctls, silent_namespaces
+from netlab.model.ipv6 import ipv6_set_by_sysctls, silent_namespaces
 from netlab.model.plan import Action, CreateBridge, CreateNetns, CreateVeth, LinkUp, Plan, RunCommand, SetSysctl
 from netlab.stages.apply import Applier
 from netlab.views.export import render
