@@ -31,6 +31,7 @@ from typing import Any
 from netlab.errors import InvalidInput
 from netlab.probes import layers
 from netlab.probes.context import LabView
+from netlab.probes.fastmatch import fast_match
 from netlab.probes.model import PATH_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
@@ -105,8 +106,8 @@ class ProbeRunner:
             kind_runner(kind)
         names = [m["layer"] for p in closure if isinstance(p, CaptureProbe)
                  for m in map(layers.KEY.match, p.match) if m is not None]
-        if any(isinstance(p, CaptureProbe) and p.match for p in closure):
-            layers.preload(dict.fromkeys(names))
+        if any(isinstance(p, CaptureProbe) and p.match and fast_match(p.match) is None for p in closure):
+            layers.preload(dict.fromkeys(names))  # a match the fast path cannot read (netlab.probes.fastmatch)
         if any(isinstance(p, CountersProbe) and p.ipvs is not None for p in closure):
             # what netlab.features.ipvs.kernel.read_table imports: once here, not in every child that reads the table
             from pyroute2 import IPVS, IPVSService  # noqa: F401

@@ -8,6 +8,7 @@ of symlinks to every program except the ones the test hides (and a private netwo
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -84,12 +85,26 @@ def test_a_lab_command_that_is_not_installed_names_its_package(tmp_path: Path) -
     assert "exited with 127" in r.stderr and "hint: apt-get install -y socat" in r.stderr
 
 
-def test_capture_probes_without_scapy_say_how_to_install_it(tmp_path: Path) -> None:
+def _no_scapy(tmp_path: Path) -> dict[str, str]:
     fake = tmp_path / "fake" / "scapy"
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('simulated: scapy is not installed')\n")
-    r = netlab_without("", "run", "routed", env={"PYTHONPATH": f"{tmp_path / 'fake'}:{REPO}"})
+    return {"PYTHONPATH": f"{tmp_path / 'fake'}:{REPO}"}
+
+
+def test_capture_probes_without_scapy_say_how_to_install_it(tmp_path: Path) -> None:
+    # vxlan-overlay matches VXLAN.vni and IP[2].src: layers only scapy dissects (netlab.probes.fastmatch)
+    r = netlab_without("", "run", "vxlan-overlay", env=_no_scapy(tmp_path))
     no_traceback(r)
     assert r.returncode == 4, r.stderr
     assert "pip install scapy" in r.stderr
-    assert "lab routed is down" in r.stderr, "the lab is taken down even though the probes could not run"
+    assert "lab vxlan-overlay is down" in r.stderr, "the lab is taken down even though the probes could not run"
+
+
+def test_a_match_on_outer_header_fields_needs_no_scapy(tmp_path: Path) -> None:
+    # routed's capture matches IP.src: read from the frame by netlab.probes.fastmatch, scapy never imported
+    r = netlab_without("", "run", "routed", "--json", env=_no_scapy(tmp_path))
+    no_traceback(r)
+    assert r.returncode == 0, r.stderr
+    seen = {x["name"]: x for x in json.loads(r.stdout)["results"]}["server-sees-client"]
+    assert seen["passed"] and "IP.src=10.0.1.10" in seen["observed"], seen

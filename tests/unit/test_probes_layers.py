@@ -175,8 +175,14 @@ SETUP = """
 """
 
 
-def test_a_routed_probe_run_imports_the_core_layers_and_not_scapy_all() -> None:
-    assert fresh(SETUP.format(lab="routed", only=None)) == sorted(["scapy", *layers.CORE])
+def test_a_match_on_outer_fields_imports_no_scapy() -> None:
+    # routed's capture matches IP.src: netlab.probes.fastmatch reads it from the frame
+    assert fresh(SETUP.format(lab="routed", only=None)) == []
+
+
+def test_a_match_on_an_inner_header_imports_the_core_layers_and_not_scapy_all() -> None:
+    # vxlan-overlay matches VXLAN.vni and IP[2].src: scapy's to dissect, with the core layers only
+    assert fresh(SETUP.format(lab="vxlan-overlay", only=None)) == sorted(["scapy", *layers.CORE])
 
 
 def test_a_run_without_match_imports_no_scapy_and_only_its_kinds() -> None:

@@ -16,11 +16,14 @@ import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netlab.errors import ApplyError
 from netlab.features.base import Executor
 from netlab.kernel.cgroup import cgroup2_root
-from netlab.model.plan import SetLimits
+
+if TYPE_CHECKING:  # an annotation only: down and clean load this module, and need no plan types
+    from netlab.model.plan import SetLimits
 
 NAME = re.compile(r"(?P<lab>[a-z0-9][a-z0-9-]{0,23})\.(?P<run>[0-9a-f]{8})")
 """``<lab>.<run>``: a lab name (netlab.naming.LAB_NAME) and its run id (8 hex digits)."""
