@@ -8,12 +8,13 @@ own objects through its ``status`` hook (IPVS tables, iptables counters); this m
 from __future__ import annotations
 
 import socket
+import struct
 from dataclasses import dataclass
-from typing import Any
 
 from netlab.core.codec import to_data
 from netlab.core.derived import DerivedSetting
 from netlab.features.manifest import StatusPart, hooks
+from netlab.kernel import linkdump, rtnl
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import inside
 from netlab.stages.record import LabState
@@ -58,52 +59,49 @@ def read_interfaces(netns: str) -> tuple[InterfaceStatus, ...] | None:
         sock = RtnlSocket()  # bound to the namespace it was opened in
     try:
         addrs: dict[int, list[str]] = {}
-        for a in sock.addresses():
-            if a["family"] == socket.AF_INET6 and str(a.get_attr("IFA_ADDRESS", "")).startswith("fe80"):
+        for a in linkdump.addresses(sock):
+            if a.family == socket.AF_INET6 and a.address.startswith("fe80"):
                 continue
-            addr = a.get_attr("IFA_LOCAL") or a.get_attr("IFA_ADDRESS")
-            addrs.setdefault(a["index"], []).append(f"{addr}/{a['prefixlen']}")
-        out = []
-        for link in sock.links():
-            linkinfo = link.get_attr("IFLA_LINKINFO")
-            kind = linkinfo.get_attr("IFLA_INFO_KIND") if linkinfo is not None else None
-            out.append(InterfaceStatus(
-                name=str(link.get_attr("IFLA_IFNAME")), index=int(link["index"]),
-                state=str(link.get_attr("IFLA_OPERSTATE") or "UNKNOWN"),
-                mac=str(link.get_attr("IFLA_ADDRESS") or ""), mtu=int(link.get_attr("IFLA_MTU") or 0),
-                addresses=tuple(addrs.get(link["index"], [])),
-                kind=str(kind or ("loopback" if link["index"] == 1 else "?")),
-                alias=str(link.get_attr("IFLA_IFALIAS") or ""),
-                detail=_tunnel_detail(str(kind or ""), linkinfo)))
-        return tuple(out)
+            addrs.setdefault(a.index, []).append(f"{a.address}/{a.prefixlen}")
+        return tuple(InterfaceStatus(
+            name=link.name, index=link.index, state=link.state, mac=link.mac, mtu=link.mtu,
+            addresses=tuple(addrs.get(link.index, [])),
+            kind=link.kind or ("loopback" if link.index == 1 else "?"), alias=link.alias,
+            detail=_tunnel_detail(link)) for link in linkdump.links(sock))
     finally:
         sock.close()
 
 
-_TUNNEL_ATTRS = {
-    "vxlan": ("IFLA_VXLAN_LOCAL", "IFLA_VXLAN_GROUP", "IFLA_VXLAN_ID", "IFLA_VXLAN_PORT"),
-    "gre": ("IFLA_GRE_LOCAL", "IFLA_GRE_REMOTE", "IFLA_GRE_OKEY", None),
-    "gretap": ("IFLA_GRE_LOCAL", "IFLA_GRE_REMOTE", "IFLA_GRE_OKEY", None),
-    "ipip": ("IFLA_IPTUN_LOCAL", "IFLA_IPTUN_REMOTE", None, None),
-    "sit": ("IFLA_IPTUN_LOCAL", "IFLA_IPTUN_REMOTE", None, None),
+_U32, _BE16, _BE32 = "=I", "!H", "!I"
+_TUNNEL_ATTRS: dict[str, tuple[int, int, tuple[int, str] | None, int | None]] = {
+    # kind: (local, remote or group, (key or VNI, its format), port) -- IFLA_INFO_DATA attribute types
+    "vxlan": (rtnl.IFLA_VXLAN_LOCAL, rtnl.IFLA_VXLAN_GROUP, (rtnl.IFLA_VXLAN_ID, _U32), rtnl.IFLA_VXLAN_PORT),
+    "gre": (rtnl.IFLA_GRE_LOCAL, rtnl.IFLA_GRE_REMOTE, (rtnl.IFLA_GRE_OKEY, _BE32), None),
+    "gretap": (rtnl.IFLA_GRE_LOCAL, rtnl.IFLA_GRE_REMOTE, (rtnl.IFLA_GRE_OKEY, _BE32), None),
+    "ipip": (rtnl.IFLA_IPTUN_LOCAL, rtnl.IFLA_IPTUN_REMOTE, None, None),
+    "sit": (rtnl.IFLA_IPTUN_LOCAL, rtnl.IFLA_IPTUN_REMOTE, None, None),
 }
 
 
-def _tunnel_detail(kind: str, linkinfo: Any) -> str:
+def _number(raw: bytes | None, fmt: str) -> int:
+    if raw is None or len(raw) != struct.calcsize(fmt):
+        return 0
+    value: int = struct.unpack(fmt, raw)[0]
+    return value
+
+
+def _tunnel_detail(link: linkdump.Link) -> str:
     """A tunnel's parameters read back from the kernel, so ``status`` shows what really exists."""
-    names = _TUNNEL_ATTRS.get(kind)
-    if names is None or linkinfo is None:
+    names = _TUNNEL_ATTRS.get(link.kind or "")
+    if names is None or not link.data:
         return ""
-    try:
-        data = linkinfo.get_attr("IFLA_INFO_DATA")
-        if data is None:
-            return ""
-        local, remote, ident, port = (data.get_attr(n) if n else None for n in names)
-    except Exception:  # a decoder that does not know this kernel's attributes: show no detail, not a crash
-        return ""
-    text = f"{kind}"
+    local_t, remote_t, ident_t, port_t = names
+    local, remote = (linkdump.ip_text(link.data[t]) if t in link.data else None for t in (local_t, remote_t))
+    ident = _number(link.data.get(ident_t[0]), ident_t[1]) if ident_t else 0
+    port = _number(link.data.get(port_t), _BE16) if port_t else 0
+    text = f"{link.kind}"
     if ident:
-        text += f" {'key ' if kind in ('gre', 'gretap') else ''}{ident}"
+        text += f" {'key ' if link.kind in ('gre', 'gretap') else ''}{ident}"
     if local or remote:
         text += f" {local or 'any'} → {remote or 'any'}"
     if port:

@@ -11,9 +11,9 @@ the ``nla_*`` attribute helpers) rather than by pyroute2: apply sends a handful 
 shapes, and pyroute2's generic encoder costs ≈ 0.1 to 0.4 ms per message (a third of ``up`` at a
 thousand nodes) where packing them directly costs a few µs; and ``import pyroute2`` alone takes
 ≈ 0.1 to 0.3 s because its package pulls in NDB, IPDB and asyncio, which every ``netlab up`` and
-``netlab down`` would pay. pyroute2 is still used — imported on first use — where decoding arbitrary
-kernel answers is worth it: :meth:`RtnlSocket.links` and :meth:`RtnlSocket.addresses` (``status``),
-and for any pyroute2 ``nlmsg`` passed to :meth:`RtnlSocket.request_many`.
+``netlab down`` would pay. The few answers netlab reads
+back (``status``: links and addresses) are decoded by :mod:`netlab.kernel.linkdump`, for the same import cost;
+a pyroute2 ``nlmsg`` may still be passed to :meth:`RtnlSocket.request_many`.
 
 Errors come back with the kernel's extended-ACK text when it has one ("Nexthop has invalid
 gateway"), so apply can name the step and the kernel's own words.
@@ -31,8 +31,6 @@ from typing import TYPE_CHECKING, Union
 
 if TYPE_CHECKING:
     from pyroute2.netlink import nlmsg
-    from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
 NETLINK_ROUTE = 0
 SOL_NETLINK = 270
@@ -289,26 +287,13 @@ class RtnlSocket:
                     yield mtype, chunk, offset, length
                 offset += (length + 3) & ~3
 
-    def dump(self, msg: bytes | nlmsg, msg_type: int, parser: type[nlmsg]) -> list[nlmsg]:
-        """A dump request (``ip link show``-like): every answer message, decoded by pyroute2's ``parser``."""
+    def dump(self, msg: bytes, msg_type: int) -> list[tuple[int, bytes]]:
+        """A dump request (``ip link show``-like): every answer as (message type, the message without its header),
+        for :mod:`netlab.kernel.linkdump` to decode."""
         seq, data = self._encode(msg, msg_type, NLM_F_REQUEST | NLM_F_DUMP)
         self.sock.send(data)
-        out: list[nlmsg] = []
-        for _type, chunk, offset, length in self._answers(seq):
-            parsed = parser(chunk[offset:offset + length])
-            parsed.decode()
-            out.append(parsed)
-        return out
-
-    def links(self) -> list[ifinfmsg]:
-        from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
-
-        return [m for m in self.dump(ifinfo(), RTM_GETLINK, ifinfmsg) if isinstance(m, ifinfmsg)]
-
-    def addresses(self) -> list[ifaddrmsg]:
-        from pyroute2.netlink.rtnl.ifaddrmsg import ifaddrmsg
-
-        return [m for m in self.dump(ifaddr(0, 0, 0), RTM_GETADDR, ifaddrmsg) if isinstance(m, ifaddrmsg)]
+        return [(mtype, chunk[offset + NLMSG_HDR.size:offset + length])
+                for mtype, chunk, offset, length in self._answers(seq)]
 
     def link_alias(self, index: int) -> str | None:
         """The ifalias of interface ``index`` (netlab's ownership tag), or None (no alias, no such link).

@@ -1,4 +1,4 @@
-"""``down``, ``status``, ``exec`` and ``clean`` of a lab that is really up import neither pydantic nor scapy.
+"""``down``, ``status``, ``exec`` and ``clean`` of a lab that is really up import neither pydantic, scapy nor pyroute2.
 
 The unit test tests/unit/test_lean_imports.py checks what those verbs import before they need root; this one
 runs them as processes on a lab that is up, through their whole work (state read, kernel read or removal),
@@ -18,8 +18,9 @@ from tests.helpers import catalog_copy, netlab
 
 pytestmark = pytest.mark.root
 
-HEAVY = ("pydantic", "scapy", "netlab.model.topology", "netlab.features.registry", "netlab.pipeline",
+HEAVY = ("pydantic", "scapy", "pyroute2", "netlab.model.topology", "netlab.features.registry", "netlab.pipeline",
          "netlab.model.resolved")
+"""pyroute2: ``status`` reads links and addresses with netlab.kernel.linkdump (importing pyroute2 took ≈ 0.2 s)."""
 HARNESS = """
 import atexit, json, sys
 atexit.register(lambda: sys.stderr.write("HEAVY " + json.dumps(sorted(m for m in {heavy!r} if m in sys.modules))))

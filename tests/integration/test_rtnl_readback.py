@@ -125,3 +125,42 @@ def test_messages_sent_to_the_kernel_read_back_as_meant_with_ip_json(scratch: tu
     assert (prefix["dev"], prefix["protocol"], prefix["scope"], prefix["metric"], prefix["prefsrc"]) == (
         "eth0", "static", "link", 100, "10.9.0.1")
     assert (v6["gateway"], v6["dev"], v6["protocol"]) == ("fd00:9::fe", "eth0", "static")
+
+
+@pytest.mark.kernel("veth", "bridge", "vxlan")
+def test_the_link_and_address_dumps_decode_as_ip_json_shows_them(scratch: tuple[str, str]) -> None:
+    """netlab.kernel.linkdump (what ``status`` reads) against iproute2's view of the same namespace."""
+    from netlab.kernel import linkdump
+    from netlab.status import read_interfaces
+
+    a, _b = scratch
+    for cmd in (["link", "add", "br0", "type", "bridge"], ["link", "add", "v0", "mtu", "1400", "type", "veth", "peer",
+                                                             "name", "v1"],
+                ["link", "set", "v0", "address", MAC1, "alias", "a veth", "master", "br0", "up"],
+                ["link", "set", "v1", "up"], ["link", "set", "lo", "up"],
+                ["link", "add", "vxlan1", "type", "vxlan", "id", "4242", "local", "10.9.0.2", "remote", "10.9.0.1",
+                 "dstport", "8472"],
+                ["addr", "add", "10.1.0.1/24", "dev", "v1"], ["addr", "add", "fd00:1::1/64", "dev", "v1", "nodad"],
+                ["addr", "add", "10.2.0.1", "peer", "10.2.0.2/32", "dev", "v1"]):
+        subprocess.run(["ip", "-n", a, *cmd], check=True)
+    with inside(a) as present:
+        assert present
+        sock = RtnlSocket()
+    try:
+        links = {link.name: link for link in linkdump.links(sock)}
+        addresses = sorted((x.index, x.family, x.address, x.prefixlen) for x in linkdump.addresses(sock))
+    finally:
+        sock.close()
+    shown = ip_json(a, "link", "show")
+    assert sorted(links) == sorted(x["ifname"] for x in shown)
+    for x in shown:
+        link = links[x["ifname"]]
+        assert (link.index, link.mtu, link.state, link.mac, link.alias, link.kind) == (
+            x["ifindex"], x["mtu"], x["operstate"], x.get("address", ""), x.get("ifalias", ""),
+            x.get("linkinfo", {}).get("info_kind")), x["ifname"]
+    want = sorted((x["ifindex"], {"inet": 2, "inet6": 10}[i["family"]], i["local"], i["prefixlen"])
+                  for x in ip_json(a, "addr", "show") for i in x["addr_info"])
+    assert addresses == want
+    status = {i.name: i for i in read_interfaces(a) or ()}
+    assert status["vxlan1"].detail == "vxlan 4242 10.9.0.2 → 10.9.0.1:8472"
+    assert status["v1"].addresses == ("10.1.0.1/24", "10.2.0.1/32", "fd00:1::1/64")  # no fe80::, the peer's own end
