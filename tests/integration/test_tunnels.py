@@ -38,8 +38,13 @@ def test_macvlan_half_of_underlay_probes_pass() -> None:
 
 @pytest.mark.kernel("gre")
 def test_gre_tunnel_probes_pass() -> None:
-    """IPv4 and IPv6 cross; on the underlay it is proto 47 with key 42, the hosts only inside."""
+    """IPv4 and IPv6 cross; on the underlay it is proto 47 with key 42, the hosts only inside; ``status`` reads the
+    tunnel back from the kernel (netlab.kernel.linkdump: the key as a big-endian number, the ends as text)."""
     run_lab("gre-tunnel")
+    with running("gre-tunnel"):
+        status = json.loads(netlab("status", "gre-tunnel", "--json").stdout)
+    details = {i["name"]: i["detail"] for n in status["nodes"] if n["name"] == "r1" for i in n["interfaces"]}
+    assert details["gre1"] == "gre key 42 10.0.1.1 → 10.0.2.1", details
 
 
 @pytest.mark.kernel("ipip")
