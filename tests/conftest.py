@@ -7,6 +7,7 @@ tests/golden rewrite their expected files instead of comparing against them.
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
@@ -67,6 +68,31 @@ def _share_the_skipped(config: pytest.Config, items: list[pytest.Item], skipped:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = [i for i in items if i not in dropped]
+    _keep_the_shard(config, items)
+
+
+def _keep_the_shard(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """NETLAB_KERNEL_SHARD=i/n: only every n-th test from the i-th on (0-based). ``./run tests`` splits the VM
+    pass over two VMs booted side by side: a guest runs its tests one at a time and user-mode Linux has one CPU,
+    so two guests use the host's two cores and take about half the time one takes. Round robin in collection
+    order, so the long parametrized tests of one file (every lab's exported script) are dealt to both."""
+    shard = os.environ.get("NETLAB_KERNEL_SHARD")
+    if not shard:
+        return
+    m = re.fullmatch(r"([0-9]+)/([1-9][0-9]*)", shard)
+    if m is None or int(m[1]) >= int(m[2]):
+        raise pytest.UsageError(f"NETLAB_KERNEL_SHARD={shard!r}: want i/n with 0 <= i < n, e.g. 0/2")
+    index, count = int(m[1]), int(m[2])
+    seen = {True: 0, False: 0}  # kernel tests dealt among themselves: `-m kernel` may deselect the rest later
+    mine: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        kernel = item.get_closest_marker("kernel") is not None
+        (mine if seen[kernel] % count == index else dropped).append(item)
+        seen[kernel] += 1
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = mine
 
 
 @pytest.hookimpl(hookwrapper=True)

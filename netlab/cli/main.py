@@ -331,6 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "emulation, slow but boots everywhere (see docs/vm.md)")
     p.add_argument("--json", action="store_true", help="with `check`: machine-readable output")
     p.add_argument("--memory", default="2G", help="guest memory (default 2G)")
+    p.add_argument("--cpus", type=int, default=2, help="guest CPUs with QEMU (default 2; user-mode-linux has one)")
     p.add_argument("--timeout", type=float, default=None, help="seconds before the VM is killed")
     p.add_argument("--quiet", action="store_true", help="no banner on stderr")
 

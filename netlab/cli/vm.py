@@ -55,7 +55,7 @@ def cmd_vm(args: argparse.Namespace) -> int:
     from netlab.interrupts import sigterm_as_interrupt
 
     with sigterm_as_interrupt():  # a CI runner's SIGTERM must not leave the QEMU of a session of its own running
-        return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, env=env,
+        return run_in_vm(argv, cwd=Path.cwd(), interactive=interactive, memory=args.memory, cpus=args.cpus, env=env,
                          backend=VmBackend(args.backend), timeout=args.timeout)
 
 
