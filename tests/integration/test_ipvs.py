@@ -78,7 +78,7 @@ def test_tun_mode_probes_pass(tun_mode: Lab) -> None:
     suite = tun_mode.probes()
     assert [str(r) for r in suite.failed] == []
     results = {r.name: r for r in suite.results}
-    assert "Ether / IP / IP / TCP 10.0.1.10" in results["ipip-on-path"].observed  # IPIP seen, inner header decoded
+    assert "first: IPIP 10.0.2.2 > 10.0.3.11 | IP 10.0.1.10." in results["ipip-on-path"].observed  # inner decoded
     assert "+0 packets out" in results["no-outpkts"].observed
 
 
