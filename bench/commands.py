@@ -35,7 +35,9 @@ def run(argv: list[str], ok: tuple[int, ...] = (0,)) -> float:
     """Wall time of one process; it must exit with a code in ``ok``."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
     start = time.perf_counter()
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    # cwd: `python -m netlab` puts the working directory first on sys.path, before PYTHONPATH -- run from another
+    # checkout, the commands would time that checkout's netlab (a before/after comparison measured one tree twice)
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, cwd=REPO)
     elapsed = time.perf_counter() - start
     if proc.returncode not in ok:
         raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
@@ -50,7 +52,8 @@ def export_script(workdir: Path) -> Path:
     """``netlab export routed``: the lab as a bash script with ``up`` and ``down`` (the plain-tool yardstick)."""
     script = workdir / "routed.sh"
     proc = subprocess.run([sys.executable, "-m", "netlab", "export", LAB, "-o", str(script)],
-                          env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, check=False)
+                          env=dict(os.environ, PYTHONPATH=str(REPO)), capture_output=True, text=True, check=False,
+                          cwd=REPO)
     if proc.returncode != 0:
         raise RuntimeError(f"netlab export failed: {proc.stderr}")
     return script

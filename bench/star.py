@@ -200,7 +200,7 @@ def cli(*args: str) -> float:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "netlab", *args], env=env, capture_output=True, text=True,
-                          check=False)
+                          check=False, cwd=REPO)  # `-m` puts the working directory first on sys.path
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"netlab {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}")
