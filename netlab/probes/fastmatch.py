@@ -96,6 +96,8 @@ def headers(data: bytes, ethernet: bool) -> tuple[dict[str, Fields], bool]:
     found: dict[str, Fields] = {}
     if ethernet:
         etype = _u16(data, 12)
+        if etype <= 1500:
+            return found, False  # an 802.3 length, not a type: scapy makes the frame a Dot3, with no Ether layer
         found["Ether"] = {"dst": _mac(data[0:6]), "src": _mac(data[6:12]), "type": etype}
         rest = data[14:]
         if etype == 0x0806:
