@@ -13,6 +13,8 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
+from netlab.kernel.netlink import _IFADDRMSG as IFADDRMSG
+from netlab.kernel.netlink import _IFINFOMSG as IFINFOMSG
 from netlab.kernel.netlink import (
     IFA_ADDRESS,
     IFA_LOCAL,
@@ -25,19 +27,17 @@ from netlab.kernel.netlink import (
     IFLA_MTU,
     RTM_GETADDR,
     RTM_GETLINK,
+    RTM_NEWLINK,
     RtnlSocket,
     attributes,
     ifaddr,
     ifinfo,
 )
+from netlab.kernel.rtnl import RTM_NEWADDR
 
-RTM_NEWLINK = 16
-RTM_NEWADDR = 20
 IFLA_OPERSTATE = 16
 OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
 """IF_OPER_* of <linux/if.h>, by value (the names ``ip link`` and pyroute2 print)."""
-_IFINFOMSG = struct.Struct("=BxHiII")
-_IFADDRMSG = struct.Struct("=BBBBI")
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ def ip_text(raw: bytes) -> str:
 
 def decode_link(body: bytes) -> Link:
     """An RTM_NEWLINK message (after the netlink header)."""
-    _family, _type, index, _flags, _change = _IFINFOMSG.unpack_from(body, 0)
-    attrs = attributes(body, _IFINFOMSG.size, len(body))
+    _family, _type, index, _flags, _change = IFINFOMSG.unpack_from(body, 0)
+    attrs = attributes(body, IFINFOMSG.size, len(body))
     info = attributes(attrs[IFLA_LINKINFO], 0, len(attrs[IFLA_LINKINFO])) if IFLA_LINKINFO in attrs else {}
     data = attributes(info[IFLA_INFO_DATA], 0, len(info[IFLA_INFO_DATA])) if IFLA_INFO_DATA in info else {}
     oper = attrs.get(IFLA_OPERSTATE, b"\0")[0]
@@ -99,8 +99,8 @@ def decode_link(body: bytes) -> Link:
 
 def decode_address(body: bytes) -> Address | None:
     """An RTM_NEWADDR message (after the netlink header); None without an address attribute."""
-    family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(body, 0)
-    attrs = attributes(body, _IFADDRMSG.size, len(body))
+    family, prefixlen, _flags, _scope, index = IFADDRMSG.unpack_from(body, 0)
+    attrs = attributes(body, IFADDRMSG.size, len(body))
     raw = attrs.get(IFA_LOCAL, attrs.get(IFA_ADDRESS))
     if raw is None:
         return None
