@@ -159,12 +159,9 @@ class Feature:
     export: str | None = None
     """"module:function": function(action) -> list of shell lines that do what the action does with the plain
     tools (``ip``, ``ipvsadm``, ``iptables-restore``), for ``netlab export``; for the feature's action types."""
-    # -- apply (kernel): "module:function", imported on first use. The hooks of the commands that must start
-    # fast (status, down, clean, a feature's verbs) are in its registry entry instead (netlab.features.manifest).
-    encoders: Mapping[type, str] = field(default_factory=dict)
-    """Action type → function(action, fd_of) -> (message, type, flags): one rtnetlink message, sent in batches."""
-    executors: Mapping[type, str] = field(default_factory=dict)
-    """Action type → function(executor, actions): everything that is not one rtnetlink message."""
+    # -- apply (kernel): the feature's encoders and executors are in its entry in netlab.features.manifest, with
+    # the hooks of the commands that must start fast (status, down, clean, a feature's verbs): ``up`` of a
+    # cached plan applies it without importing this table.
 
 
 def node_fields(features: Iterable[Feature], ctx: ResolveContext, name: str, node: Node) -> dict[str, object]:
@@ -188,13 +185,6 @@ def with_parts(obj: T, parts: Mapping[str, object]) -> T:
     return dataclasses.replace(obj, **changes)  # type: ignore[type-var]
 
 
-def by_action(features: Iterable[Feature], slot: str) -> dict[type, str]:
-    """Action type → hook, over every feature's ``encoders`` or ``executors``."""
-    out: dict[type, str] = {}
-    for feature in features:
-        out.update(getattr(feature, slot))
-    return out
-
 
 __all__ = [
     "CheckContext",
@@ -203,7 +193,6 @@ __all__ = [
     "Interfaces",
     "PlanContext",
     "ResolveContext",
-    "by_action",
     "node_fields",
     "with_parts",
 ]

@@ -44,18 +44,33 @@ class Entry:
     leftovers: str | None = None
     """function(lab) -> what of the lab's (any run) still exists outside the namespaces: the leak check after
     ``down`` (netlab.pytest_plugin.leftovers)."""
+    encoders: tuple[tuple[str, str], ...] = ()
+    """(action type's name in netlab.model.plan, function(action, fd_of) -> (message, type, flags)): the feature's
+    actions that are one rtnetlink message each, sent in apply's batches."""
+    executors: tuple[tuple[str, str], ...] = ()
+    """(action type's name, function(executor, actions)): the feature's actions that are not one rtnetlink message.
+    Here and not in ``FEATURE``: ``up`` of a lab whose plan is cached (netlab.compiled) applies it without
+    importing any feature's validate, resolve or plan code, hence no pydantic model."""
 
 
 ENTRIES: tuple[Entry, ...] = (
-    Entry("tunnels", interfaces="netlab.features.tunnels.resolved:interfaces"),
-    Entry("stitches", interfaces="netlab.features.stitches.resolved:interfaces"),
-    Entry("ipvs", status="netlab.features.ipvs.status:sections"),
-    Entry("iptables", status="netlab.features.iptables.status:sections"),
-    Entry("shaping", cli="netlab.features.shaping.cli:register"),
-    Entry("isolation"),
-    Entry("services"),
+    Entry("tunnels", interfaces="netlab.features.tunnels.resolved:interfaces",
+          encoders=(("CreateTunnel", "netlab.features.tunnels.kernel:encode"),
+                    ("CreateSubInterface", "netlab.features.tunnels.kernel:encode"),
+                    ("SetBridgePort", "netlab.features.tunnels.kernel:bridge_port"))),
+    Entry("stitches", interfaces="netlab.features.stitches.resolved:interfaces",
+          executors=(("CreateStitch", "netlab.features.stitches.kernel:apply"),)),
+    Entry("ipvs", status="netlab.features.ipvs.status:sections",
+          executors=(("AddIpvsService", "netlab.features.ipvs.kernel:apply"),)),
+    Entry("iptables", status="netlab.features.iptables.status:sections",
+          executors=(("LoadIptables", "netlab.features.iptables.kernel:apply"),)),
+    Entry("shaping", cli="netlab.features.shaping.cli:register",
+          executors=(("SetQdisc", "netlab.features.shaping.kernel:apply"),)),
+    Entry("isolation", executors=(("StartInit", "netlab.features.isolation.kernel:apply"),)),
+    Entry("services", executors=(("StartService", "netlab.features.services.runner:apply"),)),
     Entry("limits", status="netlab.features.limits.status:sections", teardown="netlab.features.limits.kernel:teardown",
-          clean="netlab.features.limits.kernel:clean", leftovers="netlab.features.limits.kernel:leftovers"),
+          clean="netlab.features.limits.kernel:clean", leftovers="netlab.features.limits.kernel:leftovers",
+          executors=(("SetLimits", "netlab.features.limits.kernel:apply"),)),
     Entry("exercises", cli="netlab.features.exercises.cli:register"),
 )
 """Order matters where a feature grows what a later one checks: tunnels add interfaces and addresses that IPVS
@@ -82,9 +97,19 @@ def load_hook(ref: str) -> Callable[..., Any]:
     return hook
 
 
+def by_action(slot: str) -> dict[str, str]:
+    """Action type's name → ``"module:function"``, over every entry's ``encoders`` or ``executors``."""
+    return {kind: ref for e in ENTRIES for kind, ref in getattr(e, slot)}
+
+
+def owner_of(action_type: str) -> str | None:
+    """The feature whose encoder or executor applies actions of this type (None: the core's)."""
+    return next((e.name for e in ENTRIES for kind, _ in (*e.encoders, *e.executors) if kind == action_type), None)
+
+
 def hooks(slot: str) -> list[tuple[str, Callable[..., Any]]]:
     """(feature name, its ``slot`` hook imported) for every entry that fills ``slot``, in manifest order."""
     return [(e.name, load_hook(ref)) for e in ENTRIES if (ref := getattr(e, slot)) is not None]
 
 
-__all__ = ["ENTRIES", "Entry", "StatusPart", "hooks", "load_hook"]
+__all__ = ["ENTRIES", "Entry", "StatusPart", "by_action", "hooks", "load_hook", "owner_of"]

@@ -29,9 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from netlab.errors import ApplyError
-from netlab.features.base import by_action
-from netlab.features.manifest import load_hook
-from netlab.features.registry import FEATURES
+from netlab.features.manifest import by_action, load_hook
 from netlab.kernel import rtnl
 from netlab.kernel.netlink import RtnlSocket
 from netlab.kernel.netns import NetnsDirectory, netns_path, raise_fd_limit
@@ -59,8 +57,8 @@ NETNS_WORKERS = 2
 NETNS_THREADED_FROM = 16
 """Fewer namespaces than this are made in the calling thread: threads would not pay for themselves."""
 
-_EXECUTORS = by_action(FEATURES, "executors")
-_ENCODERS = by_action(FEATURES, "encoders")
+_EXECUTORS = by_action("executors")
+_ENCODERS = by_action("encoders")
 
 Progress = Callable[[str, int, int], None]
 """progress(phase, done, total): called as apply moves through the plan."""
@@ -152,7 +150,7 @@ class Applier:
             CreateNetns: self._netns, SetSysctl: self._sysctls, RunCommand: self._commands}
         if kind in core:
             return core[kind]
-        ref = _EXECUTORS.get(kind)
+        ref = _EXECUTORS.get(kind.__name__)
         if ref is not None:
             return functools.partial(load_hook(ref), self)
         return self._netlink
@@ -344,7 +342,7 @@ class Applier:
         (tests/unit/test_netlink_decode.py). What apply adds is the namespaces' fds: a veth's peer and a
         sub-interface made across namespaces are born in theirs.
         """
-        ref = _ENCODERS.get(type(action))
+        ref = _ENCODERS.get(type(action).__name__)
         if ref is not None:  # a feature's message (tunnels: gre/ipip/vxlan, macvlan/ipvlan)
             message: rtnl.Message = load_hook(ref)(action, self.fd)
             return message

@@ -30,7 +30,7 @@ from pathlib import Path
 from shlex import quote
 from typing import Any
 
-from netlab.features.manifest import load_hook
+from netlab.features.manifest import ENTRIES, load_hook
 from netlab.features.registry import FEATURES
 from netlab.model.ipv6 import silence_of
 from netlab.model.plan import (
@@ -196,14 +196,11 @@ CORE: dict[type, Callable[[Any, Bridges], Step]] = {
 """The core's action types, rendered here; every other type is a feature's."""
 
 
-def feature_exports() -> dict[type, str]:
-    """Action type → the export hook of the feature that applies it (its ``encoders`` and ``executors``)."""
-    out: dict[type, str] = {}
-    for feature in FEATURES:
-        if feature.export is not None:
-            for kind in (*feature.encoders, *feature.executors):
-                out[kind] = feature.export
-    return out
+def feature_exports() -> dict[str, str]:
+    """Action type's name → the export hook of the feature that applies it (its manifest entry's ``encoders`` and
+    ``executors`` say which actions are whose)."""
+    exports = {feature.name: feature.export for feature in FEATURES if feature.export is not None}
+    return {kind: exports[e.name] for e in ENTRIES if e.name in exports for kind, _ in (*e.encoders, *e.executors)}
 
 
 def step(action: Action, bridges: Bridges | None = None) -> Step:
@@ -212,7 +209,7 @@ def step(action: Action, bridges: Bridges | None = None) -> Step:
     core = CORE.get(type(action))
     if core is not None:
         return core(action, bridges or {})
-    ref = feature_exports().get(type(action))
+    ref = feature_exports().get(type(action).__name__)
     if ref is None:
         raise TypeError(f"no export for {type(action).__name__}: fill the export slot of the feature that applies it")
     return Step((), _comments(load_hook(ref)(action)))

@@ -43,7 +43,7 @@ PLANS = _catalog_plans()
 def test_every_action_type_of_the_plan_is_exportable(kind: type) -> None:
     """Either the core renders it or the feature that applies it has an export hook, and a real instance of it
     (from a catalog lab) becomes at least one shell command."""
-    assert kind in CORE or kind in feature_exports(), f"{kind.__name__}: fill the export slot of its feature"
+    assert kind in CORE or kind.__name__ in feature_exports(), f"{kind.__name__}: fill the export slot of its feature"
     sample = next((a for plan in PLANS.values() for a in plan.actions if type(a) is kind), None)
     assert sample is not None, f"no catalog lab has a {kind.__name__}: add one, so its export is tested"
     lines = step(sample).lines

@@ -57,6 +57,5 @@ FEATURE = Feature(
     requirements=requirements,
     resolve_node=resolve_node,
     plan=plan,
-    executors={LoadIptables: "netlab.features.iptables.kernel:apply"},
     export="netlab.features.iptables.export:commands",
 )

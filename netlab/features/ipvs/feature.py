@@ -115,6 +115,5 @@ FEATURE = Feature(
     derive=derive,
     plan=plan,
     diagram=diagram,
-    executors={AddIpvsService: "netlab.features.ipvs.kernel:apply"},
     export="netlab.features.ipvs.export:commands",
 )

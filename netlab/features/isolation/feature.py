@@ -29,6 +29,5 @@ FEATURE = Feature(
     resolve_node=resolve_node,
     plan=plan,
     diagram=diagram,
-    executors={StartInit: "netlab.features.isolation.kernel:apply"},
     export="netlab.features.isolation.export:commands",
 )

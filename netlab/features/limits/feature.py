@@ -48,6 +48,5 @@ FEATURE = Feature(
     resolve_node=resolve_node,
     plan=plan,
     diagram=diagram,
-    executors={SetLimits: "netlab.features.limits.kernel:apply"},
     export="netlab.features.limits.export:commands",
 )

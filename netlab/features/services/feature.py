@@ -38,6 +38,5 @@ FEATURE = Feature(
     check=check,
     resolve_node=resolve_node,
     plan=plan,
-    executors={StartService: "netlab.features.services.runner:apply"},
     export="netlab.features.services.export:commands",
 )

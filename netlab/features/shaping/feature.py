@@ -10,7 +10,7 @@ from netlab.features.shaping import checks
 from netlab.features.shaping.model import Shape
 from netlab.features.shaping.resolve import qdisc_kind
 from netlab.features.shaping.resolve import resolve as resolve_shapes
-from netlab.model.plan import Action, SetQdisc
+from netlab.model.plan import Action
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
 
@@ -58,6 +58,5 @@ FEATURE = Feature(
     resolve=resolve,
     plan=plan,
     diagram=diagram,
-    executors={SetQdisc: "netlab.features.shaping.kernel:apply"},
     export="netlab.features.shaping.export:commands",
 )

@@ -106,6 +106,5 @@ FEATURE = Feature(
     resolve=resolve,
     plan=plan,
     diagram=diagram,
-    executors={CreateStitch: "netlab.features.stitches.kernel:apply"},
     export="netlab.features.stitches.export:commands",
 )

@@ -21,7 +21,7 @@ from netlab.features.tunnels.resolve import (
     subinterface_names,
     tunnel_ifnames,
 )
-from netlab.model.plan import Action, CreateSubInterface, CreateTunnel, SetBridgePort
+from netlab.model.plan import Action
 from netlab.model.resolved import ResolvedLab
 from netlab.model.topology import Topology
 
@@ -152,9 +152,6 @@ FEATURE = Feature(
     plan=plan,
     masters=masters,
     diagram=diagram,
-    encoders={CreateTunnel: "netlab.features.tunnels.kernel:encode",
-              CreateSubInterface: "netlab.features.tunnels.kernel:encode",
-              SetBridgePort: "netlab.features.tunnels.kernel:bridge_port"},
     export="netlab.features.tunnels.export:commands",
 )
 
