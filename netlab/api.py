@@ -29,7 +29,7 @@ from netlab.removal import CleanReport, clean, down, require_root, root_command
 from netlab.stages.record import StateStore
 
 __all__ = ["PATH_FILE", "CleanReport", "Lab", "UpResult", "clean", "down", "exec_in", "flow_samples", "live_labs",
-           "observed_path", "require_root", "root_command", "run_probes", "state_of"]
+           "observed_path", "require_root", "root_command", "run_probes", "state_of", "up"]
 
 PATH_FILE = "path.json"
 """In ``<run dir>/logs/<lab>/``: the packets' path of the lab's last probe run (``netlab graph --path``)."""
@@ -110,8 +110,8 @@ class Lab:
         """
         from netlab import pipeline
 
-        return pipeline.up(pipeline.Built(self.topology, self.resolved, self.path, self.text), self.store,
-                           progress, recreate, part)
+        built = pipeline.Built(self.topology, self.resolved, self.path, self.text)
+        return pipeline.up(pipeline.compile(built), self.store, progress, recreate, part)
 
     def down(self) -> list[str]:
         return down(self.name, self.store)
@@ -210,6 +210,16 @@ def observed_path(lab: str, store: StateStore | None = None, file: Path | None =
         return PathRecord.from_json(text)
     except ValueError as exc:
         raise InvalidInput(message=f"{where}: {exc}") from None
+
+
+def up(ref: str | Path, store: StateStore | None = None, progress: Progress | None = None,
+       recreate: bool = False) -> UpResult:
+    """``Lab.load(ref).up()`` without the ``Lab``: what ``netlab up`` does. An unchanged file brought up before is
+    not loaded, validated, resolved or planned again (netlab.stages.compile_cache); raises like both."""
+    from netlab import pipeline
+
+    store = store or StateStore()
+    return pipeline.up(pipeline.compiled(ref, run_dir=store.root), store, progress, recreate)
 
 
 def state_of(lab: str, store: StateStore | None = None) -> LabState:

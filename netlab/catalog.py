@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""A topology file is read only up to this size (a symlink to /dev/zero never ends); netlab.stages.load says
+what is wrong with a larger one."""
+
 
 def catalog_dir() -> Path:
     packaged = Path(__file__).parent / "topologies"

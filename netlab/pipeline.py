@@ -1,7 +1,10 @@
 """The verbs as stage lists, top to bottom: build, up, down, clean. The API (netlab.api) and the CLI call these.
 
-    build:  load → validate → resolve                          (pure; the plan is plan_stage.plan(resolved))
-    up:     requirements → lock → journal → plan → apply → record "up"
+    build:   load → validate → resolve                          (pure; the plan is plan_stage.plan(resolved))
+    compile: build → requirements + plan, as plain data (netlab.model.compiled), kept in a cache keyed by the
+             text, path and netlab's code (netlab.stages.compile_cache): ``netlab up`` of an unchanged file
+             skips every pure stage
+    up:      check requirements → lock → journal → apply → record "up"
     down:   lock → read state → stop processes → remove what carries the lab's tag → forget
     clean:  lock → repair torn files → tear down crashed labs → remove tagged orphans
 
@@ -13,26 +16,29 @@ named here: they plug into the stages (netlab.features.registry).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from netlab import catalog
 from netlab.errors import ApplyError, InvalidInput, MissingFeatures
-from netlab.model.plan import Plan
-from netlab.model.resolved import ResolvedLab
-from netlab.model.topology import Topology
+from netlab.model.compiled import Compiled
 from netlab.removal import CleanReport, clean, down, owned_by, remove_lab, require_root, root_command
-from netlab.stages import plan as plan_stage
+from netlab.stages import compile_cache
 from netlab.stages.apply import Applier, Progress
-from netlab.stages.load import load_file
 from netlab.stages.record import LabState, StateStore, new_run_id, new_state
-from netlab.stages.resolve import resolve
-from netlab.stages.validate import validate
 
-__all__ = ["Built", "CleanReport", "UpResult", "build", "check_requirements", "clean", "down", "require_root",
-           "root_command", "up"]
-# down, clean and their helpers live in netlab.removal: they read only state, and import no model or stage
+if TYPE_CHECKING:
+    from netlab.core.requirement import Requirement
+    from netlab.model.plan import Plan
+    from netlab.model.resolved import ResolvedLab
+    from netlab.model.topology import Topology
+
+__all__ = ["Built", "CleanReport", "Compiled", "UpResult", "build", "check_requirements", "clean", "compile",
+           "compiled", "down", "require_root", "root_command", "up"]
+# down, clean and their helpers live in netlab.removal: they read only state, and import no model or stage.
+# The pure stages are imported where they run: `up` of a cached compile needs none of them (nor pydantic).
 
 
 @dataclass(frozen=True)
@@ -68,11 +74,12 @@ class Built:
 
 def build(ref: str | Path, name_suffix: str | None = None) -> Built:
     """Load, validate and resolve a lab by catalog name or path. Raises :class:`InvalidInput` (every problem)."""
+    from netlab.stages.load import load_file
+    from netlab.stages.resolve import resolve
+    from netlab.stages.validate import validate
+
     ref_s = str(ref)
-    path = catalog.find(ref_s)
-    if path is None:
-        known = ", ".join(catalog.names())
-        raise InvalidInput(message=f"{ref_s}: no such lab file or catalog lab\n    hint: catalog labs: {known}")
+    path = _find(ref_s)
     loaded = load_file(path, display=ref_s if catalog.looks_like_path(ref_s) else str(path))
     if name_suffix is not None:
         loaded = replace(loaded, data=_renamed(loaded.data, name_suffix))
@@ -80,6 +87,53 @@ def build(ref: str | Path, name_suffix: str | None = None) -> Built:
     return Built(topo, resolve(topo, str(path.resolve()), loaded.lines), path, loaded.text)
 
 
+
+def _find(ref: str) -> Path:
+    path = catalog.find(ref)
+    if path is None:
+        known = ", ".join(catalog.names())
+        raise InvalidInput(message=f"{ref}: no such lab file or catalog lab\n    hint: catalog labs: {known}")
+    return path
+
+
+def compile(built: Built) -> Compiled:
+    """What ``up`` needs of a built lab: its requirements, resolved lab and plan."""
+    from netlab import requirements
+    from netlab.stages import plan as plan_stage
+
+    return Compiled(built.name, built.sha256, tuple(requirements.derive(built.topology)), built.resolved,
+                    plan_stage.plan(built.resolved))
+
+
+def compiled(ref: str | Path, name_suffix: str | None = None, run_dir: Path | None = None) -> Compiled:
+    """``compile(build(ref))``, or the cache's copy of it when the file, its path and netlab are unchanged.
+
+    Raises :class:`InvalidInput` like :func:`build` (an invalid file is never cached, so its errors come every
+    time)."""
+    from netlab import paths
+
+    ref_s = str(ref)
+    path = _find(ref_s)
+    source, root = path.resolve(), run_dir or paths.run_dir()
+    text = _text(path)
+    if text is not None:
+        hit = compile_cache.read(root, source, name_suffix, text)
+        if hit is not None:
+            return hit
+    built = build(ref_s, name_suffix)
+    result = compile(built)
+    compile_cache.write(root, source, name_suffix, result, built.text)
+    return result
+
+
+def _text(path: Path) -> str | None:
+    """The file's text as load reads it (None where load would fail: it says why)."""
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(catalog.MAX_FILE_BYTES + 1)
+        return raw.decode("utf-8") if len(raw) <= catalog.MAX_FILE_BYTES else None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 class Part(NamedTuple):
@@ -95,12 +149,18 @@ def check_requirements(topology: Topology) -> None:
     """Raise :class:`MissingFeatures` (exit 4) if this kernel lacks something the lab needs."""
     from netlab import requirements
 
-    gaps = requirements.missing(topology)
+    _check(topology.name, requirements.derive(topology))
+
+
+def _check(lab: str, needs: Iterable[Requirement]) -> None:
+    from netlab import requirements
+
+    gaps = requirements.missing(list(needs))
     if gaps:
-        raise MissingFeatures(requirements.describe_missing(topology.name, gaps))
+        raise MissingFeatures(requirements.describe_missing(lab, gaps))
 
 
-def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate: bool = False,
+def up(lab: Compiled, store: StateStore, progress: Progress | None = None, recreate: bool = False,
        part: Part | None = None) -> UpResult:
     """Bring ``lab`` up; a no-op if it is up from the same text; ``recreate`` replaces one from another text.
 
@@ -110,7 +170,7 @@ def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate
     import time
 
     require_root()
-    check_requirements(lab.topology)
+    _check(lab.name, lab.requirements)
     start = time.monotonic()
     sha256 = lab.sha256
     if part is not None:
@@ -135,7 +195,7 @@ def up(lab: Built, store: StateStore, progress: Progress | None = None, recreate
                     f"up, or `netlab down {lab.name}` first")
         if current is not None:
             remove_lab(store, current)
-        plan = plan_stage.plan(lab.resolved) if part is None else part.plan
+        plan = lab.plan if part is None else part.plan
         state = new_state(lab.resolved, sha256, new_run_id())
         if part is not None:
             state = replace(state, namespaces=tuple(ns for ns in state.namespaces if ns.name in plan.namespaces),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from netlab.errors import NotPermitted
 from netlab.features.manifest import hooks
 from netlab.kernel.netns import is_mounted_netns, netns_path
+from netlab.stages import compile_cache
 from netlab.stages.record import LabHead, StateStore, netns_inode, process_start_time
 from netlab.stages.teardown import (
     kill_processes,
@@ -110,7 +111,7 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
 
     Two sources, neither a name pattern: state files whose ``up`` died (owner process gone before
     ``status: up``), and namespaces whose ``lo`` carries a netlab tag that no live state matches
-    (e.g. the state file was deleted).
+    (e.g. the state file was deleted). The compiled-lab cache (netlab.stages.compile_cache) is emptied too.
     """
     require_root()
     store = store or StateStore()
@@ -143,4 +144,5 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
         removed += remove_namespaces(orphans)
         for _, feature_clean in hooks("clean"):
             repaired += feature_clean({lab: s.run for lab, s in live.items()})
+        compile_cache.clear(store.root)  # not reported: a cache, not something a crash left behind
     return CleanReport(tuple(labs), tuple(removed), tuple(repaired))

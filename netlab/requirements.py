@@ -15,11 +15,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from netlab.core.requirement import Requirement
-from netlab.features.registry import FEATURES
-from netlab.model.topology import Topology
-from netlab.probes.model import FlowProbe
+
+if TYPE_CHECKING:
+    from netlab.model.topology import Topology
+# derive imports the features and the probe models where it runs: `up` of a cached compile checks the
+# requirements it recorded (missing) without them
 
 
 def _base(topo: Topology) -> list[Requirement]:
@@ -39,11 +42,15 @@ def _declared(topo: Topology) -> list[Requirement]:
 
 def _features(topo: Topology) -> list[Requirement]:
     """What each feature's sections need (netlab.features.registry: tunnels, IPVS, iptables, ...)."""
+    from netlab.features.registry import FEATURES
+
     return [req for f in FEATURES if f.requirements is not None for req in f.requirements(topo)]
 
 
 def _probes(topo: Topology) -> list[Requirement]:
     """A flow probe's congestion controls: BBR is a module (cubic and reno are built in everywhere)."""
+    from netlab.probes.model import FlowProbe
+
     return [Requirement("tcp_bbr", f"flow probe {p.name} runs BBR") for p in topo.probes
             if isinstance(p, FlowProbe) and "bbr" in p.congestion]
 
@@ -74,7 +81,7 @@ class Missing:
     detail: str
 
 
-def missing(topo: Topology, cache_dir: Path | None = None) -> list[Missing]:
+def missing(reqs: list[Requirement], cache_dir: Path | None = None) -> list[Missing]:
     """Requirements this machine does not meet, found by really trying each (see netlab.kernel.features).
 
     A "yes" is remembered until the next boot in ``cache_dir`` (default ``/run/netlab``): once the
@@ -82,14 +89,17 @@ def missing(topo: Topology, cache_dir: Path | None = None) -> list[Missing]:
     modules). A "no" is never remembered — a ``modprobe`` or a package install may fix it — so it is
     tried again on every ``up``. This spares each ``up`` the forked prober (≈ 0.2 s) once it has run.
     """
-    from netlab.kernel.features import canonical_name, detect_many
+    from netlab.core.catalog import canonical_name
 
-    reqs = derive(topo)
     names = [canonical_name(r.feature) for r in reqs]
     cache = _cache_path(cache_dir)
     known = _read_cache(cache)
     unknown = [n for n in dict.fromkeys(names) if n not in known]
-    answers = {st.name: st for st in detect_many(unknown)} if unknown else {}
+    answers = {}
+    if unknown:  # the prober only then: once every answer is cached, `up` need not import it
+        from netlab.kernel.features import detect_many
+
+        answers = {st.name: st for st in detect_many(unknown)}
     fresh = [n for n, st in answers.items() if st.available]
     if fresh:
         _write_cache(cache, known | set(fresh))

@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from netlab.cli.common import console as _console
 from netlab.cli.common import lab_name as _lab_name
@@ -112,16 +112,17 @@ def cmd_up(args: argparse.Namespace) -> int:
         from netlab.cli import multihost
 
         return multihost.up(args, _print_json, _print_plan)
-    lab = Lab.load(args.lab)
     if args.dry_run:
-        plan = lab.plan()
+        plan = Lab.load(args.lab).plan()
         if args.json:
             _print_json(plan.to_dict())
             return 0
         _print_plan(plan, f"plan for lab {plan.lab}")
         return 0
+    from netlab.api import up
+
     show_progress = not args.json and sys.stderr.isatty()
-    result = lab.up(progress=_progress_printer(show_progress), recreate=args.recreate)
+    result = up(args.lab, progress=_progress_printer(show_progress), recreate=args.recreate)
     if args.json:
         _print_json({"lab": result.lab, "created": result.created, "namespaces": result.namespaces,
                      "actions": result.actions, "seconds": round(result.seconds, 4)})
@@ -208,7 +209,23 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------ parser
 
-def build_parser() -> argparse.ArgumentParser:
+class _Unused:
+    """The parser of a verb that does not run: every call on it is accepted and dropped.
+
+    Why: building all ~30 verbs' parsers was a third of the fixed cost of a fast command (``netlab down``,
+    ``netlab up`` of a cached lab), for options that are never parsed. The verb itself is still registered,
+    so ``netlab --help`` and a mistyped verb build everything (see :func:`main`)."""
+
+    def __getattr__(self, _name: str) -> Callable[..., _Unused]:
+        return self._drop
+
+    def _drop(self, *_args: object, **_kwargs: object) -> _Unused:
+        return self
+
+
+def build_parser(only: str | None = None, verbs: list[str] | None = None) -> argparse.ArgumentParser:
+    """The CLI's parser; with ``only``, the other verbs' parsers are :class:`_Unused` (see there). ``verbs``, if
+    given, receives the name of every verb registered."""
     parser = argparse.ArgumentParser(
         prog="netlab",
         description="Linux networking labs from YAML: namespaces, veth, bridges, routes and sysctls, "
@@ -217,8 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
                "program, 5 needs root")
     parser.add_argument("--version", action="version", version=f"netlab {_version()}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    verbs = [] if verbs is None else verbs
 
     def verb(name: str, handler: Handler, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        verbs.append(name)
+        if only is not None and name != only:
+            return cast(argparse.ArgumentParser, _Unused())
         p = sub.add_parser(name, help=help_text, description=description or help_text)
         p.set_defaults(handler=handler)
         return p
@@ -339,6 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(verb)  # netlab export: the lab as a bash script (netlab/cli/export.py)
     add_view_verbs(verb)  # netlab graph, netlab handout: pictures and pages of a lab (netlab/cli/views.py)
     register_vagrant(verb)  # netlab vagrant render|ci (netlab/cli/vagrant.py)
+    if only is not None and only in verbs:
+        return parser  # a core verb runs: the features' verbs need not even be imported
     from netlab.features.manifest import hooks
 
     for _, register in hooks("cli"):  # a feature's own verbs (netlab exercise)
@@ -374,7 +397,12 @@ def _internal_error(exc: BaseException) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    target = argv[0] if argv and not argv[0].startswith("-") else None
+    verbs: list[str] = []
+    parser = build_parser(target, verbs)
+    if target is not None and target not in verbs:
+        parser = build_parser()  # a mistyped verb: the error lists them all
     args = parser.parse_args(argv)
     try:
         code: int = args.handler(args)

@@ -396,9 +396,14 @@ Action = (CreateNetns | CreateBridge | CreateVeth | CreateTunnel | CreateStitch 
           | LoadIptables | StartInit | RunCommand | StartService)
 
 
+def action_name(kind: type) -> str:
+    """``create_veth`` for CreateVeth: an action's name in the plan's JSON form."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in kind.__name__).lstrip("_")
+
+
 def action_to_dict(action: Action) -> dict[str, object]:
     """``{"action": "create_veth", ...fields}``: the JSON form used by --dry-run --json and goldens."""
-    name = "".join("_" + c.lower() if c.isupper() else c for c in type(action).__name__).lstrip("_")
+    name = action_name(type(action))
     fields = dataclasses.asdict(action)
     if fields.get("reason") == "":
         del fields["reason"]  # most actions are what the topology says; only derived ones carry a reason

@@ -46,12 +46,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from netlab.catalog import MAX_FILE_BYTES
 from netlab.core.diagnostics import LoadedFile, PathKey, format_path
 from netlab.errors import Diagnostic, InvalidInput
 
 MAX_VALUES = 100_000  #: values (scalars, lists, mappings) once expanded; a 1000-node lab has ≈ 21,000
 MAX_DEPTH = 100  #: levels of nested lists and mappings, counting what aliases and merge keys bring in
-MAX_FILE_BYTES = 10 * 1024 * 1024
 MAX_REPORTED_LINES = 10  #: lines with bad bytes or characters listed one by one (a binary file has thousands)
 
 _CORE = "tag:yaml.org,2002:"

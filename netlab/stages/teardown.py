@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 import time
 from collections import defaultdict
@@ -72,38 +73,47 @@ def pids_in_namespaces(names: Iterable[str]) -> dict[str, list[int]]:
 
 
 def kill_processes(pids: list[int], grace: float = 1.0) -> None:
-    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL what is left."""
+    """SIGTERM, wait up to ``grace`` seconds, then SIGKILL what is left.
+
+    Through pidfds: a pidfd names the process, not its number, so a pid reused in the meantime is never
+    signalled, and it becomes readable the moment the process exits -- ``down`` returns when the last one
+    is gone instead of on the next tick of a 20 ms poll (a third of ``netlab down routed``'s own work)."""
+    fds: dict[int, int] = {}
     for pid in pids:
         try:
-            os.kill(pid, signal.SIGTERM)
+            fds[pid] = os.pidfd_open(pid)
         except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + grace
-    alive = list(pids)
-    while alive and time.monotonic() < deadline:
-        alive = [p for p in alive if _alive(p)]
-        if alive:
-            time.sleep(0.02)
-    for pid in alive:
+            continue
         try:
-            os.kill(pid, signal.SIGKILL)
+            signal.pidfd_send_signal(fds[pid], signal.SIGTERM)
         except ProcessLookupError:
             pass
-
-
-def _alive(pid: int) -> bool:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            state = f.read().rsplit(b")", 1)[1].split()[0]
-        if state == b"Z":
+        poller = select.poll()
+        by_fd = {fd: pid for pid, fd in fds.items()}
+        for fd in by_fd:
+            poller.register(fd, select.POLLIN)
+        deadline = time.monotonic() + grace
+        while by_fd and (left := deadline - time.monotonic()) > 0:
+            for fd, _ in poller.poll(left * 1000):
+                poller.unregister(fd)
+                _reap(by_fd.pop(fd))
+        for fd in by_fd:
             try:
-                os.waitpid(pid, os.WNOHANG)  # our own child: reap it
-            except ChildProcessError:
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
-            return False
-        return True
-    except (FileNotFoundError, ProcessLookupError):
-        return False
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+
+
+def _reap(pid: int) -> None:
+    """Collect an exited child of ours (a service's runner may be): anyone else's is not ours to wait for."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
 
 
 def remove_namespaces(names: Iterable[str]) -> list[str]:

@@ -45,8 +45,8 @@ def test_a_yes_is_remembered_until_reboot_and_a_no_is_asked_again(tmp_path: Path
 
     monkeypatch.setattr("netlab.kernel.features.detect_many", fake_detect)
     t = valid(lan(["a", "b"], name="d", head="requires: [ip_vs]\n"))
-    first = requirements.missing(t, cache_dir=tmp_path)
-    second = requirements.missing(t, cache_dir=tmp_path)
+    first = requirements.missing(requirements.derive(t), cache_dir=tmp_path)
+    second = requirements.missing(requirements.derive(t), cache_dir=tmp_path)
     assert [m.requirement.feature for m in first] == [m.requirement.feature for m in second] == ["ip_vs"]
     assert asked[0] == ["netns", "veth", "bridge", "ip_vs"]
     assert asked[1] == ["ip_vs"]  # only the "no" is tried again

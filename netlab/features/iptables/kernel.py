@@ -21,12 +21,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.kernel.iptables import Backend, NoBackend, detect_backend, message, run
 from netlab.kernel.netns import enter_for_exec
 from netlab.model.plan import LoadIptables
+
+if TYPE_CHECKING:  # an annotation: down, clean and up of a cached plan need no feature table
+    from netlab.features.base import Executor
 
 ERROR_LINE = re.compile(r"(?:Error occurred at line: |line )(\d+)")
 

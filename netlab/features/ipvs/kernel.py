@@ -11,11 +11,14 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.features.ipvs.resolved import FWD_METHODS, IP_VS_PROTOCOLS
 from netlab.model.plan import AddIpvsService
+
+if TYPE_CHECKING:  # an annotation: down, clean and up of a cached plan need no feature table
+    from netlab.features.base import Executor
 
 IP_VS_SVC_F_PERSISTENT = 0x0001
 IP_VS_SVC_F_ONEPACKET = 0x0004

@@ -15,15 +15,17 @@ import ctypes
 import os
 import signal
 import socket
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.kernel.netns import MNT_DETACH, MS_REC, mount, setns, umount, unshare
 from netlab.kernel.nodeinit import INIT_NAME, NAMESPACES, own_namespaces
 from netlab.kernel.report import read_report
 from netlab.model.plan import StartInit
 from netlab.stages.record import ProcessRecord, netns_inode, process_start_time
+
+if TYPE_CHECKING:  # an annotation: down, clean and up of a cached plan need no feature table
+    from netlab.features.base import Executor
 
 READY_TIMEOUT = 10.0
 PR_SET_NAME = 15

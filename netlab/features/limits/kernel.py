@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.kernel.cgroup import cgroup2_root
 
 if TYPE_CHECKING:  # an annotation only: down and clean load this module, and need no plan types
+    from netlab.features.base import Executor
     from netlab.model.plan import SetLimits
 
 NAME = re.compile(r"(?P<lab>[a-z0-9][a-z0-9-]{0,23})\.(?P<run>[0-9a-f]{8})")

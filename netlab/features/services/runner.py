@@ -24,16 +24,18 @@ import os
 import signal
 import traceback
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
 from netlab import paths
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.features.services.spec import ServiceSpec
 from netlab.kernel.nodeinit import enter_node, outer_pid
 from netlab.kernel.report import read_report
 from netlab.model.plan import StartService
 from netlab.stages.record import ProcessRecord, netns_inode, process_start_time
+
+if TYPE_CHECKING:  # an annotation: down, clean and up of a cached plan need no feature table
+    from netlab.features.base import Executor
 
 READY_TIMEOUT = 10.0
 
@@ -88,9 +90,25 @@ def _daemon(spec: ServiceSpec, out: int, ready_fd: int) -> NoReturn:
         os._exit(code)
 
 
+class _Starting(NamedTuple):
+    """A service forked and not yet heard from: what :func:`_finish` needs to wait for its handshake."""
+
+    spec: ServiceSpec
+    log: Path
+    pid: int
+    """The intermediate child, reaped by _finish."""
+    pipe: int
+    """The read end of the handshake pipe."""
+    ns_fd: int
+
+
 def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path,
                   timeout: float = READY_TIMEOUT, may_have_init: bool = True) -> ProcessRecord:
     """Start a service in the namespace ``ns_fd``; return once it listens. Raises ApplyError otherwise."""
+    return _finish(_spawn(ns_fd, service, log_dir, may_have_init), timeout)
+
+
+def _spawn(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path, may_have_init: bool) -> _Starting:
     spec = ServiceSpec(service.node, service.name, service.kind, service.protocol, service.address, service.port,
                        service.body)
     paths.make_dir(log_dir.parent)
@@ -122,17 +140,22 @@ def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path
         finally:
             os._exit(0)
     os.close(w)
+    return _Starting(spec, log, pid, r, ns_fd)
+
+
+def _finish(starting: _Starting, timeout: float) -> ProcessRecord:
+    spec, log = starting.spec, starting.log
     try:
-        os.waitpid(pid, 0)
-        words = read_report(r, timeout)
+        os.waitpid(starting.pid, 0)
+        words = read_report(starting.pipe, timeout)
     finally:
-        os.close(r)
+        os.close(starting.pipe)
     what = f"start {spec.describe()}"
     if "error" in words:
         raise ApplyError(f"step `{what}` failed: {words['error']}\n    log: {log}")
     if "ready" not in words or not words["ready"].isdigit() or "pid" not in words:
         raise ApplyError(f"step `{what}` did not report listening within {timeout:g} s\n    log: {log}")
-    service_pid = int(words["pid"]) if words["pid"].isdigit() else outer_pid(ns_fd, int(words["ready"]))
+    service_pid = int(words["pid"]) if words["pid"].isdigit() else outer_pid(starting.ns_fd, int(words["ready"]))
     if service_pid is None:
         raise ApplyError(f"step `{what}`: the service (pid {words['ready']} in {spec.node}) is gone\n    log: {log}")
     return ProcessRecord(pid=service_pid, start_time=process_start_time(service_pid) or 0, node=spec.node,
@@ -141,8 +164,23 @@ def start_service(ns_fd: int, service: StartService | ServiceSpec, log_dir: Path
 
 
 def apply(executor: Executor, actions: list[StartService]) -> None:
-    """Apply's executor: start each service in its node and wait until it listens; the process is recorded."""
+    """Apply's executor: start every service, then wait until each listens; each process is recorded.
+
+    All are forked before any is waited for: each start is two forks and a bind, and one after the other they
+    were a fifth of ``netlab up routed`` (three services). A service that fails does not stop the others'
+    handshakes: each one that listens is recorded (so a rollback stops it by its record too), then the first
+    failure is raised."""
     log_dir = executor.log_dir or default_log_dir(executor.lab)
-    for action in actions:
-        executor.started(start_service(executor.fd(action.netns), action, log_dir,
-                                       may_have_init=executor.has_init(action.netns)))
+    started: list[_Starting] = []
+    failures: list[ApplyError] = []
+    try:
+        for action in actions:
+            started.append(_spawn(executor.fd(action.netns), action, log_dir, executor.has_init(action.netns)))
+    finally:  # also when a spawn failed: those already forked are heard from (and their pipes closed)
+        for starting in started:
+            try:
+                executor.started(_finish(starting, READY_TIMEOUT))
+            except ApplyError as exc:
+                failures.append(exc)
+    if failures:
+        raise failures[0]

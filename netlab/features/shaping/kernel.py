@@ -12,11 +12,13 @@ and one that has one is not netlab's to overwrite); ``netlab tc`` on a live lab 
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.model.plan import SetQdisc
+
+if TYPE_CHECKING:  # an annotation: down, clean and up of a cached plan need no feature table
+    from netlab.features.base import Executor
 
 
 def options(a: SetQdisc) -> dict[str, object]:

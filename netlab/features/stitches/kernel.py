@@ -9,9 +9,9 @@ eth0 netns NODE type vxlan ...`` run on the host does.
 from __future__ import annotations
 
 import struct
+from typing import TYPE_CHECKING
 
 from netlab.errors import ApplyError
-from netlab.features.base import Executor
 from netlab.kernel.netlink import (
     IFLA_ADDRESS,
     IFLA_IFNAME,
@@ -34,6 +34,9 @@ from netlab.kernel.netlink import (
 )
 from netlab.kernel.rtnl import IFLA_VXLAN_GROUP, IFLA_VXLAN_ID, IFLA_VXLAN_LOCAL, IFLA_VXLAN_PORT
 from netlab.model.plan import CreateStitch
+
+if TYPE_CHECKING:  # an annotation: down, clean and up of a cached plan need no feature table
+    from netlab.features.base import Executor
 
 
 def message(action: CreateStitch, netns_fd: int) -> tuple[bytes, int, int]:
