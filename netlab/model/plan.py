@@ -13,10 +13,12 @@ namespace into one system call.
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import typing
 from dataclasses import dataclass
 from typing import ClassVar, Literal
+
+from netlab.core.codec import to_data
 
 Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs", "iptables",
                 "init", "commands", "services", "limits"]
@@ -404,7 +406,7 @@ def action_name(kind: type) -> str:
 def action_to_dict(action: Action) -> dict[str, object]:
     """``{"action": "create_veth", ...fields}``: the JSON form used by --dry-run --json and goldens."""
     name = action_name(type(action))
-    fields = dataclasses.asdict(action)
+    fields = typing.cast(dict[str, object], to_data(action))  # asdict deep-copies: 3x slower at 1000 nodes
     if fields.get("reason") == "":
         del fields["reason"]  # most actions are what the topology says; only derived ones carry a reason
     return {"action": name, "phase": action.phase, **fields}

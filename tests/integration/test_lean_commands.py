@@ -57,3 +57,28 @@ def test_the_commands_of_a_lab_that_is_up_import_no_model(tmp_path: Path) -> Non
         netlab("down", "lean-cmds")
     done, heavy = _run("clean")
     assert done.returncode == 0 and heavy == []
+
+
+def test_up_of_an_unchanged_file_imports_no_model_and_an_edited_one_is_compiled_again(tmp_path: Path) -> None:
+    """The compiled-lab cache (netlab.stages.compile_cache): the second ``up`` of a file applies its cached plan
+    without pydantic or any stage -- and builds the same lab, which answers a ping; an edit is compiled again."""
+    path = catalog_copy(tmp_path, "routed", "lean-up")
+    first, heavy = _run("up", str(path))
+    assert first.returncode == 0, first.stderr
+    assert "pydantic" in heavy  # compiled: the cache had no entry for this file
+    try:
+        assert _run("down", "lean-up")[0].returncode == 0
+        again, heavy = _run("up", str(path))
+        assert again.returncode == 0, again.stderr
+        assert set(heavy) <= {"netlab.pipeline", "netlab.model.resolved"}, heavy
+        ping = netlab("exec", "lean-up", "client", "--", "ping", "-c1", "-W2", "10.0.2.10")
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        assert _run("down", "lean-up")[0].returncode == 0
+        path.write_text(path.read_text().replace("10.0.2.10/24", "10.0.2.20/24", 1))
+        edited, heavy = _run("up", str(path))
+        assert edited.returncode == 0, edited.stderr
+        assert "pydantic" in heavy
+        moved = netlab("exec", "lean-up", "server", "--", "ip", "-4", "-o", "addr", "show", "dev", "eth0")
+        assert "10.0.2.20/24" in moved.stdout, moved.stdout
+    finally:
+        netlab("down", "lean-up")
