@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from netlab.core.codec import to_data
+from netlab.features.ipvs.resolved import IpvsDest  # one type for a real server, resolved and planned
 
 Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs", "iptables",
                 "init", "commands", "services", "limits"]
@@ -251,16 +252,6 @@ class AddRoute:
         if self.metric is not None:
             parts.append(f"metric {self.metric}")
         return " ".join(parts) + f" in {self.netns}" + (f"  ({self.reason})" if self.reason else "")
-
-
-@dataclass(frozen=True)
-class IpvsDest:
-    node: str
-    address: str
-    port: int
-    weight: int
-    mode: str
-    """nat, dr or tun."""
 
 
 @dataclass(frozen=True)

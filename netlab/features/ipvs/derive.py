@@ -15,8 +15,7 @@ import ipaddress
 
 from netlab.core.derived import DerivedSetting, SettingKind
 from netlab.features.ipvs.model import VirtualService
-from netlab.features.ipvs.resolved import ResolvedService
-from netlab.model.plan import IpvsDest
+from netlab.features.ipvs.resolved import IpvsDest, ResolvedService
 from netlab.model.topology import Topology
 
 Interfaces = dict[str, list[tuple[str, tuple[str, ...]]]]

@@ -8,10 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from netlab.model.plan import IpvsDest  # one type for a real server, resolved and planned
-
 IP_VS_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 FWD_METHODS = {"nat": 0, "tun": 2, "dr": 3}  # IP_VS_CONN_F_MASQ, _TUNNEL, _DROUTE
+
+
+@dataclass(frozen=True)
+class IpvsDest:
+    """A real server, resolved and planned alike (netlab.model.plan's AddIpvsService holds these). Here and not in
+    the plan: the resolved lab is what ``status`` and ``probe`` decode, and they need no plan types."""
+
+    node: str
+    address: str
+    port: int
+    weight: int
+    mode: str
+    """nat, dr or tun."""
 
 
 @dataclass(frozen=True)
