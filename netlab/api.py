@@ -15,10 +15,8 @@ functions that take a lab *name* (the file may have changed or gone since ``up``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,6 +33,8 @@ PATH_FILE = "path.json"
 """In ``<run dir>/logs/<lab>/``: the packets' path of the lab's last probe run (``netlab graph --path``)."""
 
 if TYPE_CHECKING:  # the stages and models are imported where they are used: down, status, exec need none
+    import subprocess
+
     from netlab import pipeline
     from netlab.model.plan import Plan
     from netlab.model.resolved import ResolvedLab
@@ -66,6 +66,8 @@ class Lab:
         self.resolved = resolved
         self.path = path
         self.text = text
+        import hashlib  # here: down, status and exec import this module and need no hash
+
         self.sha256 = hashlib.sha256(text.encode()).hexdigest()
         self.store = store or StateStore()
         self.pcap_dir: Path | None = None

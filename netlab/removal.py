@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from netlab.errors import NotPermitted
 from netlab.features.manifest import hooks
 from netlab.kernel.netns import is_mounted_netns, netns_path
-from netlab.stages import compile_cache
 from netlab.stages.record import LabHead, StateStore, netns_inode, process_start_time
 from netlab.stages.teardown import (
     kill_processes,
@@ -144,5 +143,7 @@ def clean(all_labs: bool = False, store: StateStore | None = None) -> CleanRepor
         removed += remove_namespaces(orphans)
         for _, feature_clean in hooks("clean"):
             repaired += feature_clean({lab: s.run for lab, s in live.items()})
+        from netlab.stages import compile_cache
+
         compile_cache.clear(store.root)  # not reported: a cache, not something a crash left behind
     return CleanReport(tuple(labs), tuple(removed), tuple(repaired))
