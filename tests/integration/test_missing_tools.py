@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, catalog_copy
 
 pytestmark = pytest.mark.root
 
@@ -93,12 +93,25 @@ def _no_scapy(tmp_path: Path) -> dict[str, str]:
 
 
 def test_capture_probes_without_scapy_say_how_to_install_it(tmp_path: Path) -> None:
-    # vxlan-overlay matches VXLAN.vni and IP[2].src: layers only scapy dissects (netlab.probes.fastmatch)
-    r = netlab_without("", "run", "vxlan-overlay", env=_no_scapy(tmp_path))
+    # TCP.flags: S is scapy's display form of a flag set: only scapy judges it (netlab.probes.fastmatch)
+    path = catalog_copy(tmp_path, "routed", "syn-flags", extra_probes="""
+  - {name: syn, kind: capture, during: client-to-server, at: "server:eth0", filter: tcp port 7,
+     match: {TCP.flags: S}, packets: 1}""")
+    r = netlab_without("", "run", str(path), env=_no_scapy(tmp_path))
     no_traceback(r)
     assert r.returncode == 4, r.stderr
     assert "pip install scapy" in r.stderr
-    assert "lab vxlan-overlay is down" in r.stderr, "the lab is taken down even though the probes could not run"
+    assert "lab syn-flags is down" in r.stderr, "the lab is taken down even though the probes could not run"
+
+
+def test_a_tunnel_lab_s_inner_headers_need_no_scapy(tmp_path: Path) -> None:
+    # vxlan-overlay matches VXLAN.vni, IP[2].src and ARP inside VXLAN: the fast path walks the tunnel headers
+    r = netlab_without("", "run", "vxlan-overlay", "--json", env=_no_scapy(tmp_path))
+    no_traceback(r)
+    results = json.loads(r.stdout)["results"]
+    assert r.returncode == 0, [(x["name"], x["observed"], x["error"]) for x in results if not x["passed"]]
+    inner = [x for x in results if x["kind"] == "capture" and "VXLAN.vni" in x["observed"]]
+    assert inner and all(x["passed"] for x in results), results
 
 
 def test_a_match_on_outer_header_fields_needs_no_scapy(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from netlab import catalog
 from netlab.probes import layers
 from netlab.probes.model import PROBE_KINDS
 from netlab.probes.runner import KINDS, kind_runner
+from tests.helpers import catalog_copy
 
 pytest.importorskip("scapy")
 
@@ -180,9 +182,17 @@ def test_a_match_on_outer_fields_imports_no_scapy() -> None:
     assert fresh(SETUP.format(lab="routed", only=None)) == []
 
 
-def test_a_match_on_an_inner_header_imports_the_core_layers_and_not_scapy_all() -> None:
-    # vxlan-overlay matches VXLAN.vni and IP[2].src: scapy's to dissect, with the core layers only
-    assert fresh(SETUP.format(lab="vxlan-overlay", only=None)) == sorted(["scapy", *layers.CORE])
+def test_a_match_on_an_inner_header_imports_no_scapy() -> None:
+    # vxlan-overlay matches VXLAN.vni, IP[2].src and the ARP inside VXLAN: the fast path walks the tunnel headers
+    assert fresh(SETUP.format(lab="vxlan-overlay", only=None)) == []
+
+
+def test_a_match_the_frame_walk_cannot_read_imports_the_core_layers_and_not_scapy_all(tmp_path: Path) -> None:
+    # TCP.flags: S is scapy's display form of a flag set: scapy's to judge, with the core layers only
+    path = catalog_copy(tmp_path, "routed", "syn-flags", extra_probes="""
+  - {name: syn, kind: capture, during: client-to-server, at: "server:eth0", filter: tcp port 7,
+     match: {TCP.flags: S}, packets: 1}""")
+    assert fresh(SETUP.format(lab=str(path), only=None)) == sorted(["scapy", *layers.CORE])
 
 
 def test_a_run_without_match_imports_no_scapy_and_only_its_kinds() -> None:
