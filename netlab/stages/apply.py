@@ -111,6 +111,7 @@ class Applier:
         self.handles: dict[str, _Handle] = {}
         self.created: list[str] = []
         self._inits: frozenset[str] | None = None
+        self._handlers: dict[type, Callable[[list[Action]], None]] = {}
         self.silence = silence_of(plan)
         """Which interfaces get no link-local address, where later interfaces get IPv6 off (netlab.model.ipv6)."""
 
@@ -146,14 +147,17 @@ class Applier:
             current(run)
 
     def _handler(self, kind: type) -> Callable[[list[Action]], None]:
-        core: dict[type, Callable[[list[Any]], None]] = {
-            CreateNetns: self._netns, SetSysctl: self._sysctls, RunCommand: self._commands}
-        if kind in core:
-            return core[kind]
-        ref = _EXECUTORS.get(kind.__name__)
-        if ref is not None:
-            return functools.partial(load_hook(ref), self)
-        return self._netlink
+        """The executor of an action type, made once per type: ``_run_phase`` compares handlers to find where a
+        run ends, and two partials of one function are never equal -- a fresh one per action would hand a
+        feature's executor its actions one at a time (services would start one after the other)."""
+        handler = self._handlers.get(kind)
+        if handler is None:
+            core: dict[type, Callable[[list[Any]], None]] = {
+                CreateNetns: self._netns, SetSysctl: self._sysctls, RunCommand: self._commands}
+            ref = _EXECUTORS.get(kind.__name__)
+            handler = core.get(kind) or (functools.partial(load_hook(ref), self) if ref is not None else self._netlink)
+            self._handlers[kind] = handler
+        return handler
 
     # the Executor interface features' executors use (netlab.features.base.Executor)
     @property
