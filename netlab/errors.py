@@ -14,7 +14,7 @@ Exit codes are part of the interface (documented in README.md):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 
 class NetlabError(Exception):
@@ -80,7 +80,7 @@ class NotPermitted(NetlabError):
     exit_code = 5
 
 
-@dataclass(frozen=True)
+@frozen
 class Diagnostic:
     """One problem in a topology file: where (file, line, data path), what, and a hint."""
 

@@ -13,7 +13,7 @@ containerlab tags every interface it creates for the same reason). So:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 __all__ = ["ALIAS_PREFIX", "RULE_COMMENT_PREFIX", "NamespaceTag", "interface_tag", "namespace_tag"]
 
@@ -31,7 +31,7 @@ def namespace_tag(lab: str, run: str, owner: str) -> str:
     return f"{ALIAS_PREFIX}{lab} run={run} owner={owner}"
 
 
-@dataclass(frozen=True)
+@frozen
 class NamespaceTag:
     """A namespace tag read back: which lab, which run, which node or LAN."""
 

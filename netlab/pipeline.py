@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from netlab import catalog
+from netlab.core.frozen import frozen
 from netlab.errors import ApplyError, InvalidInput, MissingFeatures
 from netlab.model.compiled import Compiled
 from netlab.removal import CleanReport, clean, down, owned_by, remove_lab, require_root, root_command
@@ -41,7 +42,7 @@ __all__ = ["Built", "CleanReport", "Compiled", "UpResult", "build", "check_requi
 # The pure stages are imported where they run: `up` of a cached compile needs none of them (nor pydantic).
 
 
-@dataclass(frozen=True)
+@frozen
 class UpResult:
     lab: str
     created: bool
@@ -53,7 +54,7 @@ class UpResult:
 
 
 
-@dataclass(frozen=True)
+@frozen
 class Built:
     """A lab after the pure stages: what ``up`` needs, and what ``--dry-run`` prints the plan of."""
 

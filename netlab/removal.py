@@ -9,8 +9,8 @@ they import no topology model, no stage and no feature table (a feature's teardo
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
+from netlab.core.frozen import frozen
 from netlab.errors import NotPermitted
 from netlab.features.manifest import hooks
 from netlab.kernel.netns import is_mounted_netns, netns_path
@@ -95,7 +95,7 @@ def down(lab: str, store: StateStore | None = None) -> list[str]:
 
 
 
-@dataclass(frozen=True)
+@frozen
 class CleanReport:
     labs: tuple[str, ...]
     """Labs whose state was stale (crashed up) or, with ``all_labs``, live."""

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netlab.core.frozen import frozen
 from netlab.core.requirement import Requirement
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def derive(topo: Topology) -> list[Requirement]:
     return list(out.values())
 
 
-@dataclass(frozen=True)
+@frozen
 class Missing:
     requirement: Requirement
     how: str

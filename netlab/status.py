@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
 
 from netlab.core.codec import to_data
 from netlab.core.derived import DerivedSetting
+from netlab.core.frozen import frozen
 from netlab.features.manifest import StatusPart, hooks
 from netlab.kernel import linkdump, rtnl
 from netlab.kernel.netlink import RtnlSocket
@@ -20,7 +20,7 @@ from netlab.kernel.netns import inside
 from netlab.stages.record import LabState
 
 
-@dataclass(frozen=True)
+@frozen
 class InterfaceStatus:
     name: str
     index: int
@@ -41,7 +41,7 @@ class InterfaceStatus:
         return not self.alias and not self.addresses and self.state == "DOWN"
 
 
-@dataclass(frozen=True)
+@frozen
 class NodeStatus:
     name: str
     kind: str
@@ -109,7 +109,7 @@ def _tunnel_detail(link: linkdump.Link) -> str:
     return text
 
 
-@dataclass(frozen=True)
+@frozen
 class LabStatus:
     """What ``netlab status`` shows of one lab: the recorded lab (typed, from its state) and the kernel now.
 

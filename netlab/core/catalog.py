@@ -9,7 +9,7 @@ one tuple :data:`IPVS_SCHEDULERS` that the IPVS model's type is checked against 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 # The Debian package that provides each program netlab or a lab runs (for install hints).
 TOOL_PACKAGES: dict[str, str] = {
@@ -66,7 +66,7 @@ _SCHEDULER_NAMES = {
 }
 
 
-@dataclass(frozen=True)
+@frozen
 class Feature:
     """A kernel feature: what it is, and the module that provides it in a distribution kernel."""
 

@@ -7,15 +7,16 @@ default route), but the plan applies them as ordinary sysctls, addresses, routes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
+
+from netlab.core.frozen import frozen
 
 SettingKind = Literal["sysctl", "address", "route", "link-up"]
 
 __all__ = ["DerivedSetting", "SettingKind"]
 
 
-@dataclass(frozen=True)
+@frozen
 class DerivedSetting:
     """One setting a node needs because of its role in a feature (an IPVS director or real server)."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from netlab.core.frozen import frozen
 from netlab.errors import Diagnostic
 
 PathKey = tuple[str | int, ...]
@@ -29,7 +30,7 @@ def format_path(path: PathKey) -> str:
     return out
 
 
-@dataclass(frozen=True)
+@frozen
 class LoadedFile:
     """The raw data of a topology file and the line of every value in it."""
 

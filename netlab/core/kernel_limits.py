@@ -24,9 +24,9 @@ import difflib
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from netlab.core import netns_sysctls as generated
+from netlab.core.frozen import frozen
 
 Intervals = tuple[tuple[int, int], ...]
 
@@ -133,7 +133,7 @@ TEXT_FORMATS: dict[str, tuple[str, int | None, str]] = {
 kernel's modules and configuration: accepted as written."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Sysctl:
     """One sysctl as the kernel of a network namespace has it."""
 
@@ -151,7 +151,7 @@ class Sysctl:
     """``values`` are the documented ones, narrower than what the kernel stores."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Refusal:
     """Why a key or value cannot be written in a lab's namespace: a message and a hint."""
 

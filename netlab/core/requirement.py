@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 __all__ = ["Requirement"]
 
 
-@dataclass(frozen=True)
+@frozen
 class Requirement:
     feature: str
     """A key of :data:`netlab.kernel.features.KNOWN_FEATURES` (``tool:NAME`` for a program)."""

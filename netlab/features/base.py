@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from netlab.core.frozen import frozen
+
 if TYPE_CHECKING:  # annotations only: a feature's kernel code (down's teardown) imports this module, not them
     from netlab.core.derived import DerivedSetting
     from netlab.core.diagnostics import Collector, LoadedFile, PathKey
@@ -80,7 +82,7 @@ class ResolveContext:
     """``lab.yml:31`` for a data path (for messages at ``up`` that point at the rule that caused them)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class PlanContext:
     tag: str
     """The interface tag (netlab.ownership.interface_tag) for every interface netlab creates."""
@@ -104,7 +106,7 @@ class Executor(Protocol):
     def has_init(self, netns: str) -> bool: ...
 
 
-@dataclass(frozen=True)
+@frozen
 class DiagramPart:
     """What a feature adds to a lab's diagram (netlab graph): roles of nodes and edges of its own."""
 
@@ -117,7 +119,7 @@ class DiagramPart:
     """node → extra lines (``VIP 10.0.10.100/32 on lo``)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Feature:
     """One feature's hooks. Every slot is optional; see the module docstring for the order they run in."""
 

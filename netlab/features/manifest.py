@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from netlab.core.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class Entry:
     """A feature's name (its package under netlab/features) and its light hooks, each ``"module:function"``."""
 
@@ -77,7 +78,7 @@ ENTRIES: tuple[Entry, ...] = (
 checks (a real server reached over a tunnel) and routes see."""
 
 
-@dataclass(frozen=True)
+@frozen
 class StatusPart:
     """What ``netlab status`` shows of one feature in one node, read back from the kernel now."""
 

@@ -37,11 +37,11 @@ import select
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from netlab.core import catalog
 from netlab.core.catalog import canonical_name
+from netlab.core.frozen import frozen
 from netlab.kernel import tools
 from netlab.kernel.netns import CLONE_NEWNET, unshare
 from netlab.kernel.prober import Prober, Result, errno_text
@@ -56,7 +56,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@frozen
 class FeatureStatus:
     """The answer for one feature.
 

@@ -14,8 +14,8 @@ import re
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from netlab.core.frozen import frozen
 from netlab.kernel.netns import CLONE_NEWNET, unshare
 from netlab.kernel.tools import sbin_path
 
@@ -24,7 +24,7 @@ PROBE_PAYLOAD = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -m comment --comment net
 TIMEOUT = 30.0
 
 
-@dataclass(frozen=True)
+@frozen
 class Backend:
     restore: str
     """Absolute path of the ``iptables-restore`` that works here."""

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from netlab.core.frozen import frozen
 from netlab.kernel.netlink import _IFADDRMSG as IFADDRMSG
 from netlab.kernel.netlink import _IFINFOMSG as IFINFOMSG
 from netlab.kernel.netlink import (
@@ -40,7 +41,7 @@ OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DOR
 """IF_OPER_* of <linux/if.h>, by value (the names ``ip link`` and pyroute2 print)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Link:
     """One interface of ``RTM_GETLINK``'s dump."""
 
@@ -57,7 +58,7 @@ class Link:
     """IFLA_INFO_DATA's attributes by type: the kind's own parameters (a VXLAN's VNI, a GRE's key)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Address:
     """One address of ``RTM_GETADDR``'s dump."""
 

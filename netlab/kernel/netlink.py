@@ -26,8 +26,9 @@ import os
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
+
+from netlab.core.frozen import frozen
 
 if TYPE_CHECKING:
     from pyroute2.netlink import nlmsg
@@ -151,7 +152,7 @@ def attributes(data: bytes, offset: int, end: int) -> dict[int, bytes]:
 
 
 
-@dataclass(frozen=True)
+@frozen
 class NetlinkResult:
     """The kernel's answer to one request: 0, or a negative errno and its extended-ACK text."""
 

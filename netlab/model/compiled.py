@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import typing
-from dataclasses import dataclass
 from functools import cache
 
 from netlab.core.codec import CodecError, from_data, to_data
+from netlab.core.frozen import frozen
 from netlab.core.requirement import Requirement
 from netlab.model.plan import Action, Plan, action_name
 from netlab.model.resolved import ResolvedLab
@@ -26,7 +26,7 @@ from netlab.model.resolved import ResolvedLab
 FORMAT = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class Compiled:
     """The pure stages' result for one topology text: what ``up`` applies and records."""
 

@@ -8,15 +8,15 @@ Pure (no kernel): derived from the plan alone, so the script ``netlab export`` w
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from netlab.core.frozen import frozen
 from netlab.model.plan import CreateBridge, CreateNetns, Plan, RunCommand, SetSysctl
 
 IPV6_OWN_KEYS = ("disable_ipv6", "addr_gen_mode")
 """The per-interface IPv6 sysctls that decide whether an interface gets a link-local address."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Silence:
     """What a plan's lab without IPv6 gets (empty for a lab with IPv6 everywhere)."""
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import typing
-from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 from netlab.core.codec import to_data
+from netlab.core.frozen import frozen
 from netlab.features.ipvs.resolved import IpvsDest  # one type for a real server, resolved and planned
 
 Phase = Literal["netns", "links", "sublinks", "sysctls", "up", "addresses", "routes", "qdiscs", "ipvs", "iptables",
@@ -27,7 +27,7 @@ PHASES: tuple[Phase, ...] = ("netns", "links", "sublinks", "sysctls", "up", "add
                              "iptables", "init", "commands", "services", "limits")
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateNetns:
     """A named namespace (``/run/netns/<netns>``), ``lo`` up and tagged, IPv6 silent (its interfaces get no
     link-local address: netlab.kernel.rtnl.no_link_local) -- or on without duplicate address detection (see
@@ -44,7 +44,7 @@ class CreateNetns:
         return f"namespace {self.netns} for {self.owner} (lo up{v6})"
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateBridge:
     phase: ClassVar[Phase] = "links"
     netns: str
@@ -56,7 +56,7 @@ class CreateBridge:
         return f"bridge {self.name} (index {self.index}) in {self.netns}" + (f", mtu {self.mtu}" if self.mtu else "")
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateVeth:
     """Both ends are created directly in their own namespaces, with their final names and indexes."""
 
@@ -77,7 +77,7 @@ class CreateVeth:
             f", mtu {self.mtu}" if self.mtu else "")
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateTunnel:
     """A GRE, IPIP or VXLAN interface in a node: its underlay ``local``/``remote`` and key, VNI, port, TTL."""
 
@@ -100,7 +100,7 @@ class CreateTunnel:
         return f"{self.kind} {self.netns}:{self.name} local {self.local} remote {self.remote}{extra}"
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateStitch:
     """A node's interface that is a VXLAN device whose UDP socket is in the host's namespace (netlab's own): one
     end of a link to a node on another machine (netlab.features.stitches). Created from the host's namespace
@@ -123,7 +123,7 @@ class CreateStitch:
                 f"dstport {self.port} mtu {self.mtu}{mac} (socket in the host's namespace)")
 
 
-@dataclass(frozen=True)
+@frozen
 class CreateSubInterface:
     """A macvlan/ipvlan on a parent interface, sent on the parent's namespace (where the kernel finds the
     parent) and created directly in ``target_netns``. Its own phase: every parent (a veth end, made in
@@ -146,7 +146,7 @@ class CreateSubInterface:
                 + (f", mac {self.mac}" if self.mac else "") + (f", mtu {self.mtu}" if self.mtu else ""))
 
 
-@dataclass(frozen=True)
+@frozen
 class SetSysctl:
     phase: ClassVar[Phase] = "sysctls"
     netns: str
@@ -159,7 +159,7 @@ class SetSysctl:
         return f"sysctl {self.key}={self.value} in {self.netns}" + (f"  ({self.reason})" if self.reason else "")
 
 
-@dataclass(frozen=True)
+@frozen
 class LinkUp:
     """Bring an interface up, tag it with the lab (ifalias), and attach it to a bridge if it is a port."""
 
@@ -178,7 +178,7 @@ class LinkUp:
         return f"up {self.netns}:{self.name}{master}{why}"
 
 
-@dataclass(frozen=True)
+@frozen
 class SetBridgePort:
     """Hairpin mode on a bridge port (``ip link set NAME type bridge_slave hairpin on``), once it is a port.
 
@@ -195,7 +195,7 @@ class SetBridgePort:
         return f"bridge port {self.netns}:{self.name}: hairpin {'on' if self.hairpin else 'off'}"
 
 
-@dataclass(frozen=True)
+@frozen
 class SetLimits:
     """A node's services moved into a cgroup v2 of their own with these limits (``cpu.max``, ``memory.max``,
     ``pids.max``). Last, once the services run: they are what the limits are for."""
@@ -217,7 +217,7 @@ class SetLimits:
         return f"cgroup of node {self.node}: {self.settings()}"
 
 
-@dataclass(frozen=True)
+@frozen
 class AddAddress:
     phase: ClassVar[Phase] = "addresses"
     netns: str
@@ -230,7 +230,7 @@ class AddAddress:
         return f"address {self.address} on {self.netns}:{self.name}" + (f"  ({self.reason})" if self.reason else "")
 
 
-@dataclass(frozen=True)
+@frozen
 class AddRoute:
     phase: ClassVar[Phase] = "routes"
     netns: str
@@ -254,7 +254,7 @@ class AddRoute:
         return " ".join(parts) + f" in {self.netns}" + (f"  ({self.reason})" if self.reason else "")
 
 
-@dataclass(frozen=True)
+@frozen
 class AddIpvsService:
     """One IPVS virtual service and its real servers, in the director's namespace."""
 
@@ -278,7 +278,7 @@ class AddIpvsService:
         return f"ipvs service {what} scheduler {self.scheduler}{persist} -> {servers} in {self.netns}"
 
 
-@dataclass(frozen=True)
+@frozen
 class LoadIptables:
     """A node's whole iptables ruleset as one ``iptables-restore`` payload, loaded all-or-nothing inside it
     (see :mod:`netlab.features.iptables.kernel`): after the addresses and routes, before commands and services."""
@@ -296,7 +296,7 @@ class LoadIptables:
         return f"iptables-restore in {self.node}: {rules} rule{'s' if rules != 1 else ''} in {', '.join(tables)}"
 
 
-@dataclass(frozen=True)
+@frozen
 class SetQdisc:
     """The root qdisc of one interface (:mod:`netlab.features.shaping`): netem (delay, jitter, loss, duplicate,
     reorder, and its own rate) or tbf (a plain bottleneck). Values in the kernel's units, 0 for unset."""
@@ -339,7 +339,7 @@ class SetQdisc:
         return f"qdisc {self.kind} on {self.node}:{self.ifname}: {what} ({self.origin})"
 
 
-@dataclass(frozen=True)
+@frozen
 class StartInit:
     """A node's init (netlab.kernel.nodeinit): pid 1 of the node's own pid namespace, holding its ``namespaces``
     beyond ``net``. Before the node's commands and services, which join them."""
@@ -353,7 +353,7 @@ class StartInit:
         return f"init of node {self.node}: namespaces {' '.join(self.namespaces)} of its own"
 
 
-@dataclass(frozen=True)
+@frozen
 class RunCommand:
     phase: ClassVar[Phase] = "commands"
     netns: str
@@ -364,7 +364,7 @@ class RunCommand:
         return f"run in {self.node}: {self.command}"
 
 
-@dataclass(frozen=True)
+@frozen
 class StartService:
     """A netlab service (tcp-echo, udp-echo, discard, http) started in a node, last: after the node's commands, so
     a service can rely on addresses and firewall rules they set up. Apply returns once it listens."""
@@ -403,7 +403,7 @@ def action_to_dict(action: Action) -> dict[str, object]:
     return {"action": name, "phase": action.phase, **fields}
 
 
-@dataclass(frozen=True)
+@frozen
 class Plan:
     lab: str
     namespaces: tuple[str, ...]

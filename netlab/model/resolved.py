@@ -7,9 +7,10 @@ anything up in the kernel (which is also what makes ``--dry-run`` exact).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
 from netlab.core.derived import DerivedSetting
+from netlab.core.frozen import frozen
 from netlab.features.iptables.resolved import ResolvedTable
 from netlab.features.ipvs.resolved import ResolvedService
 from netlab.features.services.spec import ServiceSpec
@@ -17,7 +18,7 @@ from netlab.features.tunnels.resolved import ResolvedOverlay
 from netlab.model.plan import CreateStitch, SetLimits, SetQdisc, StartInit
 
 
-@dataclass(frozen=True)
+@frozen
 class Peer:
     """The other end of a veth pair."""
 
@@ -28,7 +29,7 @@ class Peer:
     mtu: int | None
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedInterface:
     """A veth end inside a node."""
 
@@ -44,7 +45,7 @@ class ResolvedInterface:
     """``links[0]`` or ``lans.lan1``: where the other end is."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedRoute:
     to: str
     via: str | None
@@ -56,7 +57,7 @@ class ResolvedRoute:
     """4 or 6."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedNode:
     name: str
     netns: str
@@ -78,14 +79,14 @@ class ResolvedNode:
     """The node's init holding its own uts/ipc/pid/mnt namespaces (:mod:`netlab.features.isolation`)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class BridgePort:
     name: str
     index: int
     node: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedLan:
     name: str
     netns: str
@@ -95,7 +96,7 @@ class ResolvedLan:
     ports: tuple[BridgePort, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedStitch:
     """A stitch (netlab.features.stitches): the device to create, and the addresses the node gives it."""
 
@@ -104,7 +105,7 @@ class ResolvedStitch:
     addresses: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedLab:
     name: str
     description: str

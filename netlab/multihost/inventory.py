@@ -10,16 +10,16 @@ Every problem is reported at once, with file, line and data path, as for a topol
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
 
 from netlab.core.diagnostics import Collector, LoadedFile, PathKey
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput
 from netlab.naming import HOST_NAME, is_node_name
 from netlab.stages.load import load_file
 
 
-@dataclass(frozen=True)
+@frozen
 class Host:
     name: str
     underlay: str
@@ -31,7 +31,7 @@ class Host:
     """The host's other inventory variables (ansible_host, ansible_user...), as text, for the orchestration."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Inventory:
     source: str
     hosts: tuple[Host, ...]

@@ -18,11 +18,11 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from netlab import paths
+from netlab.core.frozen import frozen
 from netlab.errors import MissingTool
 from netlab.naming import checked_lab_name, is_lab_name
 
@@ -31,7 +31,7 @@ WATCH = PLAYBOOK.with_name("multihost-watch.yml")
 TIMEOUT = 1800
 
 
-@dataclass(frozen=True)
+@frozen
 class HostAnswer:
     host: str
     state: str

@@ -18,9 +18,9 @@ from __future__ import annotations
 import dataclasses
 import zlib
 from collections import Counter
-from dataclasses import dataclass
 
 from netlab.core.diagnostics import Collector, LoadedFile
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput
 from netlab.features.stitches.model import STITCH_OVERHEAD, VXLAN_PORT
 from netlab.model.plan import Action, CreateStitch, CreateSubInterface, CreateVeth, Plan
@@ -30,7 +30,7 @@ from netlab.multihost.inventory import Inventory
 from netlab.naming import derived_mac
 
 
-@dataclass(frozen=True)
+@frozen
 class Cut:
     """A veth between hosts, and the VXLAN stitch that replaces it."""
 
@@ -43,7 +43,7 @@ class Cut:
     mtu: int
 
 
-@dataclass(frozen=True)
+@frozen
 class Partition:
     lab: str
     placement: tuple[tuple[str, str], ...]
@@ -178,7 +178,7 @@ def _stitch(lab: str, veth: CreateVeth, index: int, inventory: Inventory, host: 
     return a, b
 
 
-@dataclass(frozen=True)
+@frozen
 class Watch:
     """A capture or counters probe on one host whose ``during`` probe starts on another: the controller runs the
     two together (netlab.multihost.elsewhere)."""

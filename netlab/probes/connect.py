@@ -19,9 +19,9 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from netlab.core.frozen import frozen
 from netlab.probes.context import Context, capture_of, failed, ms, plural, sender_capture
 from netlab.probes.model import DistributionProbe, HttpProbe, TcpProbe, UdpProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
@@ -32,7 +32,7 @@ IPV6_RECVERR = 25
 UNREACHABLE = (errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EACCES, errno.EPERM, errno.EHOSTDOWN)
 
 
-@dataclass(frozen=True)
+@frozen
 class Exchange:
     """How one client exchange went."""
 

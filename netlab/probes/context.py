@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput
 from netlab.naming import derived_mac
 from netlab.probes.model import AnyProbe, Probe
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from netlab.model.resolved import ResolvedLab
 
 
-@dataclass(frozen=True)
+@frozen
 class NodeView:
     """A node as recorded: its namespace and its interfaces with their addresses."""
 
@@ -54,7 +55,7 @@ class NodeView:
         return None
 
 
-@dataclass(frozen=True)
+@frozen
 class IpvsServiceView:
     """An IPVS virtual service as recorded: how to find it (and its real servers) in the director's table."""
 
@@ -68,7 +69,7 @@ class IpvsServiceView:
     """(node, address, port) of each real server."""
 
 
-@dataclass(frozen=True)
+@frozen
 class LabView:
     """The lab as recorded by ``up``: nodes, namespaces, the declared probes and the IPVS services."""
 

@@ -26,9 +26,9 @@ import ipaddress
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
+from netlab.core.frozen import frozen
 from netlab.probes.context import Context, IpvsServiceView, failed, plural
 from netlab.probes.model import CountersProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in, exec_in
@@ -42,7 +42,7 @@ RULE = re.compile(r"^\[(\d+):(\d+)\]\s+(-A\s+(\S+)\s.*)$")
 POLICY = re.compile(r"^:(\S+)\s+(\S+)\s+\[(\d+):(\d+)\]")
 
 
-@dataclass(frozen=True)
+@frozen
 class Counter:
     what: str
     """The rule as iptables-save prints it (``-A FORWARD -p tcp ... -j DROP``) or ``policy of FORWARD``."""
@@ -105,7 +105,7 @@ def read_counter(netns: str, probe: CountersProbe) -> Counter:
     return select_counter(done.output, probe)
 
 
-@dataclass(frozen=True)
+@frozen
 class IpvsSample:
     """One reading of an IPVS service's (or real server's) statistics."""
 

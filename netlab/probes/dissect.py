@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
+
+from netlab.core.frozen import frozen
 
 ARPHRD_ETHER = 1
 ARPHRD_LOOPBACK = 772
@@ -27,7 +28,7 @@ ICMP_NAMES = {("icmp", 0): "echo reply", ("icmp", 8): "echo request", ("icmp", 3
 TCP_FLAGS = "FSRPAUEC"
 
 
-@dataclass(frozen=True)
+@frozen
 class Flow:
     """The innermost packet of a frame, as a probe's traffic is recognised by."""
 
@@ -44,7 +45,7 @@ class Flow:
     """The packet an ICMP error quotes (the one that caused it)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Dissected:
     flow: Flow | None
     """None for what is not IP or ARP (LLDP, a truncated frame)."""

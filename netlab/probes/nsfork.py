@@ -24,8 +24,8 @@ import struct
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from netlab.core.frozen import frozen
 from netlab.kernel.netns import enter_for_exec, netns_path, setns
 from netlab.kernel.nodeinit import exec_argv
 from netlab.kernel.tools import install_hint
@@ -49,7 +49,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
-@dataclass(frozen=True)
+@frozen
 class Channel:
     """The child's end: send messages up, learn when the parent wants it to stop."""
 
@@ -280,7 +280,7 @@ def call_in(netns: str, label: str, body: Callable[[Channel], object], timeout: 
         child.close()
 
 
-@dataclass(frozen=True)
+@frozen
 class Executed:
     """What a command run in a node did."""
 

@@ -22,8 +22,9 @@ import socket
 import struct
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+
+from netlab.core.frozen import frozen
 
 ETH_P_ALL = 0x0003
 ETH_P_ARP = 0x0806
@@ -120,7 +121,7 @@ def dlt_for(hatype: int) -> tuple[int, int]:
     return DLT_RAW, LINKTYPE_RAW
 
 
-@dataclass(frozen=True)
+@frozen
 class Frame:
     """One captured packet as the kernel handed it over."""
 

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from netlab.core.frozen import frozen
 from netlab.probes.dissect import Dissected, Flow, dissect
 
 FORMAT = 1
@@ -37,7 +38,7 @@ MAX_OBSERVATIONS = 5000
 """Per probe, so that a distribution probe of 10,000 requests does not write megabytes."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     """What the recorder must know of a traffic probe to pick its packets out of everything it saw."""
 
@@ -48,7 +49,7 @@ class Target:
     port: int | None = None
 
 
-@dataclass(frozen=True)
+@frozen
 class Captured:
     """One frame as the recorder saw it on a node's interface (the parts of ``packets.Frame`` it needs)."""
 
@@ -61,7 +62,7 @@ class Captured:
     data: bytes
 
 
-@dataclass(frozen=True)
+@frozen
 class Observation:
     """A packet of the probe seen on one node interface."""
 
@@ -77,7 +78,7 @@ class Observation:
     """The packet in one line (:attr:`.dissect.Dissected.summary`)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Hop:
     """A packet of the probe crossing from one node interface to another."""
 
@@ -90,7 +91,7 @@ class Hop:
     packet: str
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbePath:
     """What the recorder saw of one probe run."""
 
@@ -125,7 +126,7 @@ class ProbePath:
                          bool(data.get("truncated", False)))
 
 
-@dataclass(frozen=True)
+@frozen
 class PathRecord:
     """The observed paths of one probe run of a lab (``<run dir>/logs/<lab>/path.json``)."""
 

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.probes.packets import Frame
 from netlab.probes.path import ProbePath
 
 
-@dataclass(frozen=True)
+@frozen
 class Capture:
     """Packets one side of a probe saw, kept for a pcap file."""
 
@@ -28,7 +29,7 @@ class Capture:
     frames: tuple[Frame, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class ProbeResult:
     """The outcome of one probe."""
 
@@ -67,7 +68,7 @@ class ProbeResult:
                 "seconds": round(self.seconds, 4), "details": dict(self.details), "pcaps": list(self.pcaps)}
 
 
-@dataclass(frozen=True)
+@frozen
 class SuiteResult:
     """The probes of one run against one lab."""
 

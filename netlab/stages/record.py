@@ -29,12 +29,13 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar, cast
 
 from netlab import __version__, paths
 from netlab.core.codec import CodecError, fingerprint, from_data, to_data
+from netlab.core.frozen import frozen
 from netlab.errors import NetlabError, printable
 from netlab.naming import HOST_NAME, checked_lab_name, is_node_name, netns_name
 
@@ -104,14 +105,14 @@ class LockBusy(NetlabError):
     exit_code = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class NamespaceRecord:
     name: str
     owner: str
     kind: Literal["node", "lan"]
 
 
-@dataclass(frozen=True)
+@frozen
 class ProcessRecord:
     """A process netlab started in a node (a service, a long-running command)."""
 
@@ -134,7 +135,7 @@ def netns_inode(pid: int) -> int:
         return 0
 
 
-@dataclass(frozen=True)
+@frozen
 class LabHead:
     """A lab's state without its resolved lab: what ``down`` needs, read without importing the models.
 
@@ -247,7 +248,7 @@ def state_shape() -> str:
     return fingerprint(LabState)
 
 
-@dataclass(frozen=True)
+@frozen
 class LabState(LabHead):
     """A lab's whole state: its head and the resolved lab (what ``status``, ``probe`` and ``up`` read)."""
 

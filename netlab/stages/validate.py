@@ -18,11 +18,11 @@ from __future__ import annotations
 import difflib
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from netlab.core.checks import MAC, interface_name_problem, mac_problem, parse_address
 from netlab.core.diagnostics import Collector, LoadedFile, PathKey, format_path
+from netlab.core.frozen import frozen
 from netlab.core.kernel_limits import FALLBACK_DEVICES
 from netlab.core.routes import check_routes
 from netlab.errors import InvalidInput
@@ -41,7 +41,7 @@ __all__ = ["LAB_NAME", "MAC", "NODE_NAME", "SYSCTL_KEY", "Collector", "default_i
 
 # ---------------------------------------------------------------- meaning
 
-@dataclass(frozen=True)
+@frozen
 class _Iface:
     node: str
     name: str

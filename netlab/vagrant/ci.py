@@ -21,9 +21,10 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput, NetlabError
 from netlab.interrupts import sigterm_as_interrupt
 from netlab.kernel import tools
@@ -38,7 +39,7 @@ REPORTS_IN_GUEST = "/var/tmp/netlab-ci"
 BOX_ENV_KEYS = ("BOX_NAME", "BOX_PATH", "KERNEL", "INITRD", "CMDLINE")
 
 
-@dataclass(frozen=True)
+@frozen
 class Limits:
     """Seconds per step; TCG needs the generous ones (boot ≈ 3 min, a provisioning task 6-30 s)."""
 
@@ -50,7 +51,7 @@ class Limits:
     destroy: int = 300
 
 
-@dataclass(frozen=True)
+@frozen
 class CiOptions:
     labs: tuple[str, ...]
     out: Path
@@ -69,7 +70,7 @@ class CiOptions:
     """(node, VM) placements for the spread labs (the inventory's netlab_nodes)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class CiReport:
     run_id: str
     steps: list[dict[str, object]]

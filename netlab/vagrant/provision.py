@@ -14,10 +14,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
+from netlab.core.frozen import frozen
 from netlab.errors import MissingTool, NetlabError
 
 __all__ = ["Provisioned", "SshTarget", "inventory", "parse_ssh_config", "provision"]
@@ -26,7 +27,7 @@ _HOST = re.compile(r"[a-z][a-z0-9-]{0,30}")
 _ADDR = re.compile(r"[A-Za-z0-9.:-]{1,253}")
 
 
-@dataclass(frozen=True)
+@frozen
 class SshTarget:
     """How to reach one VM, from ``vagrant ssh-config``."""
 
@@ -37,7 +38,7 @@ class SshTarget:
     key: str
 
 
-@dataclass(frozen=True)
+@frozen
 class Provisioned:
     status: str
     rc: int

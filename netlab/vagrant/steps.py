@@ -12,9 +12,9 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.errors import NetlabError
 from netlab.interrupts import kill_group
 
@@ -29,7 +29,7 @@ class StepFailed(NetlabError):
     exit_code = 1
 
 
-@dataclass(frozen=True)
+@frozen
 class StepResult:
     name: str
     seconds: float

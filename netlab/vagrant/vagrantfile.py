@@ -9,9 +9,10 @@ with ``fullmatch`` and emitted as a JSON string (a valid Ruby literal), so a nam
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput
 
 __all__ = ["VagrantConfig", "render", "source_dir"]
@@ -26,7 +27,7 @@ def source_dir() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-@dataclass(frozen=True)
+@frozen
 class VagrantConfig:
     """What varies between a learner's VM and a CI run's (see the template's header for each field)."""
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass
 
+from netlab.core.frozen import frozen
 from netlab.features.manifest import hooks
 from netlab.features.registry import FEATURES
 from netlab.model.resolved import ResolvedLab
@@ -21,7 +21,7 @@ Port = tuple[str, str | None]
 """(node, interface) an edge is drawn to; interface None: the node itself."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Interface:
     name: str
     addresses: tuple[str, ...]
@@ -29,7 +29,7 @@ class Interface:
     """``router:eth0`` (a link), ``LAN servers`` (a LAN); empty for the interfaces features make."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Box:
     """A node as drawn: its name, the roles the features give it, its interfaces, and notes."""
 
@@ -40,7 +40,7 @@ class Box:
     notes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Lan:
     """A LAN: a bridge in a namespace of its own, drawn as one segment node its members connect to."""
 
@@ -50,7 +50,7 @@ class Lan:
     """(node, interface) of every member, in the file's order."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Link:
     """A point-to-point link (a veth pair) between two node interfaces."""
 
@@ -59,7 +59,7 @@ class Link:
     subnets: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Extra:
     """An edge a feature draws (a tunnel across the underlay, an IPVS director forwarding to a real server)."""
 
@@ -68,7 +68,7 @@ class Extra:
     label: str
 
 
-@dataclass(frozen=True)
+@frozen
 class PathEdge:
     """Packets of probes observed crossing from one node interface to another."""
 
@@ -79,7 +79,7 @@ class PathEdge:
     probes: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Diagram:
     lab: str
     description: str

@@ -25,11 +25,11 @@ import re
 import shlex
 import textwrap
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from shlex import quote
 from typing import Any
 
+from netlab.core.frozen import frozen
 from netlab.features.manifest import ENTRIES, load_hook
 from netlab.features.registry import FEATURES
 from netlab.model.ipv6 import silence_of
@@ -87,7 +87,7 @@ SETTING = re.compile(r"\$\{(\w+):-([^}]*)\}")
 """``${NAME:-default}`` in a line: a setting the user may give in the environment."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """One action's shell lines, after the comment lines that say why it is there."""
 
@@ -95,7 +95,7 @@ class Step:
     lines: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@frozen
 class Section:
     """A phase of the plan: the script runs them in the plan's order, as apply does."""
 

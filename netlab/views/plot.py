@@ -17,10 +17,10 @@ import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput, MissingTool
 
 FLOWS_FILE = "flows.json"
@@ -28,7 +28,7 @@ FLOWS_FILE = "flows.json"
 SMOOTH = 5
 
 
-@dataclass(frozen=True)
+@frozen
 class FlowSeries:
     label: str
     cc: str
@@ -38,7 +38,7 @@ class FlowSeries:
     end: float
 
 
-@dataclass(frozen=True)
+@frozen
 class FlowPlot:
     """One flow probe's record: its flows and, when it sampled one, its queue."""
 

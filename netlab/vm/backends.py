@@ -28,9 +28,9 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.kernel.tools import sbin_path
 
 __all__ = [
@@ -67,7 +67,7 @@ class VmBackend(enum.Enum):
     TCG = "tcg"
 
 
-@dataclass(frozen=True)
+@frozen
 class Backend:
     """One way to boot a full kernel, with the watchdog limits of its boot."""
 

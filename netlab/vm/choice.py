@@ -14,18 +14,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from netlab import paths
+from netlab.core.frozen import frozen
 from netlab.paths import boot_id, run_dir
 from netlab.vm.backends import UML_BINARY, VmBackend, find_vng, find_vng_kernel, qemu_binary
 
 __all__ = ["BootCache", "BootRecord", "identity"]
 
 
-@dataclass(frozen=True)
+@frozen
 class BootRecord:
     """What happened when a backend was booted here."""
 

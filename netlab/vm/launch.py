@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
+from netlab.core.frozen import frozen
 from netlab.errors import VmBootError, VmError
 from netlab.interrupts import kill_group
 from netlab.vm.backends import Backend
@@ -41,7 +42,7 @@ TAIL_LINES = 12
 _BOOT_LOG_CAP = 1 << 20
 
 
-@dataclass(frozen=True)
+@frozen
 class Launched:
     rc: int
     boot_seconds: float

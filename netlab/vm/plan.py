@@ -16,9 +16,9 @@ import os
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.errors import VmError
 from netlab.vm.backends import UML_BINARY, VmBackend, find_vng, find_vng_kernel, prerequisites
 from netlab.vm.guest import guest_environment, guest_script
@@ -26,7 +26,7 @@ from netlab.vm.guest import guest_environment, guest_script
 __all__ = ["VmPlan", "build_plan", "describe_plan", "memory_bytes"]
 
 
-@dataclass(frozen=True)
+@frozen
 class VmPlan:
     """Everything decided before the boot: the host command line and the script the guest runs."""
 

@@ -19,9 +19,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
+from netlab.core.frozen import frozen
 from netlab.errors import VmBootError, VmError
 from netlab.vm import backends
 from netlab.vm.backends import Backend, VmBackend
@@ -39,7 +39,7 @@ def _stderr(line: str) -> None:
     sys.stderr.flush()
 
 
-@dataclass(frozen=True)
+@frozen
 class BackendReport:
     """One backend as ``doctor`` shows it: installed?, boots here?, how long, and why not."""
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput
 from netlab.features.exercises.model import Check, Exercise, WrongFix
 from netlab.probes.result import ProbeResult
@@ -28,7 +29,7 @@ Exec = Callable[[str, str], tuple[int, str]]
 """Runs a shell command in a node: (exit code, output)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class CheckResult:
     probe: str
     passed: bool
@@ -39,7 +40,7 @@ class CheckResult:
     """A ``keep`` check: it must still hold (a destructive fix breaks it)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Grade:
     lab: str
     solved: bool

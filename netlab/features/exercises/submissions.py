@@ -16,7 +16,6 @@ import io
 import json
 import re
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
@@ -26,6 +25,7 @@ import yaml
 if TYPE_CHECKING:
     from netlab.api import Lab
 
+from netlab.core.frozen import frozen
 from netlab.errors import NetlabError
 from netlab.features.exercises.grading import Grade
 from netlab.features.exercises.model import Command
@@ -35,7 +35,7 @@ LINE = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9_-]{0,14})\s*:\s*(\S.*)")
 MAX_LINES = 1000
 
 
-@dataclass(frozen=True)
+@frozen
 class Result:
     submission: str
     kind: str

@@ -20,9 +20,9 @@ rule it refused.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from netlab.core.frozen import frozen
 from netlab.errors import ApplyError
 from netlab.kernel.iptables import Backend, NoBackend, detect_backend, message, run
 from netlab.kernel.netns import enter_for_exec
@@ -99,7 +99,7 @@ def _empty(tables: tuple[str, ...]) -> str:
     return render_empty(tables)
 
 
-@dataclass(frozen=True)
+@frozen
 class RuleCounter:
     table: str
     chain: str
@@ -109,7 +109,7 @@ class RuleCounter:
     bytes: int
 
 
-@dataclass(frozen=True)
+@frozen
 class ChainPolicy:
     table: str
     chain: str

@@ -6,13 +6,13 @@ Why a module of their own: the state file holds them, and the commands that only
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 TABLE_ORDER = ("raw", "mangle", "nat", "filter", "security")
 """The tables netlab loads, in the order the kernel runs them on a packet."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedRule:
     """A rule as it is loaded, with where it came from."""
 
@@ -26,7 +26,7 @@ class ResolvedRule:
     """``lab.yml:31`` (or the data path when the line is unknown)."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedTable:
     name: str
     policies: tuple[tuple[str, str], ...]

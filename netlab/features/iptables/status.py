@@ -4,16 +4,16 @@ backend netlab loads rules with (``iptables-save -c`` inside the node)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from netlab.core.codec import to_data
+from netlab.core.frozen import frozen
 from netlab.features.iptables.kernel import ChainPolicy, RuleCounter, parse_save, save_argv
 from netlab.features.iptables.resolved import TABLE_ORDER
 from netlab.features.manifest import StatusPart
 from netlab.model.resolved import ResolvedLab
 
 
-@dataclass(frozen=True)
+@frozen
 class IptablesStatus:
     """A node's rules and built-in chain policies with their counters, as the kernel reports them."""
 

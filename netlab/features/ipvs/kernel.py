@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import socket
 import struct
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from netlab.core.frozen import frozen
 from netlab.errors import ApplyError
 from netlab.features.ipvs.resolved import FWD_METHODS, IP_VS_PROTOCOLS
 from netlab.model.plan import AddIpvsService
@@ -66,7 +66,7 @@ def configure(services: list[AddIpvsService]) -> None:
         ipvs.close()
 
 
-@dataclass(frozen=True)
+@frozen
 class DestStats:
     address: str
     port: int
@@ -84,7 +84,7 @@ class DestStats:
     ``ipvsadm --rate`` shows them."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ServiceStats:
     protocol: str
     address: str

@@ -6,13 +6,13 @@ Why a module of their own: the state file holds them, and the commands that only
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 IP_VS_PROTOCOLS = {"tcp": 6, "udp": 17, "sctp": 132}
 FWD_METHODS = {"nat": 0, "tun": 2, "dr": 3}  # IP_VS_CONN_F_MASQ, _TUNNEL, _DROUTE
 
 
-@dataclass(frozen=True)
+@frozen
 class IpvsDest:
     """A real server, resolved and planned alike (netlab.model.plan's AddIpvsService holds these). Here and not in
     the plan: the resolved lab is what ``status`` and ``probe`` decode, and they need no plan types."""
@@ -25,7 +25,7 @@ class IpvsDest:
     """nat, dr or tun."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedService:
     name: str
     director: str

@@ -6,10 +6,10 @@ service (:mod:`.server`, started once per service) must not import the pydantic 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from netlab.core.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class ServiceSpec:
     """A service after resolve: every default filled in. Plain data, so it goes into the plan and state."""
 

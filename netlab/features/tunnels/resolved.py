@@ -6,11 +6,13 @@ Why a module of their own: the state file holds them, and the commands that only
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Protocol
 
+from netlab.core.frozen import frozen
 
-@dataclass(frozen=True)
+
+@frozen
 class ResolvedTunnelEnd:
     node: str
     netns: str
@@ -22,7 +24,7 @@ class ResolvedTunnelEnd:
     master_index: int | None
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedTunnel:
     name: str
     kind: str
@@ -34,7 +36,7 @@ class ResolvedTunnel:
     ends: tuple[ResolvedTunnelEnd, ResolvedTunnelEnd]
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedSubInterface:
     node: str
     netns: str
@@ -52,7 +54,7 @@ class ResolvedSubInterface:
     master_index: int | None
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedNodeBridge:
     node: str
     netns: str
@@ -65,7 +67,7 @@ class ResolvedNodeBridge:
     """(name, index) of the ports with hairpin mode on."""
 
 
-@dataclass(frozen=True)
+@frozen
 class ResolvedOverlay:
     """Everything this package adds to a resolved lab."""
 
