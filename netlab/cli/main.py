@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, cast
 
+from netlab.cli.common import HelpFormatter, RawHelpFormatter
 from netlab.cli.common import console as _console
 from netlab.cli.common import lab_name as _lab_name
 from netlab.cli.common import print_json as _print_json
@@ -227,7 +228,7 @@ def build_parser(only: str | None = None, verbs: list[str] | None = None) -> arg
     """The CLI's parser; with ``only``, the other verbs' parsers are :class:`_Unused` (see there). ``verbs``, if
     given, receives the name of every verb registered."""
     parser = argparse.ArgumentParser(
-        prog="netlab",
+        prog="netlab", formatter_class=HelpFormatter,
         description="Linux networking labs from YAML: namespaces, veth, bridges, routes and sysctls, "
                     "built in the kernel and removed without a trace.",
         epilog="exit codes: 0 ok, 1 failed, 2 invalid input, 3 lab not up, 4 missing kernel feature or "
@@ -240,7 +241,7 @@ def build_parser(only: str | None = None, verbs: list[str] | None = None) -> arg
         verbs.append(name)
         if only is not None and name != only:
             return cast(argparse.ArgumentParser, _Unused())
-        p = sub.add_parser(name, help=help_text, description=description or help_text)
+        p = sub.add_parser(name, help=help_text, description=description or help_text, formatter_class=HelpFormatter)
         p.set_defaults(handler=handler)
         return p
 
@@ -344,7 +345,7 @@ def build_parser(only: str | None = None, verbs: list[str] | None = None) -> arg
              "  netlab vm check [--fresh]  which backends boot here, and how fast (exit 4 if none)\n"
              "  netlab vm -- COMMAND...    any command, e.g. netlab vm -- pytest -m kernel",
              )
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
+    p.formatter_class = RawHelpFormatter
     p.add_argument("argv", nargs=argparse.REMAINDER, metavar="run LAB | shell | check [--fresh] | -- COMMAND")
     p.add_argument("--backend", choices=["auto", "uml", "kvm", "tcg"], default="auto",
                    help="auto (default): the first of uml, kvm, tcg that boots here -- found out by booting, "

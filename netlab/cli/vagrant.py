@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from netlab.cli.common import HelpFormatter
 from netlab.errors import InvalidInput
 
 CI_DESCRIPTION = (
@@ -105,6 +106,7 @@ def register(verb: Callable[..., Any]) -> None:
         q.add_argument("--memory", type=int, default=2048, help="MiB")
 
     r = sub.add_parser("render", help="print the Vagrantfile (from vagrant/Vagrantfile.j2)",
+                       formatter_class=HelpFormatter,
                        description="Render vagrant/Vagrantfile.j2: the file `vagrant up` reads in vagrant/.")
     common(r)
     r.add_argument("-o", "--output", help="file (default: stdout)")
@@ -113,7 +115,8 @@ def register(verb: Callable[..., Any]) -> None:
     r.add_argument("--box-env", metavar="FILE", help="use the offline box scripts/vagrant-box built (its box.env, "
                    "printed next to the .box): no download from Vagrant Cloud; libvirt only")
 
-    c = sub.add_parser("ci", help="labs inside a disposable VM; JUnit back; nothing left", description=CI_DESCRIPTION)
+    c = sub.add_parser("ci", help="labs inside a disposable VM; JUnit back; nothing left", description=CI_DESCRIPTION,
+                       formatter_class=HelpFormatter)
     common(c)
     c.add_argument("labs", nargs="*", metavar="LAB", help="catalog labs to run inside")
     c.add_argument("--out", "--junit", default="vagrant-ci", help="directory for the reports and logs")

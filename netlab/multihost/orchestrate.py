@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -118,6 +116,8 @@ def stale() -> list[str]:
 
 
 def forget(lab: str) -> None:
+    import shutil
+
     shutil.rmtree(record_dir(lab), ignore_errors=True)
 
 
@@ -161,6 +161,8 @@ def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list
             answers[host] = HostAnswer(host, "failed", message=f"{task}: {result.get('msg', '')}".strip())
             say(f"{time.monotonic() - started:5.1f} s  {host}: {task} failed")
         return False  # nothing of the events is kept on disk: the answers are here
+
+    import tempfile  # here: `down` and `probe` ask recorded() of every lab and need neither
 
     with tempfile.TemporaryDirectory(prefix="netlab-ansible-") as work:
         ansible_runner.run(

@@ -22,8 +22,8 @@ print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
 """
 
 
-def _heavy_after(body: str) -> list[str]:
-    code = HARNESS.format(body=body, heavy=HEAVY)
+def _heavy_after(body: str, heavy: tuple[str, ...] = HEAVY) -> list[str]:
+    code = HARNESS.format(body=body, heavy=heavy)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return list(json.loads(out.splitlines()[-1]))
 
@@ -49,3 +49,15 @@ def test_what_down_clean_status_and_exec_run_imports_no_model() -> None:
 def test_up_still_imports_the_pipeline() -> None:
     """The other side: the check above would pass trivially if the harness never saw an import."""
     assert "pydantic" in _heavy_after("from netlab.api import Lab\nLab.load('routed')")
+
+
+def test_down_builds_its_parser_and_reads_the_state_without_shutil_or_tempfile() -> None:
+    """argparse sizes a formatter per ``add_argument`` through shutil (which imports zlib, bz2, lzma): netlab's
+    HelpFormatter does not; the multi-host record check imports tempfile only where it runs ansible."""
+    body = ("from netlab.cli.main import build_parser\n"
+            "args = build_parser(only='down').parse_args(['down', 'routed'])\n"
+            "assert args.labs == ['routed']\n"
+            "import netlab.api, netlab.removal, netlab.multihost.orchestrate, netlab.stages.record, "
+            "netlab.stages.teardown")
+    assert _heavy_after(body, ("shutil", "tempfile")) == []
+    assert _heavy_after("import argparse; argparse.ArgumentParser().add_argument('-x')", ("shutil",)) == ["shutil"]
