@@ -39,17 +39,18 @@ def code_fingerprint() -> str:
     """netlab's version and every module's (relative path, size, mtime): what a cached result was computed by.
 
     Stat, not hashing: ≈ 1 ms for the whole package, and the same rule Python uses for its ``.pyc``."""
-    root = Path(__file__).resolve().parent.parent
+    root = str(Path(__file__).resolve().parent.parent)
+    skip = len(root) + 1  # scandir's paths start with the directory given: cut, not os.path.relpath (≈ 20 µs each)
     entries: list[str] = [__version__]
     todo = [root]
     while todo:
         for entry in os.scandir(todo.pop()):
             if entry.is_dir(follow_symlinks=False):
                 if entry.name != "__pycache__":
-                    todo.append(Path(entry.path))
+                    todo.append(entry.path)
             elif entry.name.endswith((".py", ".json", ".yml")):
                 st = entry.stat()
-                entries.append(f"{os.path.relpath(entry.path, root)}:{st.st_size}:{st.st_mtime_ns}")
+                entries.append(f"{entry.path[skip:]}:{st.st_size}:{st.st_mtime_ns}")
     return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 

@@ -126,3 +126,30 @@ def test_a_state_of_another_shape_is_refused_naming_both(tmp_path: Path) -> None
     with pytest.raises(OtherStateVersion, match=rf"state format {STATE_VERSION}/0123456789ab\).*reads state "
                                                 rf"format {STATE_VERSION}/{state_shape()}"):
         LabState.from_json(json.dumps(state), tmp_path / "routed.json")
+
+
+def test_the_codecs_type_hints_are_typing_get_type_hints_for_every_model() -> None:
+    """codec._type_hints evaluates each annotation text once per module (speed); for every dataclass in netlab
+    whose hints resolve at all, it must give exactly what typing.get_type_hints gives."""
+    import dataclasses
+    import importlib
+    import pkgutil
+    import typing
+
+    import netlab
+    from netlab.core import codec
+
+    compared = 0
+    for info in pkgutil.walk_packages(netlab.__path__, "netlab."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and dataclasses.is_dataclass(value) and value.__module__ == module.__name__:
+                try:
+                    expected = typing.get_type_hints(value)
+                except NameError:  # a name bound later (under TYPE_CHECKING): neither reads it this way
+                    continue
+                assert codec._type_hints(value) == expected, value
+                compared += 1
+    assert compared > 100
