@@ -17,8 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from netlab import paths
-from netlab.probes.model import AnyProbe
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import AnyProbe
 from netlab.stages.record import StateStore
 
 WAIT = 120.0

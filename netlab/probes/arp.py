@@ -22,7 +22,6 @@ from typing import Any
 
 from netlab.kernel.netns import netns_path, setns
 from netlab.probes.context import Context, LabView, failed, plural
-from netlab.probes.model import ArpProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, Reaper, call_in
 from netlab.probes.packets import (
     ARPHRD_ETHER,
@@ -34,6 +33,7 @@ from netlab.probes.packets import (
     interface_info,
 )
 from netlab.probes.result import Capture, ProbeResult
+from netlab.probes.spec import ArpProbe
 
 
 def mac_text(mac: bytes) -> str:

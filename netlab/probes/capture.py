@@ -24,7 +24,6 @@ from netlab.probes import layers
 from netlab.probes.context import Context, failed, plural
 from netlab.probes.dissect import ARPHRD_ETHER, dissect
 from netlab.probes.fastmatch import fast_match
-from netlab.probes.model import CaptureProbe
 from netlab.probes.nsfork import Channel, Child, ChildFailed, ChildTimeout, fork_into
 from netlab.probes.packets import (
     ETH_P_ALL,
@@ -35,6 +34,7 @@ from netlab.probes.packets import (
     interface_info,
 )
 from netlab.probes.result import Capture, ProbeResult
+from netlab.probes.spec import CaptureProbe
 
 LISTEN_TIMEOUT = 20.0
 """Seconds a sniffer may take to report it is listening (not the probe's own ``timeout``)."""

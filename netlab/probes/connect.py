@@ -23,9 +23,9 @@ from typing import Any
 
 from netlab.core.frozen import frozen
 from netlab.probes.context import Context, capture_of, failed, ms, plural, sender_capture
-from netlab.probes.model import DistributionProbe, HttpProbe, TcpProbe, UdpProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import DistributionProbe, HttpProbe, TcpProbe, UdpProbe
 
 IP_RECVERR = 11
 IPV6_RECVERR = 25

@@ -9,17 +9,16 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic import TypeAdapter, ValidationError
-
+from netlab.core.codec import CodecError
 from netlab.core.frozen import frozen
 from netlab.errors import InvalidInput
 from netlab.naming import derived_mac
-from netlab.probes.model import AnyProbe, Probe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, PacketSocket
 from netlab.probes.result import Capture, ProbeResult
+from netlab.probes.spec import AnyProbe, probe_from_data
 
 if TYPE_CHECKING:
     from netlab.model.resolved import ResolvedLab
@@ -114,15 +113,14 @@ class LabView:
                 ifaces += hook(resolved, node.name)
             ifaces.append(("lo", node.loopback))
             nodes[node.name] = NodeView(node.name, node.netns, tuple(ifaces))
-        adapter: TypeAdapter[Any] = TypeAdapter(Probe)
         probes: dict[str, AnyProbe] = {}
-        for raw_probe in resolved.probes:
-            try:
-                probe = adapter.validate_python(raw_probe)
-            except ValidationError as exc:
-                raise InvalidInput(message=f"lab {resolved.name}: a recorded probe no longer validates "
-                                           f"({exc.error_count()} errors)\n    hint: netlab up --recreate the lab "
-                                           "with this version of netlab") from None
+        for i, raw_probe in enumerate(resolved.probes):
+            try:  # as the model dumped it at up: read back strictly, without pydantic (netlab.probes.spec)
+                probe = probe_from_data(raw_probe, f"probes[{i}]")
+            except CodecError as exc:
+                raise InvalidInput(message=f"lab {resolved.name}: a recorded probe does not read back ({exc})\n"
+                                           "    hint: netlab up --recreate the lab with this version of netlab"
+                                   ) from None
             probes[probe.name] = probe
         ipvs = {svc.name: IpvsServiceView(svc.name, svc.director, svc.protocol, svc.vip, svc.port, svc.fwmark,
                                           tuple((d.node, d.address, d.port) for d in svc.dests))

@@ -30,9 +30,9 @@ from typing import Any
 
 from netlab.core.frozen import frozen
 from netlab.probes.context import Context, IpvsServiceView, failed, plural
-from netlab.probes.model import CountersProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in, exec_in
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import CountersProbe
 
 ESTIMATOR_WAIT = 5.0
 """Seconds within which the IPVS estimator publishes new counters: it runs every 2 s, but on a busy

@@ -22,9 +22,9 @@ from typing import Any
 
 from netlab.probes import flowstats
 from netlab.probes.context import Context, failed
-from netlab.probes.model import FlowProbe
 from netlab.probes.nsfork import Channel, Child, ChildFailed, ChildTimeout, fork_into
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import FlowProbe
 
 TCP_CC_INFO = 26  # include/uapi/linux/tcp.h (not in Python's socket module)
 TC_H_ROOT = 0xFFFFFFFF

@@ -18,7 +18,7 @@ import struct
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from netlab.probes.model import FlowCheck
+from netlab.probes.spec import FlowCheck
 
 Sample = Mapping[str, float]
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from netlab.probes.context import Context, failed, plural
-from netlab.probes.model import CountersProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import CountersProbe
 
 # /proc/net/dev columns after "IFACE:": rx bytes packets errs drop fifo frame compressed multicast,
 # tx bytes packets errs drop fifo colls carrier compressed

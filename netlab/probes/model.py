@@ -1,7 +1,9 @@
 """The ``probes:`` list of a topology, as typed frozen models (one per kind, discriminated by ``kind``).
 
-Only pydantic is imported here: :mod:`netlab.model.topology` imports this module. Cross-references
-(does node ``from`` exist, is ``during`` another probe) are checked in :mod:`netlab.probes.checks`.
+Only pydantic is imported here (and the shared constants of :mod:`netlab.probes.spec`): :mod:`netlab.model.topology`
+imports this module. Cross-references (does node ``from`` exist, is ``during`` another probe) are checked in
+:mod:`netlab.probes.checks`. These models validate; the runners read a lab's recorded probes as the pydantic-free
+records of :mod:`netlab.probes.spec` (same fields, same defaults).
 
 The node a probe runs in is ``from`` in YAML; Python has no attribute of that name, so the field is
 ``from_`` with the alias ``from`` (``PingProbe(kind="ping", name="p", from_="client", to="10.0.2.10")``).
@@ -14,32 +16,22 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from netlab.probes.model_base import Amount, AmountField, Names, Port, Seconds, _Model, _Probe
-from netlab.probes.model_flow import FlowCheck, FlowMetric, FlowProbe
+from netlab.probes.model_flow import FlowCheck, FlowProbe
+from netlab.probes.spec import (
+    ICMP4_ERRORS,
+    ICMP6_ERRORS,
+    LOCAL_ERRORS,
+    PATH_KINDS,
+    PROBE_KINDS,
+    TRAFFIC_KINDS,
+    FlowMetric,
+    LinkCounter,
+    Outcome,
+)
 
-__all__ = ["Amount", "AmountField", "AnyProbe", "Claim", "FlowCheck", "FlowMetric", "FlowProbe", "Names", "Port",
-           "Probe", "Seconds"]
-
-Outcome = Literal["ok", "refused", "timeout", "unreachable", "fail"]
-"""What a connection-level probe (tcp, udp, http) expects: ``ok`` (an answer), ``refused`` (RST, or ICMP
-port unreachable for UDP), ``timeout`` (no answer at all: dropped on the way), ``unreachable`` (an ICMP
-host/network unreachable), ``fail`` (anything but ``ok``)."""
-
-
-ICMP4_ERRORS = {
-    (3, 0): "network unreachable", (3, 1): "host unreachable", (3, 2): "protocol unreachable",
-    (3, 3): "port unreachable", (3, 4): "fragmentation needed", (3, 9): "network prohibited",
-    (3, 10): "host prohibited", (3, 13): "administratively prohibited", (11, 0): "TTL exceeded in transit",
-    (11, 1): "fragment reassembly time exceeded",
-}
-ICMP6_ERRORS = {
-    (1, 0): "no route to destination", (1, 1): "administratively prohibited", (1, 3): "address unreachable",
-    (1, 4): "port unreachable", (3, 0): "hop limit exceeded in transit", (2, 0): "packet too big",
-}
-
-LOCAL_ERRORS = {"message too long"}
-"""Errors the sender's own kernel gives instead of sending (``ping -M do`` prints "local error: message too long"):
-EMSGSIZE, a DF packet larger than the route's MTU -- the tunnel's, or the path MTU an ICMP error taught it."""
-
+__all__ = ["ICMP4_ERRORS", "ICMP6_ERRORS", "LOCAL_ERRORS", "PATH_KINDS", "PROBE_KINDS", "TRAFFIC_KINDS", "Amount",
+           "AmountField", "AnyProbe", "Claim", "FlowCheck", "FlowMetric", "FlowProbe", "LinkCounter", "Names",
+           "Outcome", "Port", "Probe", "Seconds"]
 
 def _icmp_error(text: str | None) -> str | None:
     known = sorted({*ICMP4_ERRORS.values(), *ICMP6_ERRORS.values(), *LOCAL_ERRORS})
@@ -223,9 +215,6 @@ class IpvsCounter(_Model):
     pass the director, OutPkts; they stay 0 in DR and TUN mode, where replies bypass it)."""
 
 
-LinkCounter = Literal["rx_packets", "rx_errors", "rx_dropped", "tx_packets", "tx_errors", "tx_dropped"]
-
-
 class CountersProbe(_Probe):
     """Counters in a node, read before and after another probe; asserts the deltas. iptables rule counters,
     with ``ipvs`` the statistics of an IPVS virtual service or real server, with ``interface`` an interface's
@@ -309,10 +298,3 @@ class Claim(_Model):
 AnyProbe = (PingProbe | TcpProbe | UdpProbe | HttpProbe | ArpProbe | CaptureProbe | DistributionProbe
             | CountersProbe | SysctlProbe | StateProbe | FlowProbe)
 Probe = Annotated[AnyProbe, Field(discriminator="kind")]
-PROBE_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "capture", "distribution", "counters",
-                                "sysctl", "state", "flow")
-TRAFFIC_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "distribution", "flow")
-"""Kinds that make traffic, and so can be what a capture or counters probe runs ``during``."""
-PATH_KINDS: tuple[str, ...] = tuple(k for k in TRAFFIC_KINDS if k != "flow")
-"""Kinds whose packets the path recorder follows (``netlab graph --path``): not a bulk flow, whose tens of thousands
-of frames, dissected on every interface, would slow the flow it measures."""

@@ -35,28 +35,13 @@ def _amount(value: object) -> object:
 Names = Annotated[tuple[str, ...], BeforeValidator(_one_or_many, json_schema_input_type=str | list[str])]
 
 
-class Amount(_Model):
+class Amount(_Model):  # the runners check and describe counts with its record, netlab.probes.spec.Amount
     """A count a probe expects: a number (exactly that many) or ``{min: N}``, ``{max: N}``, both."""
 
     min: int | None = Field(default=None, ge=0)
     """At least this many."""
     max: int | None = Field(default=None, ge=0)
     """At most this many."""
-
-    def accepts(self, value: int) -> bool:
-        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
-
-    def describe(self, unit: str) -> str:
-        plural = unit if unit.endswith("s") else unit + "s"
-        if self.min is not None and self.min == self.max:
-            return f"exactly {self.min} {unit if self.min == 1 else plural}"
-        if self.min is not None and self.max is not None:
-            return f"between {self.min} and {self.max} {plural}"
-        if self.min is not None:
-            return f"at least {self.min} {unit if self.min == 1 else plural}"
-        if self.max is not None:
-            return f"at most {self.max} {unit if self.max == 1 else plural}"
-        return f"any number of {plural}"
 
 
 AmountField = Annotated[Amount, BeforeValidator(_amount, json_schema_input_type=int | Amount)]

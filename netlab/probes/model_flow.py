@@ -11,9 +11,7 @@ from typing import Literal
 from pydantic import Field
 
 from netlab.probes.model_base import Names, Port, Seconds, _Model, _Probe
-
-FlowMetric = Literal["throughput", "rtt", "rtt_growth", "retransmits", "cwnd_cuts", "probe_cycles", "queue",
-                     "drops"]
+from netlab.probes.spec import FlowMetric
 
 
 class FlowCheck(_Model):

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from netlab.probes.context import Context, capture_of, failed, ms, plural, sender_capture
-from netlab.probes.model import ICMP4_ERRORS, ICMP6_ERRORS, PingProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import ICMP4_ERRORS, ICMP6_ERRORS, PingProbe
 
 IP_MTU_DISCOVER, IP_PMTUDISC_DO, IPV6_DONTFRAG = 10, 2, 62  # include/uapi/linux/in.h, in6.h
 

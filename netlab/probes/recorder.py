@@ -24,10 +24,10 @@ from typing import Any
 
 from netlab.kernel.netns import netns_path, setns
 from netlab.probes.context import LabView
-from netlab.probes.model import AnyProbe, ArpProbe, DistributionProbe, HttpProbe, PingProbe, TcpProbe, UdpProbe
 from netlab.probes.nsfork import Channel, Child, ChildFailed, ChildTimeout, Reaper, fork_into
 from netlab.probes.packets import ETH_P_ALL, PacketSocket
 from netlab.probes.path import Captured, ProbePath, Target, observe
+from netlab.probes.spec import AnyProbe, ArpProbe, DistributionProbe, HttpProbe, PingProbe, TcpProbe, UdpProbe
 
 LISTEN_TIMEOUT = 20.0
 """Seconds the child may take to open its sockets, or to answer a command (a loaded one-CPU VM is slow)."""

@@ -32,12 +32,12 @@ from netlab.errors import InvalidInput
 from netlab.probes import layers
 from netlab.probes.context import LabView
 from netlab.probes.fastmatch import fast_match
-from netlab.probes.model import PATH_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
 from netlab.probes.nsfork import Reaper
 from netlab.probes.packets import LINKTYPE_LINUX_SLL, sll_bytes, write_pcap
 from netlab.probes.path import ProbePath
 from netlab.probes.recorder import PathRecorder
 from netlab.probes.result import ProbeResult, SuiteResult
+from netlab.probes.spec import PATH_KINDS, AnyProbe, CaptureProbe, CountersProbe, FlowProbe
 
 Progress = Callable[[ProbeResult], None]
 """Called after each probe of a suite, for live output."""

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from netlab.probes.context import Context, failed
-from netlab.probes.model import StateProbe, SysctlProbe
 from netlab.probes.nsfork import Channel, ChildFailed, ChildTimeout, call_in, exec_in
 from netlab.probes.result import ProbeResult
+from netlab.probes.spec import StateProbe, SysctlProbe
 
 
 def sysctl_path(key: str) -> str:

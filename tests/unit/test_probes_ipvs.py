@@ -12,6 +12,7 @@ import pytest
 
 from netlab.api import Lab
 from netlab.features.ipvs.kernel import DestStats, ServiceStats
+from netlab.probes import spec
 from netlab.probes.connect import _expected_distribution, _stickiness
 from netlab.probes.context import IpvsServiceView, LabView
 from netlab.probes.counters import CounterError, IpvsSample, select_ipvs
@@ -123,11 +124,11 @@ def test_stickiness_per_source_or_destination() -> None:
 
 
 def test_what_a_distribution_expects_in_words() -> None:
-    lc = DistributionProbe(kind="distribution", name="lc", from_="c", to=("10.0.1.103",), hold=2,
-                           shares={"rs1": 1}, tolerance=0)
+    lc = spec.DistributionProbe(kind="distribution", name="lc", from_="c", to=("10.0.1.103",), hold=2,
+                                shares={"rs1": 1}, tolerance=0)
     assert _expected_distribution(lc, {"rs1": 1.0}) == "with 2 connections held open; rs1 100% (±0 points)"
-    sh = DistributionProbe(kind="distribution", name="sh", from_="c", to=("10.0.1.105",), sticky="source",
-                           servers=Amount(min=2))
+    sh = spec.DistributionProbe(kind="distribution", name="sh", from_="c", to=("10.0.1.105",), sticky="source",
+                                servers=spec.Amount(min=2))
     assert _expected_distribution(sh, {}) == "each source served by one node only; served by at least 2 nodes"
 
 
