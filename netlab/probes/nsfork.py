@@ -75,7 +75,7 @@ class Reaper:
     Why: a child that had a packet socket spends ~15 ms in its exit (the kernel's ``packet_release``
     waits for an RCU grace period), and nothing it does after sending its result matters to us. So
     the runner takes the result at once and collects such children with ``poll`` after each probe and
-    ``wait_all`` at the end of a run -- always by pid, never ``waitpid(-1)``, which would steal the exit
+    ``release`` at the end of a run -- always by pid, never ``waitpid(-1)``, which would steal the exit
     status of processes that are not ours.
     """
 
@@ -89,10 +89,24 @@ class Reaper:
         """Reap the children that have exited; keep the others."""
         self.pids = [pid for pid in self.pids if not _reaped(pid, block=False)]
 
-    def wait_all(self) -> None:
-        for pid in self.pids:
-            _reaped(pid, block=True)
-        self.pids = []
+    def release(self) -> None:
+        """Reap the children still exiting without making the caller wait for them: a thread does.
+
+        At the end of a suite those are the last probes' packet-socket children, whose exits (an RCU grace
+        period each) took 20-40 ms of ``netlab probe routed`` -- time in which nothing is left to learn. The
+        thread collects them by pid, blocking; if the process exits first (the CLI), they are
+        orphans already exiting, which init reaps."""
+        self.poll()
+        if self.pids:
+            import threading
+
+            pids, self.pids = self.pids, []
+            threading.Thread(target=_reap_all, args=(pids,), name="netlab-reaper", daemon=True).start()
+
+
+def _reap_all(pids: list[int]) -> None:
+    for pid in pids:
+        _reaped(pid, block=True)
 
 
 def _reaped(pid: int, block: bool) -> bool:

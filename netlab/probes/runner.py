@@ -170,5 +170,5 @@ class ProbeRunner:
             if self._recorder is not None:
                 self._recorder.close()
         seconds = time.monotonic() - start
-        self._reaper.wait_all()  # children that answered and were still exiting (not part of any probe)
+        self._reaper.release()  # children that answered and are still exiting (not part of any probe)
         return SuiteResult(self._view.lab, tuple(results), seconds, tuple(self.paths.values()))
