@@ -66,9 +66,9 @@ class Lab:
         self.resolved = resolved
         self.path = path
         self.text = text
-        import hashlib  # here: down, status and exec import this module and need no hash
+        from netlab.core.digest import sha256  # here: down, status and exec import this module and need no hash
 
-        self.sha256 = hashlib.sha256(text.encode()).hexdigest()
+        self.sha256 = sha256(text.encode()).hexdigest()
         self.store = store or StateStore()
         self.pcap_dir: Path | None = None
         """Default directory for every probe's captures (failed probes' captures are always kept)."""

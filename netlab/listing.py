@@ -10,12 +10,12 @@ current (``UPDATE_GOLDEN=1 pytest tests/golden`` rewrites it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from netlab.catalog import catalog_dir, summary
+from netlab.core.digest import sha256
 
 INDEX = "index.json"
 
@@ -39,7 +39,7 @@ def describe(path: Path) -> dict[str, object]:
 
 
 def _digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256(path.read_bytes()).hexdigest()
 
 
 def _indexed(entry: object) -> dict[str, object] | None:

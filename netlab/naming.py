@@ -77,7 +77,7 @@ def derived_mac(lab: str, netns: str, ifname: str) -> str:
     """A locally administered unicast MAC derived from lab, namespace and interface name: unique across the
     hosts of a lab spread over several (netlab.multihost gives every link end without a MAC one), stable across
     runs -- so a probe on one host can name the node behind a MAC it saw from another (an ARP answer)."""
-    import hashlib
+    from netlab.core.digest import sha256
 
-    digest = hashlib.sha256(f"{lab}/{netns}/{ifname}".encode()).digest()
+    digest = sha256(f"{lab}/{netns}/{ifname}".encode()).digest()
     return ":".join(f"{b:02x}" for b in (0x02, *digest[:5]))

@@ -15,13 +15,13 @@ named here: they plug into the stages (netlab.features.registry).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from netlab import catalog
+from netlab.core import digest
 from netlab.core.frozen import frozen
 from netlab.errors import ApplyError, InvalidInput, MissingFeatures
 from netlab.model.compiled import Compiled
@@ -70,7 +70,7 @@ class Built:
     @property
     def sha256(self) -> str:
         """Of the file's text: ``up`` of a lab already up from the same text is a no-op."""
-        return hashlib.sha256(self.text.encode()).hexdigest()
+        return digest.sha256(self.text.encode()).hexdigest()
 
 
 def build(ref: str | Path, name_suffix: str | None = None) -> Built:
@@ -175,7 +175,7 @@ def up(lab: Compiled, store: StateStore, progress: Progress | None = None, recre
     start = time.monotonic()
     sha256 = lab.sha256
     if part is not None:
-        sha256 = hashlib.sha256(f"{lab.sha256}/{part.digest}/{part.host}".encode()).hexdigest()
+        sha256 = digest.sha256(f"{lab.sha256}/{part.digest}/{part.host}".encode()).hexdigest()
     with store.locked():
         current = store.read(lab.name)
         if current is not None and current.live and not recreate:

@@ -5,13 +5,13 @@ controller, every host driven through ansible-runner (netlab.multihost.orchestra
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from netlab.core.digest import sha256
 from netlab.errors import ApplyError, InvalidInput
 from netlab.model.plan import Plan
 from netlab.multihost.partition import Partition
@@ -34,7 +34,7 @@ def _split(ref: str, inventory: str) -> tuple[Lab, Partition, str]:
 
     hosts = load(Path(inventory))
     lab = Lab.load(ref)
-    digest = hashlib.sha256(repr(hosts.hosts).encode()).hexdigest()
+    digest = sha256(repr(hosts.hosts).encode()).hexdigest()
     return lab, partition(load_text(lab.text, str(lab.path)), lab.topology, lab.resolved, lab.plan(), hosts), digest
 
 
@@ -69,7 +69,7 @@ def up_part(args: argparse.Namespace) -> int:
 def cut_digest(cut: Partition) -> str:
     """Of the whole cut: the controller sends it with ``up``, and a host whose own cut differs (another netlab
     version would stitch with other VNIs) refuses before anything starts."""
-    return hashlib.sha256(json.dumps(to_dict(cut), sort_keys=True).encode()).hexdigest()[:16]
+    return sha256(json.dumps(to_dict(cut), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def to_dict(cut: Partition) -> dict[str, object]:

@@ -291,9 +291,9 @@ def fingerprint(cls: type) -> str:
     remember to bump is forgotten exactly when a feature adds a field. The shape itself cannot be forgotten:
     adding, renaming or retyping a field anywhere in the resolved lab changes this hash.
     """
-    import hashlib
+    from netlab.core.digest import sha256
 
-    return hashlib.sha256(_shape(cls, set()).encode()).hexdigest()[:12]
+    return sha256(_shape(cls, set()).encode()).hexdigest()[:12]
 
 
 def _shape(tp: Any, seen: set[type]) -> str:

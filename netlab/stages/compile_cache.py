@@ -22,12 +22,12 @@ its plan must touch only those namespaces; anything else is a miss, compiled aga
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from netlab import __version__, paths
+from netlab.core.digest import sha256
 
 if TYPE_CHECKING:  # clean empties the cache without the models
     from netlab.model.compiled import Compiled
@@ -51,12 +51,12 @@ def code_fingerprint() -> str:
             elif entry.name.endswith((".py", ".json", ".yml")):
                 st = entry.stat()
                 entries.append(f"{entry.path[skip:]}:{st.st_size}:{st.st_mtime_ns}")
-    return hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest()
+    return sha256("\n".join(sorted(entries)).encode()).hexdigest()
 
 
 def key(source: Path, suffix: str | None, text: str) -> str:
     """What a compiled result depends on, hashed."""
-    digest = hashlib.sha256()
+    digest = sha256()
     for part in (code_fingerprint(), str(source), suffix or "", text):
         digest.update(part.encode("utf-8", "surrogateescape"))
         digest.update(b"\0")
@@ -64,7 +64,7 @@ def key(source: Path, suffix: str | None, text: str) -> str:
 
 
 def _slot(root: Path, source: Path, suffix: str | None) -> Path:
-    name = hashlib.sha256(f"{source}\0{suffix or ''}".encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    name = sha256(f"{source}\0{suffix or ''}".encode("utf-8", "surrogateescape")).hexdigest()[:24]
     return root / DIR / f"{name}.json"
 
 
