@@ -4,7 +4,7 @@ Why a second form: the ``probes:`` list is *validated* once, by the pydantic mod
 :mod:`netlab.probes.model` (constraints, aliases, the messages a user reads, the JSON Schema), when the lab is
 brought up; the state then holds each probe as the model dumped it, every default filled in. ``netlab probe``
 only needs to read that back -- and importing pydantic and building those models was a third of its time
-(≈ 0.2 s of 0.75 s for ``netlab probe routed``). Here each kind is a :func:`~netlab.core.frozen.frozen`
+(≈ 0.15 s of 0.75 s for ``netlab probe routed``). Here each kind is a :func:`~netlab.core.frozen.frozen`
 record of the same fields, read strictly by the state's codec (a value of the wrong type, an unknown or a
 missing field is refused with its path, as everything in the state is).
 

@@ -1,4 +1,5 @@
-"""``down``, ``status``, ``exec`` and ``clean`` of a lab that is really up import neither pydantic, scapy nor pyroute2.
+"""``down``, ``status``, ``exec``, ``probe`` and ``clean`` of a lab that is really up import neither pydantic, scapy nor
+pyroute2.
 
 The unit test tests/unit/test_lean_imports.py checks what those verbs import before they need root; this one
 runs them as processes on a lab that is up, through their whole work (state read, kernel read or removal),
@@ -50,6 +51,10 @@ def test_the_commands_of_a_lab_that_is_up_import_no_model(tmp_path: Path) -> Non
             assert set(heavy) <= {"netlab.model.resolved"}, argv  # status and exec decode the resolved lab
         status = json.loads(_run("status", "lean-cmds", "--json")[0].stdout)
         assert status  # the lab's nodes, read back
+        done, heavy = _run("probe", "lean-cmds", "--json")  # the recorded probes as netlab.probes.spec records
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert json.loads(done.stdout)["passed"] is True
+        assert set(heavy) <= {"netlab.model.resolved"}, heavy
         done, heavy = _run("down", "lean-cmds")
         assert done.returncode == 0 and "removed 3 namespaces" in done.stdout, done.stdout + done.stderr
         assert heavy == []  # down reads the state's head alone: not even the resolved lab's types
