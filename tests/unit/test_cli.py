@@ -189,10 +189,11 @@ def test_python_m_netlab_validate_runs_as_a_program(tmp_path: Path) -> None:
 @pytest.mark.parametrize("argv", [["up", "routed"], ["down", "routed"], ["clean"],
                                   ["exec", "routed", "client", "--", "true"]])
 def test_a_user_without_root_is_told_why_and_gets_exit_5(argv: list[str], monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+                                                          capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     from netlab.cli.main import main
 
     monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setenv("NETLAB_RUN_DIR", str(tmp_path / "run"))  # up compiles first: its cache, not the machine's
     assert main(argv) == 5
     err = capsys.readouterr().err
     assert "netlab needs root" in err and "CAP_NET_ADMIN" in err and "Traceback" not in err
