@@ -47,8 +47,6 @@ LOCAL_ERRORS = {"message too long"}
 """Errors the sender's own kernel gives instead of sending (``ping -M do`` prints "local error: message too long"):
 EMSGSIZE, a DF packet larger than the route's MTU -- the tunnel's, or the path MTU an ICMP error taught it."""
 
-PROBE_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "capture", "distribution", "counters",
-                                "sysctl", "state", "flow")
 TRAFFIC_KINDS: tuple[str, ...] = ("ping", "tcp", "udp", "http", "arp", "distribution", "flow")
 """Kinds that make traffic, and so can be what a capture or counters probe runs ``during``."""
 PATH_KINDS: tuple[str, ...] = tuple(k for k in TRAFFIC_KINDS if k != "flow")
@@ -274,6 +272,8 @@ SPECS: Mapping[str, type[AnyProbe]] = {
     "capture": CaptureProbe, "distribution": DistributionProbe, "counters": CountersProbe, "sysctl": SysctlProbe,
     "state": StateProbe, "flow": FlowProbe}
 """Each kind's record, by the ``kind`` the state spells."""
+PROBE_KINDS: tuple[str, ...] = tuple(SPECS)
+"""Every kind, in the order the reference lists them."""
 
 
 def probe_from_data(data: object, path: str = "probe") -> AnyProbe:

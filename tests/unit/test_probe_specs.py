@@ -18,15 +18,9 @@ from netlab.api import Lab
 from netlab.catalog import names as catalog_names
 from netlab.core.codec import CodecError
 from netlab.probes import model, spec
+from netlab.probes.checks import _PROBE_MODELS  # kind → validating model, as validate finds it
 
 MISSING = object()
-
-
-def _model_of(kind: str) -> type[BaseModel]:
-    for cls in model.AnyProbe.__args__:  # type: ignore[attr-defined]
-        if cls.model_fields["kind"].annotation.__args__[0] == kind:
-            return cls  # type: ignore[no-any-return]
-    raise AssertionError(kind)
 
 
 def _model_fields(cls: type[BaseModel]) -> dict[str, Any]:
@@ -46,14 +40,13 @@ def _spec_fields(cls: type) -> dict[str, Any]:
     return out
 
 
-PAIRS = [(_model_of(kind), spec.SPECS[kind]) for kind in spec.PROBE_KINDS] + [
+PAIRS = [(_PROBE_MODELS[kind], spec.SPECS[kind]) for kind in spec.PROBE_KINDS] + [
     (model.Amount, spec.Amount), (model.IpvsCounter, spec.IpvsCounter), (model.FlowCheck, spec.FlowCheck)]
 
 
 def test_every_kind_has_a_record() -> None:
-    assert tuple(spec.SPECS) == spec.PROBE_KINDS
-    assert {cls.__name__ for cls in model.AnyProbe.__args__} == {  # type: ignore[attr-defined]
-        cls.__name__ for cls in spec.SPECS.values()}
+    assert set(spec.SPECS) == set(_PROBE_MODELS)  # the kinds the models validate, each with its record
+    assert all(spec.SPECS[kind].__name__ == _PROBE_MODELS[kind].__name__ for kind in spec.SPECS)
 
 
 @pytest.mark.parametrize(("validating", "record"), PAIRS, ids=[m.__name__ for m, _ in PAIRS])
