@@ -208,3 +208,17 @@ def test_list_marks_the_exercises_in_its_table(capsys: pytest.CaptureFixture[str
     line = next(ln for ln in out.splitlines() if " ex-router-forwarding " in ln)
     assert "[exercise (routing, level 1)]" in line
     assert "[exercise" not in next(ln for ln in out.splitlines() if " routed " in ln)
+
+
+@pytest.mark.parametrize("columns", [None, "57", "0", "wide"])
+def test_help_is_sized_as_shutil_would_size_it(columns: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """netlab's HelpFormatter reads the width itself (argparse's asks shutil, an import of zlib, bz2, lzma)."""
+    import shutil
+
+    from netlab.cli.common import terminal_columns
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert terminal_columns() == shutil.get_terminal_size().columns
