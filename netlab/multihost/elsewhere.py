@@ -4,8 +4,8 @@ another host of the lab. The host watches; the controller runs the watched probe
 The handshake goes through two files in the host's run directory, ``<logs>/<lab>/elsewhere/``: this host writes
 ``<probe>.listening`` once its sniffers are bound (what the controller's playbook waits for), then waits for
 ``<probe>.result.json`` -- the other host's ``netlab probe --json`` answer, copied there by the controller -- and
-goes on as if it had run the probe itself. Every path is recomputed from the checked lab name and the probe's
-name; the answer is parsed as untrusted data.
+goes on as if it had run the probe itself; the answer is left there until the probe runs again. Every path is
+recomputed from the checked lab name and the probe's name; the answer is parsed as untrusted data.
 """
 
 from __future__ import annotations
@@ -52,8 +52,9 @@ def waiter(lab: str, store: StateStore, wait: float = WAIT) -> Callable[[AnyProb
                 if text is None:
                     time.sleep(0.05)
         finally:
+            # the answer stays (the next run of this probe removes it first): the controller's copy renames it
+            # into place and then sets its mode -- a file already gone fails Ansible's copy ("MODULE FAILURE")
             listening.unlink(missing_ok=True)
-            result.unlink(missing_ok=True)
         expected = f"{probe.name} to run on the host of its node"
         if text is None:
             return ProbeResult(probe.name, probe.kind, False, expected,

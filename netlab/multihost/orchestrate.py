@@ -132,6 +132,18 @@ def watch(lab: str, lab_file: Path, inventory_file: Path, probe: str, host: str,
     return run("watch", lab, lab_file, inventory_file, [host, during_host], say, extravars, playbook=WATCH)
 
 
+def failure(result: Mapping[str, Any]) -> str:
+    """What a failed task said. Ansible's "MODULE FAILURE" (the module printed no JSON: it crashed, or was
+    killed) says only "see stdout/stderr", which the event holds and nothing else shows: its last lines, and rc."""
+    message = str(result.get("msg", "")).strip()
+    if "module_stderr" not in result and "module_stdout" not in result:
+        return message
+    said = [line for key in ("module_stderr", "module_stdout")
+            for line in str(result.get(key) or "").strip().splitlines()[-3:]]
+    return "\n".join([message.splitlines()[0] if message else "module failure",
+                      *(f"  {line}" for line in said), f"  (rc {result.get('rc')})"])
+
+
 def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list[str],
         say: Callable[[str], None] = lambda _line: None, extravars: Mapping[str, Any] | None = None,
         timeout: int = TIMEOUT, playbook: Path = PLAYBOOK) -> dict[str, HostAnswer]:
@@ -158,7 +170,7 @@ def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list
             answers[host] = HostAnswer(host, "unreachable", message=str(result.get("msg", "")).strip())
             say(f"{time.monotonic() - started:5.1f} s  {host}: unreachable")
         elif kind == "runner_on_failed" and not data.get("ignore_errors"):
-            answers[host] = HostAnswer(host, "failed", message=f"{task}: {result.get('msg', '')}".strip())
+            answers[host] = HostAnswer(host, "failed", message=f"{task}: {failure(result)}".strip())
             say(f"{time.monotonic() - started:5.1f} s  {host}: {task} failed")
         return False  # nothing of the events is kept on disk: the answers are here
 

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ import pytest
 from netlab.api import Lab
 from netlab.model.plan import CreateStitch
 from netlab.multihost.inventory import load as load_inventory
+from netlab.multihost.orchestrate import recorded
 from netlab.multihost.partition import partition
 from netlab.stages.load import load_text
 from tests.helpers.hosts import UNDERLAY, NamespaceHost, namespace_hosts
@@ -107,6 +110,22 @@ def _ssh_inventory(tmp_path: Path, hosts: list[NamespaceHost]) -> Path:
     return path
 
 
+@contextmanager
+def _controlled_hosts(tmp_path: Path, *labs: str) -> Iterator[tuple[list[NamespaceHost], Path]]:
+    """Three hosts reached over SSH (and their inventory); afterwards, a lab the controller still records is taken
+    down while its hosts are still there -- a test failing halfway must not leave the next test a lab "already up
+    on its hosts" in this run dir."""
+    from tests.helpers import netlab
+
+    with namespace_hosts(3, controller=True) as hosts:
+        try:
+            yield hosts, _ssh_inventory(tmp_path, hosts)
+        finally:
+            for lab in labs:
+                if recorded(lab) is not None:
+                    netlab("down", lab, timeout=300)
+
+
 @pytest.mark.parametrize(("lab", "where"), [
     ("routed", {**{p: "h1" for p in CLIENT_PROBES}, "arp-server": "h2", "forwarding-on": "h2",
                 "through-the-router": "h2", "server-sees-client": "h3"}),  # captures on h2, h3 of h1's traffic
@@ -118,8 +137,7 @@ def test_ansible_brings_a_lab_up_on_three_hosts_probes_it_and_takes_it_down(lab:
     a stitch, and h3 sees the broadcast the bridge on h1 floods to it."""
     from tests.helpers import netlab
 
-    with namespace_hosts(3, controller=True) as hosts:
-        inventory = _ssh_inventory(tmp_path, hosts)
+    with _controlled_hosts(tmp_path, lab) as (hosts, inventory):
         up = netlab("up", lab, "--hosts", str(inventory), timeout=300)
         assert up.returncode == 0, up.stdout + up.stderr
         assert "is up on 3 hosts" in up.stdout
@@ -147,8 +165,7 @@ def test_a_host_that_fails_during_up_rolls_every_host_back(tmp_path: Path) -> No
     not be asked) until a later `down` reaches every host."""
     from tests.helpers import netlab
 
-    with namespace_hosts(3, controller=True) as hosts:
-        inventory = _ssh_inventory(tmp_path, hosts)
+    with _controlled_hosts(tmp_path, "routed") as (hosts, inventory):
         hosts[2].stop_sshd()
         up = netlab("up", "routed", "--hosts", str(inventory), timeout=300)
         assert up.returncode != 0 and "h3: unreachable" in up.stderr, up.stdout + up.stderr
@@ -168,8 +185,7 @@ def test_a_host_killed_mid_up_leaves_every_host_clean(tmp_path: Path) -> None:
     path = catalog_copy(tmp_path, "routed", "routed-killed")
     path.write_text(path.read_text().replace("      - {to: default, via: 10.0.2.1}\n",
                                              "      - {to: default, via: 10.0.2.1}\n    commands: [sleep 3]\n", 1))
-    with namespace_hosts(3, controller=True) as hosts:
-        inventory = _ssh_inventory(tmp_path, hosts)
+    with _controlled_hosts(tmp_path, "routed-killed") as (hosts, inventory):
         up = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path), "--hosts", str(inventory)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         h3_mnt = os.stat(f"/proc/{hosts[2].pid}/ns/mnt").st_ino
@@ -203,8 +219,7 @@ def test_clean_takes_every_host_down_after_the_controller_was_killed_during_up(t
     path = catalog_copy(tmp_path, "routed", "routed-crash")
     path.write_text(path.read_text().replace("      - {to: default, via: 10.0.2.1}\n",
                                              "      - {to: default, via: 10.0.2.1}\n    commands: [sleep 3]\n", 1))
-    with namespace_hosts(3, controller=True) as hosts:
-        inventory = _ssh_inventory(tmp_path, hosts)
+    with _controlled_hosts(tmp_path, "routed-crash") as (hosts, inventory):
         up = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path), "--hosts", str(inventory)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
         deadline = time.monotonic() + 120
@@ -226,8 +241,7 @@ def test_run_over_hosts_is_up_probes_down_with_a_junit_report(tmp_path: Path) ->
     """`netlab run lan --hosts INV --junit F`, what a CI job over several machines runs."""
     from tests.helpers import netlab
 
-    with namespace_hosts(3, controller=True) as hosts:
-        inventory = _ssh_inventory(tmp_path, hosts)
+    with _controlled_hosts(tmp_path, "lan") as (hosts, inventory):
         junit = tmp_path / "lan.xml"
         done = netlab("run", "lan", "--hosts", str(inventory), "--junit", str(junit), timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr

@@ -3,6 +3,7 @@ are stitches (one VNI per cut, local/remote swapped, names, indexes and MACs kep
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -170,3 +171,49 @@ def test_a_mac_given_twice_is_refused_before_anything_starts() -> None:
     twice = twice.replace("b: {node: c, address: 10.0.1.2/24}", "b: {node: c, address: 10.0.1.2/24" + mac)
     with pytest.raises(InvalidInput, match="MAC 02:00:00:00:00:01 is given to both"):
         _cut(twice)
+
+
+def test_a_module_failure_shows_what_the_module_printed() -> None:
+    """Ansible's MODULE FAILURE says "see stdout/stderr"; netlab's message carries their last lines and rc."""
+    from netlab.multihost.orchestrate import failure
+
+    result = {"msg": "MODULE FAILURE\nSee stdout/stderr for the exact error", "rc": 137, "module_stdout": "",
+              "module_stderr": "Traceback (most recent call last):\n  File \"x\"\nMemoryError\n"}
+    assert failure(result) == ("MODULE FAILURE\n  Traceback (most recent call last):\n    File \"x\"\n  MemoryError\n"
+                               "  (rc 137)")
+    assert failure({"msg": "Destination not writable"}) == "Destination not writable"
+
+
+def test_the_watcher_leaves_the_answer_it_read_in_place(tmp_path: Path) -> None:
+    """The controller's copy renames the answer into place and then sets its mode: the watcher, which reads it the
+    moment it appears, must not remove it (CI saw Ansible's copy fail with MODULE FAILURE when it did). A stale
+    answer from an earlier run is removed before this host says it listens."""
+    import json
+    import os
+    import threading
+
+    from netlab.multihost.elsewhere import directory, stem, waiter
+    from netlab.probes.spec import probe_from_data
+    from netlab.stages.record import StateStore
+
+    store = StateStore(tmp_path / "run")
+    probe = probe_from_data({"name": "ping-it", "kind": "ping", "from": "a", "to": "b"})
+    where = directory(store, "split")
+    where.mkdir(parents=True)
+    answer, listening = where / f"{stem('ping-it')}.result.json", where / f"{stem('ping-it')}.listening"
+    answer.write_text('{"results": [{"name": "ping-it", "passed": false, "observed": "stale"}]}')
+    got = []
+    watching = threading.Thread(target=lambda: got.append(waiter("split", store, wait=10.0)(probe)))
+    watching.start()
+    deadline = time.monotonic() + 10
+    while not listening.exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    staged = where / ".staged"
+    staged.write_text(json.dumps({"results": [{"name": "ping-it", "passed": True, "observed": "3/3 replies",
+                                               "expected": "replies", "seconds": 0.1}]}))
+    os.replace(staged, answer)
+    watching.join(10)
+    assert got and got[0].passed and got[0].observed == "3/3 replies (on another host)"
+    os.chmod(answer, 0o600)  # what the copy does after the rename: the file is still there
+    assert not listening.exists()
