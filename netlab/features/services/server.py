@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from pydantic import TypeAdapter, ValidationError
 
-    from netlab.features.services.model import SERVICE_KINDS, Service, spec_of
+    from netlab.features.services.model import SERVICE_KINDS, AnyService, Service, spec_of
 
     parser = argparse.ArgumentParser(
         prog="python3 -m netlab.features.services.server",
@@ -247,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     raw = {"kind": args.kind, "name": args.name, "address": args.address, "port": args.port, "body": args.body}
     try:
-        service = TypeAdapter(Service).validate_python({k: v for k, v in raw.items() if v is not None})
+        service: AnyService = TypeAdapter(Service).validate_python({k: v for k, v in raw.items() if v is not None})
     except ValidationError as exc:
         parser.error("; ".join(f"--{'.'.join(map(str, e['loc'][1:]))}: {e['msg']}" for e in exc.errors()))
     spec = spec_of(args.node, service)
