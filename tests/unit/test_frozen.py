@@ -107,3 +107,95 @@ def test_a_field_hashed_but_not_compared_is_refused() -> None:
         @frozen
         class Odd:
             a: int = field(compare=False, hash=True)
+
+
+def _made_by(deco: object) -> list[type]:
+    """The same classes made by ``deco`` (``frozen`` or ``dataclass(frozen=True)``): the cases ``__init__`` covers."""
+    def made(cls: type) -> type:
+        return deco(cls)  # type: ignore[operator,no-any-return]
+
+    class Plain:
+        a: int
+        b: str = "b"
+        c: list[int] = field(default_factory=list)
+
+    class Hidden:
+        a: int
+        d: int = field(default=7, init=False)
+        e: list[int] = field(default_factory=lambda: [1], init=False)
+
+    class Head:
+        a: int
+        b: int = 2
+
+    head = made(Head)
+    tail = type("Tail", (head,), {"__annotations__": {"c": "int", "d": "int"}, "c": field(kw_only=True),
+                                  "d": field(default=4, kw_only=True), "__module__": __name__})
+    return [made(Plain), made(Hidden), head, made(tail)]
+
+
+def test_init_as_dataclasses_writes_it() -> None:
+    """Same parameters, defaults, factories (a new object each time), init=False fields, keyword-only fields,
+    the same errors for a missing, extra or positional-only-by-mistake argument."""
+    ours, theirs = _made_by(frozen), _made_by(dataclasses.dataclass(frozen=True))
+    cases: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        ((1,), {}), ((1, "x"), {}), ((1,), {"b": "y", "c": [2]}), ((), {}), ((1, "x", [3], 4), {}), ((), {"z": 1}),
+        ((1, 2), {"c": 3}), ((1,), {"c": 3, "d": 5}), ((1, 2, 3), {}),
+    ]
+    for mine, ref in zip(ours, theirs, strict=True):
+        for args, kwargs in cases:
+            try:
+                expected: object = dataclasses.asdict(ref(*args, **kwargs))
+            except TypeError:
+                expected = TypeError
+            try:
+                got: object = dataclasses.asdict(mine(*args, **kwargs))
+            except TypeError:
+                got = TypeError
+            assert got == expected, (mine.__name__, args, kwargs)
+    plain = ours[0]
+    assert plain(1).c is not plain(1).c  # the factory called per instance
+    assert ours[1](1).e == [1] and ours[1](1).d == 7
+
+
+def test_init_is_compiled_at_the_first_instance_only() -> None:
+    @frozen
+    class Late:
+        a: int
+        b: int = 1
+
+    lazy = Late.__init__
+    assert Late(3) == Late(3, 1)
+    assert Late.__init__ is not lazy and Late.__init__.__qualname__.endswith("Late.__init__")
+    assert Late(b=2, a=5).b == 2
+
+
+def test_order_and_setattr_checked_when_the_class_is_made() -> None:
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+        @frozen
+        class Bad:
+            a: int = 1
+            b: int  # type: ignore[misc]
+    with pytest.raises(TypeError, match="Cannot overwrite attribute __setattr__"):
+        @frozen
+        class Mutable:
+            a: int
+
+            def __setattr__(self, name: str, value: object) -> None: ...
+
+
+def test_a_plain_subclass_may_set_its_own_attributes_not_the_fields() -> None:
+    """As with dataclasses: only a frozen class's own instances refuse every name."""
+    class Loose(Point):
+        pass
+
+    loose = Loose(1)
+    loose.extra = 5  # type: ignore[attr-defined]
+    assert loose.extra == 5  # type: ignore[attr-defined]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        loose.x = 3  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Point(1).extra = 5  # type: ignore[attr-defined]
+    ref = Reference(1)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        ref.extra = 5  # type: ignore[attr-defined]
