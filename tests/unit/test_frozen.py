@@ -199,3 +199,17 @@ def test_a_plain_subclass_may_set_its_own_attributes_not_the_fields() -> None:
     ref = Reference(1)
     with pytest.raises(dataclasses.FrozenInstanceError):
         ref.extra = 5  # type: ignore[attr-defined]
+
+
+def test_an_undocumented_class_is_documented_by_its_fields() -> None:
+    """As dataclasses do (``Name(field: type, ...)``), without asking inspect for the signature of object."""
+    @frozen
+    class Bare:
+        a: int
+        b: str = "x"
+        c: list[int] = field(default_factory=list)
+
+    assert Bare.__doc__ == "Bare(a: 'int', b: 'str' = 'x', c: 'list[int]' = <factory>)"  # postponed annotations
+    plain = frozen(type("Plain", (), {"__annotations__": {"a": int}, "__module__": __name__}))
+    assert plain.__doc__ == "Plain(a: int)"
+    assert Point.__doc__ == Reference.__doc__.replace("Reference", "Point")  # type: ignore[union-attr]
