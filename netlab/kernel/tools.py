@@ -12,7 +12,6 @@ secure_path) often lacks ``/usr/sbin`` where ``ipvsadm`` and ``iptables`` live.
 from __future__ import annotations
 
 import os
-import shutil
 
 from netlab.core.catalog import TOOL_PACKAGES
 from netlab.errors import MissingTool
@@ -35,6 +34,8 @@ def sbin_path() -> str:
 
 def which(tool: str) -> str | None:
     """Full path of ``tool`` on PATH or in an sbin directory, or None."""
+    import shutil  # here: shutil imports zlib, bz2 and lzma, and most commands never look a tool up
+
     return shutil.which(tool, path=sbin_path())
 
 

@@ -14,7 +14,6 @@ compiler tcpdump uses, no process to start and no interface to open. Timestamps 
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import fcntl
 import os
 import select
@@ -59,9 +58,14 @@ class _BpfProgram(ctypes.Structure):
 
 
 def _libpcap() -> ctypes.CDLL:
-    """libpcap through ctypes. dlopen of a library already loaded is a lookup, so no cache is kept."""
-    name = ctypes.util.find_library("pcap")
-    for candidate in (name, "libpcap.so.1", "libpcap.so.0.8"):
+    """libpcap through ctypes. dlopen of a library already loaded is a lookup, so no cache is kept. The sonames
+    Debian and others ship first: ``find_library`` runs ``ldconfig -p`` in a child each time (and imports
+    tempfile), so it is only the last resort."""
+    for candidate in ("libpcap.so.1", "libpcap.so.0.8", None):
+        if candidate is None:
+            from ctypes.util import find_library
+
+            candidate = find_library("pcap")
         if not candidate:
             continue
         try:

@@ -9,7 +9,6 @@ message, so a CI log reads the same as the terminal.
 from __future__ import annotations
 
 import json
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import field
 from pathlib import Path
@@ -102,6 +101,8 @@ class SuiteResult:
 
     def to_junit(self) -> str:
         """JUnit XML: one test case per probe; a failure's message is the verdict."""
+        import xml.etree.ElementTree as ET  # here: only --junit writes it
+
         suite = ET.Element("testsuite", name=f"netlab.{self.lab}", tests=str(len(self.results)),
                            failures=str(sum(1 for r in self.failed if not r.error)),
                            errors=str(sum(1 for r in self.failed if r.error)), time=f"{self.seconds:.3f}")

@@ -74,3 +74,17 @@ def test_running_probes_imports_no_pydantic() -> None:
             "import netlab.api, netlab.cli.probes, netlab.probes.context, netlab.probes.path, netlab.views.plot, "
             "netlab.multihost.elsewhere")
     assert _heavy_after(body) == []
+
+
+def test_running_probes_imports_neither_shutil_nor_xml_nor_ctypes_util() -> None:
+    """What only some runs need is imported where it is needed: shutil (zlib, bz2, lzma) for a tool lookup,
+    ElementTree for ``--junit``, ctypes.util (tempfile, and ``ldconfig -p`` in a child) only if libpcap is not
+    under its usual sonames."""
+    body = ("import importlib\n"
+            "from netlab.probes.runner import KINDS\n"
+            "for module, _ in KINDS.values():\n"
+            "    importlib.import_module(f'netlab.probes.{module}')\n"
+            "import netlab.api, netlab.cli.probes, netlab.probes.context, netlab.probes.path, netlab.probes.result\n"
+            "from netlab.probes.packets import compile_bpf\n"
+            "assert compile_bpf('arp', 1)")
+    assert _heavy_after(body, ("shutil", "xml.etree.ElementTree", "ctypes.util")) == []
