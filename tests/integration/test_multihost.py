@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -219,9 +220,13 @@ def test_clean_takes_every_host_down_after_the_controller_was_killed_during_up(t
     path = catalog_copy(tmp_path, "routed", "routed-crash")
     path.write_text(path.read_text().replace("      - {to: default, via: 10.0.2.1}\n",
                                              "      - {to: default, via: 10.0.2.1}\n    commands: [sleep 3]\n", 1))
-    with _controlled_hosts(tmp_path, "routed-crash") as (hosts, inventory):
+    # the killed controller cannot remove its Ansible work directory: give it a temp dir this test removes (a
+    # short one: the SSH control sockets inside must fit a unix socket path)
+    with _controlled_hosts(tmp_path, "routed-crash") as (hosts, inventory), \
+            tempfile.TemporaryDirectory(prefix="nl-") as scratch:
         up = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path), "--hosts", str(inventory)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                              env={**os.environ, "TMPDIR": scratch})
         deadline = time.monotonic() + 120
         while not any(any(Path(f"/proc/{h.pid}/root/run/netns").iterdir()) for h in hosts):
             assert up.poll() is None and time.monotonic() < deadline, "no host ever started applying"
