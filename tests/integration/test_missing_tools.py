@@ -20,8 +20,8 @@ from tests.helpers import REPO, catalog_copy
 pytestmark = pytest.mark.root
 
 HIDE_AND_RUN = r"""
-import os, sys, tempfile
-from netlab.kernel.netns import MS_BIND, mount
+import os, subprocess, sys, tempfile
+from netlab.kernel.netns import MS_BIND, mount, umount
 hide = set(filter(None, sys.argv[1].split(",")))
 base = tempfile.mkdtemp(prefix="netlab-hide-")
 for d in ("/run/netns", "/run/netlab"):
@@ -36,7 +36,15 @@ for d in ("/usr/bin", "/usr/sbin"):
     for name in os.listdir(saved):
         if name not in hide:
             os.symlink(f"{saved}/{name}", f"{d}/{name}")
-os.execv(sys.argv[2], sys.argv[2:])
+rc = subprocess.run(sys.argv[2:], check=False).returncode
+# the mounts die with this namespace, the directories under /tmp would not: unmount, then rmdir each -- never a
+# recursive delete, which could reach into a directory still mounted
+for d in ("/usr/bin", "/usr/sbin"):
+    umount(d)
+    umount(base + d)
+for path in (base + "/usr/bin", base + "/usr/sbin", base + "/usr", base):
+    os.rmdir(path)
+sys.exit(rc if rc >= 0 else 128 - rc)
 """
 
 IPTABLES = "iptables,iptables-restore,iptables-save,iptables-legacy,iptables-legacy-restore,iptables-nft," \
