@@ -61,18 +61,27 @@ def _getter(names: tuple[str, ...]) -> Callable[[Any], Any]:
     return attrgetter(*names)
 
 
-def _setattr(self: Any, name: str, value: Any) -> None:
+def _frozen(self: Any, name: str) -> bool:
+    """Whether ``name`` is frozen on ``self``: any name on an instance of a ``@frozen`` class itself, a field on an
+    instance of a plain subclass (which may set its own attributes), as dataclasses decide."""
     cls = self.__class__
-    if _KEY in cls.__dict__ or name in cls.__dataclass_fields__:
+    return _KEY in cls.__dict__ or name in cls.__dataclass_fields__
+
+
+def _setattr(self: Any, name: str, value: Any) -> None:
+    if _frozen(self, name):
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
-    object.__setattr__(self, name, value)  # a plain subclass's own attribute
+    object.__setattr__(self, name, value)
 
 
 def _delattr(self: Any, name: str) -> None:
-    cls = self.__class__
-    if _KEY in cls.__dict__ or name in cls.__dataclass_fields__:
+    if _frozen(self, name):
         raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
     object.__delattr__(self, name)
+
+
+def _has_default(f: dataclasses.Field[Any]) -> bool:
+    return f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
 
 
 _FACTORY = object()
@@ -123,18 +132,18 @@ def _param(f: dataclasses.Field[Any]) -> str:
     """A field as the signature in a dataclass's default docstring shows it (the annotation as written)."""
     kind = repr(f.type) if isinstance(f.type, str) else (  # a string (netlab's: postponed annotations) quoted
         f.type.__qualname__ if isinstance(f.type, type) and f.type.__module__ == "builtins" else repr(f.type))
-    default = "" if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING else (
+    default = "" if not _has_default(f) else (
         f" = {f.default!r}" if f.default is not dataclasses.MISSING else " = <factory>")
     return f"{f.name}: {kind}{default}"
 
 
-def _check_order(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
+def _check_fields(cls: type, fields: tuple[dataclasses.Field[Any], ...]) -> None:
     """What dataclasses checks while it writes ``__init__``, checked when the class is made."""
     seen_default = False
     for f in fields:
         if not f.init or f.kw_only:
             continue
-        if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING:
+        if _has_default(f):
             seen_default = True
         elif seen_default:
             raise TypeError(f"{cls.__qualname__}: non-default argument {f.name!r} follows default argument")
@@ -156,12 +165,13 @@ def frozen(cls: type[T]) -> type[T]:
     for name in ("__setattr__", "__delattr__"):
         if name in own:
             raise TypeError(f"Cannot overwrite attribute {name} in class {cls.__name__}")
-    _check_order(made, fields)
+    _check_fields(made, fields)
     if undocumented:
         made.__doc__ = f"{cls.__name__}({', '.join(_param(f) for f in fields if f.init)})"
     setattr(made, _KEY, _getter(tuple(f.name for f in fields if f.compare)))
-    for name, method in (("__eq__", _eq), ("__hash__", _hash), ("__repr__", _repr),
-                         ("__setattr__", _setattr), ("__delattr__", _delattr)):
+    made.__setattr__ = _setattr  # type: ignore[method-assign]
+    made.__delattr__ = _delattr  # type: ignore[method-assign]
+    for name, method in (("__eq__", _eq), ("__hash__", _hash), ("__repr__", _repr)):
         if name not in own:
             setattr(made, name, method)
     if "__init__" not in own:

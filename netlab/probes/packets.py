@@ -20,7 +20,7 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from netlab.core.frozen import frozen
@@ -57,17 +57,21 @@ class _BpfProgram(ctypes.Structure):
     _fields_ = [("bf_len", ctypes.c_uint), ("bf_insns", ctypes.c_void_p)]
 
 
+def _libpcap_names() -> Iterator[str]:
+    yield "libpcap.so.1"
+    yield "libpcap.so.0.8"
+    from ctypes.util import find_library  # asked only when the sonames above are not there
+
+    name = find_library("pcap")
+    if name:
+        yield name
+
+
 def _libpcap() -> ctypes.CDLL:
     """libpcap through ctypes. dlopen of a library already loaded is a lookup, so no cache is kept. The sonames
     Debian and others ship first: ``find_library`` runs ``ldconfig -p`` in a child each time (and imports
     tempfile), so it is only the last resort."""
-    for candidate in ("libpcap.so.1", "libpcap.so.0.8", None):
-        if candidate is None:
-            from ctypes.util import find_library
-
-            candidate = find_library("pcap")
-        if not candidate:
-            continue
+    for candidate in _libpcap_names():
         try:
             lib = ctypes.CDLL(candidate)
         except OSError:
