@@ -177,9 +177,10 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_clean(args: argparse.Namespace) -> int:
     from netlab.api import clean
-    from netlab.multihost.orchestrate import stale
+    from netlab.multihost.orchestrate import stale, sweep
 
     report = clean(all_labs=args.all)
+    swept = sweep()  # Ansible work directories of controllers killed mid-run (before any run here sweeps them)
     spread: dict[str, tuple[list[str], list[str]]] = {}
     for lab in stale():  # spread over hosts, and their controller died during `up`
         from netlab.cli.multihost import down_everywhere
@@ -187,8 +188,11 @@ def cmd_clean(args: argparse.Namespace) -> int:
         spread[lab] = down_everywhere(lab, args.json)
     if args.json:
         _print_json({"labs": list(report.labs), "removed": list(report.namespaces), "files": list(report.files),
-                     "hosts": {lab: {"cleaned": done, "not_cleaned": left} for lab, (done, left) in spread.items()}})
+                     "hosts": {lab: {"cleaned": done, "not_cleaned": left} for lab, (done, left) in spread.items()},
+                     "ansible_work_dirs": swept})
         return 0
+    for pid in swept:
+        print(f"removed the Ansible work directory of a dead controller (pid {pid})")
     for lab, (done, left) in spread.items():
         print(f"lab {lab} (its controller died during up): down on {len(done)} hosts"
               + (f"; NOT on: {'; '.join(left)}" if left else ""))
@@ -196,7 +200,7 @@ def cmd_clean(args: argparse.Namespace) -> int:
         print(f"removed {len(report.namespaces)} namespaces of {', '.join(report.labs) or 'no lab'}")
     for path in report.files:
         print(f"removed damaged or stale state file {path}")
-    if not (report.namespaces or report.labs or report.files or spread):
+    if not (report.namespaces or report.labs or report.files or spread or swept):
         print("nothing to clean")
     return 0
 

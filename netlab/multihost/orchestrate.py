@@ -8,12 +8,18 @@ The controller keeps its record under the run directory, ``<run dir>/multihost/<
 inventory as they were when the lab went up (``lab.yml``, ``hosts.yml``). ``down``, ``probe`` and ``status``
 read only those -- the path recomputed from the checked lab name, each file checked like the rest of the run
 directory -- so they work after the controller crashed, and after the user's files changed.
+
+Each Ansible run works in ``<run dir>/ansible/<pid>/`` (ansible-runner's private data, the SSH control sockets),
+removed when it ends. A controller killed with -9 cannot remove it: the next run, and ``netlab clean``, remove
+every one whose process is gone (``sweep``). It was a temporary directory under /tmp once, which a killed
+controller left there for good -- nothing recorded it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -115,6 +121,58 @@ def stale() -> list[str]:
     return found
 
 
+def _owner(pid: int) -> str:
+    from netlab.stages.record import process_start_time
+
+    return f"{pid} {process_start_time(pid) or 0}\n"
+
+
+def sweep() -> list[int]:
+    """Remove the work directories (``<run dir>/ansible/<pid>/``) of Ansible runs whose controller is gone --
+    killed with -9, or crashed; the pids whose directory was removed. A directory whose ``owner`` file
+    (pid and process start time) is not written yet is left while its pid lives: its run is starting."""
+    import shutil
+
+    top = paths.run_dir() / "ansible"
+    removed = []
+    for entry in sorted(os.scandir(top), key=lambda e: e.name) if top.is_dir() else []:
+        if not re.fullmatch(r"[1-9][0-9]{0,9}", entry.name):
+            continue
+        pid = int(entry.name)
+        where = top / entry.name  # recomputed from the checked name, never taken from what is inside
+        owner = paths.read_file(where / "owner")
+        if os.path.exists(f"/proc/{pid}") and owner in (None, _owner(pid)):
+            continue
+        shutil.rmtree(where, ignore_errors=True)
+        removed.append(pid)
+    return removed
+
+
+def _work_dir() -> Path:
+    """This run's own directory, ``<run dir>/ansible/<pid>/``, empty, with its ``owner`` file."""
+    import shutil
+
+    sweep()
+    top = paths.make_dir(paths.run_dir() / "ansible", 0o700)
+    where = top / str(os.getpid())
+    shutil.rmtree(where, ignore_errors=True)  # this pid's, left by an earlier process of the same number
+    paths.make_dir(where, 0o700)
+    paths.write_file(where / "owner", _owner(os.getpid()), 0o600)
+    return where
+
+
+def _ssh_sharing(work: Path) -> dict[str, str]:
+    """SSH connection sharing within this run only: a master left from an earlier run to a host that has since
+    gone away (a VM destroyed, a test's namespace deleted) would make every new connection hang. A control
+    socket is ``<dir>/`` + Ansible's 10-character hash, and ssh first binds it with 17 characters more: a path
+    that would not fit a unix socket (107 bytes) turns sharing off rather than fail every connection."""
+    control = work / "cp"
+    if len(os.fsencode(control)) + 1 + 10 + 17 > 107:
+        return {"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"}
+    return {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control),
+            "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=15s"}
+
+
 def forget(lab: str) -> None:
     import shutil
 
@@ -174,20 +232,20 @@ def run(action: str, lab: str, lab_file: Path, inventory_file: Path, hosts: list
             say(f"{time.monotonic() - started:5.1f} s  {host}: {task} failed")
         return False  # nothing of the events is kept on disk: the answers are here
 
-    import tempfile  # here: `down` and `probe` ask recorded() of every lab and need neither
+    import shutil
 
-    with tempfile.TemporaryDirectory(prefix="netlab-ansible-") as work:
+    work = _work_dir()
+    try:
         ansible_runner.run(
-            private_data_dir=work, playbook=str(playbook), inventory=str(inventory_file), limit=",".join(hosts),
+            private_data_dir=str(work), playbook=str(playbook), inventory=str(inventory_file),
+            limit=",".join(hosts),
             extravars={"netlab_action": action, "netlab_lab": lab, "netlab_lab_file": str(lab_file),
                        "netlab_inventory_file": str(inventory_file), **dict(extravars or {})},
             quiet=True, timeout=timeout, event_handler=handler,
-            # SSH connection sharing within this run only: a master left from an earlier run to a host that has
-            # since gone away (a VM destroyed, a test's namespace deleted) would make every new connection hang
             envvars={"ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_RETRY_FILES_ENABLED": "False",
-                     "ANSIBLE_NOCOLOR": "True", "ANSIBLE_FORKS": str(max(5, len(hosts))),
-                     "ANSIBLE_SSH_CONTROL_PATH_DIR": str(Path(work) / "cp"),
-                     "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=15s"})
+                     "ANSIBLE_NOCOLOR": "True", "ANSIBLE_FORKS": str(max(5, len(hosts))), **_ssh_sharing(work)})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     for host in hosts:
         answers.setdefault(host, HostAnswer(host, "missing", message="Ansible reported nothing for it"))
     return {h: answers[h] for h in hosts}

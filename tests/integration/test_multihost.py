@@ -220,8 +220,9 @@ def test_clean_takes_every_host_down_after_the_controller_was_killed_during_up(t
     path = catalog_copy(tmp_path, "routed", "routed-crash")
     path.write_text(path.read_text().replace("      - {to: default, via: 10.0.2.1}\n",
                                              "      - {to: default, via: 10.0.2.1}\n    commands: [sleep 3]\n", 1))
-    # the killed controller cannot remove its Ansible work directory: give it a temp dir this test removes (a
-    # short one: the SSH control sockets inside must fit a unix socket path)
+    # the killed controller cannot remove its Ansible work directory: it is under the run directory, where `clean`
+    # finds it (a TMPDIR of its own shows that nothing is left in the machine's temporary directory either)
+    run = Path(os.environ.get("NETLAB_RUN_DIR", "/run/netlab"))
     with _controlled_hosts(tmp_path, "routed-crash") as (hosts, inventory), \
             tempfile.TemporaryDirectory(prefix="nl-") as scratch:
         up = subprocess.Popen([sys.executable, "-m", "netlab", "up", str(path), "--hosts", str(inventory)],
@@ -233,9 +234,13 @@ def test_clean_takes_every_host_down_after_the_controller_was_killed_during_up(t
             time.sleep(0.02)
         os.killpg(up.pid, 9)
         up.wait()
+        left = run / "ansible" / str(up.pid)
+        assert (left / "owner").is_file()
         time.sleep(1)  # the hosts' sshd notice the controller is gone
         done = netlab("clean", timeout=300)
         assert done.returncode == 0 and "its controller died during up" in done.stdout, done.stdout + done.stderr
+        assert f"removed the Ansible work directory of a dead controller (pid {up.pid})" in done.stdout
+        assert not left.exists() and not os.listdir(scratch)
         for host in hosts:
             assert host.run("ip", "netns").stdout.strip() == "", host.name
             assert not list(Path(f"/proc/{host.pid}/root/run/netlab/labs").glob("*.json")), host.name

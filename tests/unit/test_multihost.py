@@ -217,3 +217,45 @@ def test_the_watcher_leaves_the_answer_it_read_in_place(tmp_path: Path) -> None:
     assert got and got[0].passed and got[0].observed == "3/3 replies (on another host)"
     os.chmod(answer, 0o600)  # what the copy does after the rename: the file is still there
     assert not listening.exists()
+
+
+def test_ansible_work_directories_of_dead_controllers_are_swept_and_only_those(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A controller killed with -9 leaves ``<run dir>/ansible/<pid>/``: the next run (and ``clean``) removes every
+    one whose process is gone or whose pid was reused (start time differs); a live one, one still being made (no
+    owner file yet, its pid alive) and anything not named like a pid stay."""
+    import os
+    import subprocess
+    import sys
+
+    from netlab.multihost import orchestrate
+
+    monkeypatch.setenv("NETLAB_RUN_DIR", str(tmp_path / "run"))
+    top = tmp_path / "run" / "ansible"
+    mine = orchestrate._work_dir()
+    assert mine == top / str(os.getpid()) and (mine / "owner").read_text() == orchestrate._owner(os.getpid())
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    dead = top / gone.stdout.strip()
+    (dead / "cp").mkdir(parents=True)
+    (dead / "owner").write_text(orchestrate._owner(int(dead.name)))  # written while it lived: start time 0 now
+    (dead / "cp" / "0123456789").write_text("")
+    reused = top / "1"  # pid 1 lives, but it is not the process that wrote this
+    reused.mkdir()
+    (reused / "owner").write_text("1 12345\n")
+    starting = top / str(os.getppid())
+    starting.mkdir()
+    stranger = top / "not-a-pid"
+    stranger.mkdir()
+    assert sorted(orchestrate.sweep()) == sorted([1, int(dead.name)])
+    assert sorted(p.name for p in top.iterdir()) == sorted([mine.name, starting.name, "not-a-pid"])
+    assert orchestrate.sweep() == []
+
+
+def test_ssh_connection_sharing_is_off_where_a_control_socket_would_not_fit(tmp_path: Path) -> None:
+    from netlab.multihost.orchestrate import _ssh_sharing
+
+    short = _ssh_sharing(Path("/run/netlab/ansible/4194304"))
+    assert short["ANSIBLE_SSH_CONTROL_PATH_DIR"] == "/run/netlab/ansible/4194304/cp"
+    assert "ControlMaster=auto" in short["ANSIBLE_SSH_ARGS"]
+    assert _ssh_sharing(Path("/" + "x" * 80)) == {"ANSIBLE_SSH_ARGS": "-o ControlMaster=no"}
