@@ -23,7 +23,7 @@ codec (netlab.core.codec) see no difference, and mypy reads ``@frozen`` as ``@da
 
 from __future__ import annotations
 
-import dataclasses
+import dataclasses  # without inspect (the package's __init__ imported it first: netlab.core.lazy)
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any, TypeVar, dataclass_transform

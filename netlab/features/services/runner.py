@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import signal
-import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, NoReturn
 
@@ -82,6 +81,8 @@ def _daemon(spec: ServiceSpec, out: int, ready_fd: int) -> NoReturn:
         Server(spec, sock).serve_forever()
     except BaseException:
         try:
+            import traceback  # here: with textwrap, ≈ 3 ms of every `up` that starts a service
+
             os.write(2, traceback.format_exc().encode())
             os.write(ready_fd, b"error the service crashed; see its log\n")
         except OSError:
