@@ -171,6 +171,8 @@ def apply(executor: Executor, actions: list[StartService]) -> None:
     were a fifth of ``netlab up routed`` (three services). A service that fails does not stop the others'
     handshakes: each one that listens is recorded (so a rollback stops it by its record too), then the first
     failure is raised."""
+    from netlab.features.services import server  # noqa: F401 -- imported once here, not by every forked service
+
     log_dir = executor.log_dir or default_log_dir(executor.lab)
     started: list[_Starting] = []
     failures: list[ApplyError] = []

@@ -85,6 +85,8 @@ def listen(spec: ServiceSpec) -> socket.socket:
 
 @dataclass
 class _Conn:
+    """One TCP connection: what came in, what is still to be sent, and how far the exchange got."""
+
     sock: socket.socket
     peer: str
     local: str
