@@ -251,3 +251,25 @@ def test_text_that_is_not_a_state_object_is_damaged_not_a_traceback(store: State
     store.path("routed").write_text(text, encoding="utf-8")
     with pytest.raises(TornState):
         store.read("routed")
+
+
+def test_the_state_is_every_field_encoded_and_the_resolved_lab_is_encoded_once(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """to_json splices the resolved lab's JSON, encoded once per object (``up`` writes the state twice around the
+    same resolved lab): the text is still exactly the whole state's to_data, and another lab is encoded anew."""
+    from dataclasses import replace
+
+    from netlab.core import codec
+    from netlab.stages import record
+
+    state = state_of("routed")
+    whole = json.dumps({"version": STATE_VERSION, "shape": record.state_shape(), "head": record.head_shape(),
+                        **codec.to_data(state)}, separators=(",", ":"))  # type: ignore[dict-item]
+    assert state.to_json() == whole
+    encoded: list[object] = []
+    monkeypatch.setattr(record, "to_data", lambda value: encoded.append(value) or codec.to_data(value))
+    up = replace(state, status="up")
+    assert json.loads(up.to_json()) == {**json.loads(whole), "status": "up"}
+    assert state.resolved not in encoded  # the head's fields were encoded, the resolved lab was not
+    other = state_of("lan")
+    assert json.loads(other.to_json())["resolved"]["name"] == "lan" and other.resolved in encoded
