@@ -243,8 +243,12 @@ def test_services_are_recorded_logged_and_see_the_client(routed: Lab) -> None:
 def test_a_service_that_cannot_listen_fails_up_and_leaves_nothing(tmp_path: Path) -> None:
     if shutil.which("socat") is None:
         pytest.skip("socat is not installed")
+    # the command returns once socat listens: services start right after the commands, and in 15 ms they bound
+    # port 80 before a socat merely started in the background did (up passed, socat failed)
     path = write_lab(tmp_path, two_nodes(name="pt-busy", a="\n    commands: ['socat TCP-LISTEN:80,reuseaddr,fork "
-                                         "SYSTEM:true </dev/null >/dev/null 2>&1 &']\n    services: [{kind: http}]"))
+                                         "SYSTEM:true </dev/null >/dev/null 2>&1 & for i in $(seq 500); do "
+                                         "ss -Hltn sport = :80 | grep -q . && break; sleep 0.01; done']"
+                                         "\n    services: [{kind: http}]"))
     r = netlab("up", str(path))
     assert r.returncode == 1
     assert "start service http on tcp 0.0.0.0:80 in a` failed: cannot listen on tcp 0.0.0.0:80: Address already in " \

@@ -240,16 +240,23 @@ def test_ansible_work_directories_of_dead_controllers_are_swept_and_only_those(
     (dead / "cp").mkdir(parents=True)
     (dead / "owner").write_text(orchestrate._owner(int(dead.name)))  # written while it lived: start time 0 now
     (dead / "cp" / "0123456789").write_text("")
-    reused = top / "1"  # pid 1 lives, but it is not the process that wrote this
-    reused.mkdir()
-    (reused / "owner").write_text("1 12345\n")
-    starting = top / str(os.getppid())
-    starting.mkdir()
-    stranger = top / "not-a-pid"
-    stranger.mkdir()
-    assert sorted(orchestrate.sweep()) == sorted([1, int(dead.name)])
-    assert sorted(p.name for p in top.iterdir()) == sorted([mine.name, starting.name, "not-a-pid"])
-    assert orchestrate.sweep() == []
+    live = [subprocess.Popen(["sleep", "60"]) for _ in range(2)]
+    try:
+        reused = top / str(live[0].pid)  # a live process, but not the one that wrote this: another start time
+        reused.mkdir()
+        (reused / "owner").write_text(f"{live[0].pid} 12345\n")
+        starting = top / str(live[1].pid)  # no owner file yet, its process alive: a run that is starting
+        starting.mkdir()
+        stranger = top / "not-a-pid"
+        stranger.mkdir()
+        assert sorted(orchestrate.sweep()) == sorted([live[0].pid, int(dead.name)])
+        assert sorted(p.name for p in top.iterdir()) == sorted([mine.name, starting.name, "not-a-pid"])
+        assert orchestrate.sweep() == []
+    finally:
+        for process in live:
+            process.kill()
+            process.wait()
+    assert orchestrate.sweep() == [live[1].pid]  # the starting run's process is gone now: so is its directory
 
 
 def test_ssh_connection_sharing_is_off_where_a_control_socket_would_not_fit(tmp_path: Path) -> None:
