@@ -14,6 +14,7 @@ import argparse
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -85,13 +86,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--nodes", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--workdir", type=Path, default=Path("/tmp"))
     args = parser.parse_args()
-    for r in range(args.rounds):
-        print(f"round {r + 1}, N={args.nodes}: {baseline(args.nodes, args.workdir)}", flush=True)
-        time.sleep(3)  # namespaces are destroyed asynchronously: let the kernel finish before the next build
-        print(f"round {r + 1}, N={args.nodes}: {netlab(args.nodes, args.workdir)}", flush=True)
-        time.sleep(3)
+    with tempfile.TemporaryDirectory(prefix="netlab-floor-") as work:  # the lab file, removed afterwards
+        for r in range(args.rounds):
+            print(f"round {r + 1}, N={args.nodes}: {baseline(args.nodes, Path(work))}", flush=True)
+            time.sleep(3)  # namespaces are destroyed asynchronously: let the kernel finish before the next build
+            print(f"round {r + 1}, N={args.nodes}: {netlab(args.nodes, Path(work))}", flush=True)
+            time.sleep(3)
     return 0
 
 
