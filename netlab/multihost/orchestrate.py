@@ -88,10 +88,7 @@ def record(lab: str, lab_text: str, inventory_text: str) -> tuple[Path, Path]:
 
 def mark(lab: str, status: str) -> None:
     """``applying`` (with this process, so ``clean`` can tell a crashed controller from a running one) or ``up``."""
-    from netlab.stages.record import process_start_time
-
-    pid = os.getpid()
-    paths.write_file(record_dir(lab) / "status", f"{status} {pid} {process_start_time(pid) or 0}\n", 0o600)
+    paths.write_file(record_dir(lab) / "status", f"{status} {_owner(os.getpid())}", 0o600)
 
 
 def status(lab: str) -> str | None:
@@ -122,6 +119,7 @@ def stale() -> list[str]:
 
 
 def _owner(pid: int) -> str:
+    """``<pid> <start time>``: which process, recycled pids told apart (the status record and work directories)."""
     from netlab.stages.record import process_start_time
 
     return f"{pid} {process_start_time(pid) or 0}\n"
